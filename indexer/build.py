@@ -1,0 +1,217 @@
+"""Incremental index builds: what changed since the live generation is reprocessed, the rest
+is carried over; the result is a new generation swapped in atomically.
+
+A change of analyzer version, articles folder or ``--full`` rebuilds everything. A broken
+article is reported (path:line) and skipped; if an earlier version of it was indexed, that
+version keeps serving until the file is fixed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from whoosh import index as whoosh_index
+
+from indexer.keyword import document
+from indexer.vectors import chunk_article, embed_rows
+from kb import store
+from kb.articles import Article, _key_line, parse_article
+from kb.config import Settings
+from kb.encoders import EncoderPool
+from kb.errors import ArticleError
+from kb.indexstore import IndexStore, schema
+from kb.repo import ArticleRepo
+from kb.text import ANALYZER_VERSION
+
+Progress = Callable[[str, int, int], None]   # (stage, done, total)
+
+
+@dataclass
+class BuildReport:
+    full: bool
+    generation: str = ""
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[ArticleError] = field(default_factory=list)
+    articles: int = 0
+    chunks: int = 0
+    embedded: dict[str, int] = field(default_factory=dict)
+    encoders: dict[str, str] = field(default_factory=dict)
+    encoder_failures: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = None,
+          progress: Progress | None = None) -> BuildReport:
+    t0 = time.perf_counter()
+    progress = progress or (lambda stage, done, total: None)
+    repo = ArticleRepo(settings.articles)
+    idx = IndexStore(settings.index_root)
+    live = idx.current()
+    manifest = live.manifest() if live else None
+    pool = pool or EncoderPool(settings.encoders if settings.semantic else ())
+    fingerprints = {e.name: e.fingerprint for e in pool.available()}
+    if (manifest is None or manifest.get("analyzer") != ANALYZER_VERSION
+            or manifest.get("articles_root") != str(repo.root)
+            or manifest.get("encoders", {}) != fingerprints):
+        full = True  # a new analyzer, folder or encoder fingerprint: reprocess everything
+    report = BuildReport(full=full)
+
+    files = repo.files()
+    raw = {rel: repo.read(rel) for rel in files}
+    hashes = {rel: hashlib.sha1(b).hexdigest() for rel, b in raw.items()}
+    prev: dict[str, dict] = {} if full else manifest["articles"]
+    to_parse = [rel for rel in files if prev.get(rel, {}).get("hash") != hashes[rel]]
+    report.removed = [rel for rel in prev if rel not in raw]
+    kept = {rel: prev[rel] for rel in files if rel in prev and rel not in to_parse}
+    report.timings["scan"] = time.perf_counter() - t0
+
+    # parse what changed; a broken file keeps its previously indexed version, if any
+    parsed: dict[str, Article] = {}
+    for i, rel in enumerate(to_parse):
+        try:
+            parsed[rel] = parse_article(rel, raw[rel], display_path=str(Path(settings.articles) / rel))
+        except ArticleError as e:
+            report.errors.append(e)
+            if rel in prev:
+                kept[rel] = prev[rel]
+        if i % 200 == 0:
+            progress("parse", i, len(to_parse))
+    taken = {entry["id"]: rel for rel, entry in kept.items()}
+    for rel in sorted(parsed):
+        a = parsed[rel]
+        if a.id in taken:
+            fm = raw[rel].decode("utf-8", "replace").split("\n---", 1)[0].split("\n")[1:]
+            report.errors.append(ArticleError(str(Path(settings.articles) / rel), _key_line(fm, "id"),
+                                              f"id: duplicate id {a.id!r}, already used by {taken[a.id]}"))
+            del parsed[rel]
+            if rel in prev:
+                kept[rel] = prev[rel]
+        else:
+            taken[a.id] = rel
+    for rel in list(kept):
+        if rel in prev and rel in parsed:
+            del kept[rel]
+    report.added = sorted(rel for rel in parsed if rel not in prev)
+    report.changed = sorted(rel for rel in parsed if rel in prev)
+    report.unchanged = len(kept)
+    report.timings["parse"] = time.perf_counter() - t0
+
+    commits = repo.last_commits(sorted(parsed)) if parsed else {}
+    for rel, a in parsed.items():
+        info = commits.get(rel)
+        if info:
+            a.updated, a.author, a.commit = info.date, info.author, info.commit
+        else:
+            a.updated = repo.file_time(rel)
+    report.timings["git"] = time.perf_counter() - t0
+
+    gen = idx.new_generation()
+    try:
+        _write_keyword(gen, live, full, parsed, report.removed + report.changed, progress)
+        report.timings["keyword"] = time.perf_counter() - t0
+        entries, rows, texts = _chunk_rows(parsed, kept)
+        report.articles, report.chunks = len(entries), len(rows)
+        (gen.chunks_file).write_text(json.dumps([list(r) for r in rows]), "utf-8")
+        _write_vectors(settings, gen, live, manifest if not full else None, rows, texts, pool,
+                       report, progress)
+        report.timings["vectors"] = time.perf_counter() - t0
+        new_manifest = {
+            "analyzer": ANALYZER_VERSION,
+            "articles_root": str(repo.root),
+            "commit": repo.head(),
+            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "articles": entries,
+            "encoders": report.encoders,
+            "errors": [str(e) for e in report.errors],
+        }
+        (gen.path / "manifest.json").write_text(json.dumps(new_manifest), "utf-8")
+        idx.publish(gen)
+    except BaseException:
+        shutil.rmtree(gen.path, ignore_errors=True)
+        raise
+    report.generation = gen.name
+    report.timings["total"] = time.perf_counter() - t0
+    return report
+
+
+def _write_keyword(gen, live, full, parsed, drop, progress) -> None:
+    if full or live is None:
+        gen.whoosh_dir.mkdir()
+        ix = whoosh_index.create_in(str(gen.whoosh_dir), schema())
+    else:
+        shutil.copytree(live.whoosh_dir, gen.whoosh_dir)
+        ix = whoosh_index.open_dir(str(gen.whoosh_dir))
+    writer = ix.writer(limitmb=256)
+    try:
+        for rel in drop:
+            writer.delete_by_term("path", rel)
+        for i, rel in enumerate(sorted(parsed)):
+            writer.add_document(**document(parsed[rel]))
+            if i % 200 == 0:
+                progress("index", i, len(parsed))
+        writer.commit(optimize=full)
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        ix.close()
+
+
+def _chunk_rows(parsed: dict[str, Article], kept: dict[str, dict]):
+    """Manifest entries and chunk rows (article id, section, chunk hash) for all live articles."""
+    entries: dict[str, dict] = {}
+    texts: dict[str, str] = {}
+    for rel, entry in kept.items():
+        entries[rel] = entry
+    for rel, a in parsed.items():
+        chunks = chunk_article(a)
+        for c in chunks:
+            texts[c.hash] = c.text
+        entries[rel] = {"hash": a.content_hash, "id": a.id,
+                        "chunks": [[c.section, c.hash, c.language] for c in chunks]}
+    rows = [(entries[rel]["id"], section, h, lang) for rel in sorted(entries)
+            for section, h, lang in entries[rel]["chunks"]]
+    return entries, rows, texts
+
+
+def _write_vectors(settings, gen, live, manifest, rows, texts, pool, report, progress) -> None:
+    if not pool.names:
+        return
+    db = store.connect(settings.db_path)
+    hashes = [r[2] for r in rows]
+    try:
+        for enc in pool.available():
+            previous: dict[str, np.ndarray] = {}
+            if live is not None and manifest and manifest.get("encoders", {}).get(enc.name) == enc.fingerprint:
+                old_rows = json.loads(live.chunks_file.read_text("utf-8"))
+                old = np.load(live.vectors_file(enc.name), mmap_mode="r")
+                wanted = set(hashes)
+                previous = {r[2]: old[i] for i, r in enumerate(old_rows) if r[2] in wanted}
+            done = [0]
+            todo = len(set(hashes) - set(previous))
+
+            def tick(n, enc=enc):
+                done[0] += n
+                progress(f"embed {enc.name}", done[0], todo)
+
+            matrix, n = embed_rows(db, enc, hashes, texts, previous, tick)
+            np.save(gen.vectors_file(enc.name), matrix)
+            report.embedded[enc.name] = n
+            report.encoders[enc.name] = enc.fingerprint
+    finally:
+        db.conn.close()
+    report.encoder_failures = pool.failures()

@@ -1,0 +1,92 @@
+"""Semantic side of indexing: articles → chunks → vectors, with a content-addressed cache.
+
+Each article is embedded per chunk: its title + summary, and each section (long sections are
+windowed), so a hit can point at the section that matched. Vectors are cached in SQLite under
+(encoder fingerprint, chunk hash): an unchanged chunk is never embedded twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from kb import store
+from kb.articles import Article
+from kb.text import CJK_RE, detect_language, markdown_to_text
+
+WINDOW_WORDS = 160      # MiniLM reads 256 word pieces; ~160 English words fit
+WINDOW_CJK = 320        # characters, for Chinese text
+OVERLAP = 0.25
+
+
+@dataclass(frozen=True)
+class Chunk:
+    article_id: str
+    section: str        # "title", or the section heading ("" → "body")
+    text: str
+
+    @property
+    def language(self) -> str:
+        """'zh' when the chunk is mostly Chinese: English-only encoders skip such chunks."""
+        return detect_language(self.text)
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+def _windows(text: str) -> list[str]:
+    """Split a long text into overlapping windows that fit the encoders."""
+    if len(CJK_RE.findall(text)) > len(text) * 0.3:
+        size = WINDOW_CJK
+        if len(text) <= size:
+            return [text]
+        step = int(size * (1 - OVERLAP))
+        return [text[i:i + size] for i in range(0, max(len(text) - int(size * OVERLAP), 1), step)]
+    words = text.split()
+    if len(words) <= WINDOW_WORDS:
+        return [text]
+    step = int(WINDOW_WORDS * (1 - OVERLAP))
+    return [" ".join(words[i:i + WINDOW_WORDS])
+            for i in range(0, max(len(words) - int(WINDOW_WORDS * OVERLAP), 1), step)]
+
+
+def chunk_article(a: Article) -> list[Chunk]:
+    head = a.title if not a.summary else f"{a.title}\n{a.summary}"
+    chunks = [Chunk(a.id, "title", head)]
+    for s in a.sections:
+        body = markdown_to_text(s.markdown)
+        if not body.strip():
+            continue
+        label = s.heading or "body"
+        prefix = f"{a.title}: {s.heading}" if s.heading else a.title
+        for w in _windows(re.sub(r"\s+", " ", body).strip()):
+            chunks.append(Chunk(a.id, label, f"{prefix}\n{w}"))
+    return chunks
+
+
+def embed_rows(db, encoder, hashes: list[str], texts: dict[str, str],
+               previous: dict[str, np.ndarray] | None = None,
+               progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
+    """Vectors for every chunk hash (in order): from ``previous``, then the SQLite cache, and
+    only then from the encoder. Returns the matrix and how many chunks were embedded."""
+    have: dict[str, np.ndarray] = dict(previous or {})
+    missing = [h for h in dict.fromkeys(hashes) if h not in have]
+    if missing:
+        have.update(store.cached_vectors(db, encoder.fingerprint, missing))
+    todo = [h for h in dict.fromkeys(hashes) if h not in have]
+    batch = 256
+    for i in range(0, len(todo), batch):
+        part = todo[i:i + batch]
+        vecs = encoder.encode([texts[h] for h in part])
+        fresh = dict(zip(part, vecs))
+        store.save_vectors(db, encoder.fingerprint, fresh)
+        have.update(fresh)
+        if progress:
+            progress(len(part))
+    if not hashes:
+        return np.zeros((0, encoder.dim), dtype=np.float32), len(todo)
+    return np.vstack([have[h] for h in hashes]).astype(np.float32), len(todo)

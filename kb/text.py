@@ -1,0 +1,161 @@
+"""Text analysis in one place: Markdown → plain text, language detection, and the Whoosh
+analyzer that segments Chinese with jieba (search mode) and stems English.
+
+Changing anything that alters the tokens must bump ANALYZER_VERSION: the indexer compares it
+with the live index and rebuilds everything when it differs.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+
+from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
+from whoosh.analysis import STOP_WORDS
+
+ANALYZER_VERSION = "3"
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
+CJK_RE = re.compile(f"[{_CJK}]")
+_TOKEN_RE = re.compile(
+    rf"(?P<cjk>[{_CJK}]+)|(?P<word>(?:(?![{_CJK}])[^\W_])+(?:[.](?:(?![{_CJK}])[^\W_])+)*)"
+)
+_LATIN_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+
+ZH_STOP = set("的 了 是 在 和 与 或 及 着 吗 呢 吧 啊 把 被 就 也 都 而 之 其 于 以 个 这 那 您 你 我".split())
+STOPLIST = frozenset(STOP_WORDS) | ZH_STOP | frozenset("abcdefghijklmnopqrstuvwxyz")
+
+_jieba = None
+_jieba_lock = threading.Lock()
+
+
+def _jieba_module():
+    """jieba, initialised once per process (its dictionary takes ~0.5 s to load)."""
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba = jieba
+    return _jieba
+
+
+def segment_cjk(run: str):
+    """Yield (word, start, end) for a run of CJK characters, jieba search mode."""
+    for word, start, end in _jieba_module().tokenize(run, mode="search"):
+        yield word, start, end
+
+
+class MixedTokenizer(Tokenizer):
+    """Words of Latin/Cyrillic/digit text as runs; Chinese runs segmented by jieba."""
+
+    def __eq__(self, other):
+        return type(other) is type(self)
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            t.original = t.text = value
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos
+            if chars:
+                t.startchar = start_char
+                t.endchar = start_char + len(value)
+            yield t
+            return
+        pos = start_pos
+        for m in _TOKEN_RE.finditer(value):
+            if m.group("cjk"):
+                base = m.start()
+                pieces = segment_cjk(m.group("cjk"))
+            else:
+                base = 0
+                pieces = ((m.group("word"), m.start(), m.end()),)
+            for word, s, e in pieces:
+                t.original = t.text = word
+                t.boost = 1.0
+                t.stopped = False
+                if positions:
+                    t.pos = pos
+                    pos += 1
+                if chars:
+                    t.startchar = start_char + base + s
+                    t.endchar = start_char + base + e
+                yield t
+
+
+def analyzer():
+    """The analyzer every text field uses: mixed tokenizer, lowercase, stop words, Porter stem."""
+    return MixedTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPLIST, minsize=1) | StemFilter()
+
+
+def spelling_analyzer():
+    """Unstemmed words, for typo tolerance and "did you mean"."""
+    return MixedTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPLIST, minsize=1)
+
+
+def tokens(text: str, stem: bool = True) -> list[str]:
+    """The index terms of ``text`` (what a query or document is reduced to)."""
+    a = analyzer() if stem else spelling_analyzer()
+    return [t.text for t in a(text)]
+
+
+def has_cjk(text: str) -> bool:
+    return bool(CJK_RE.search(text))
+
+
+def detect_language(text: str) -> str:
+    """'zh' when Chinese characters carry a real share of the text, else 'en'."""
+    cjk = len(CJK_RE.findall(text))
+    if not cjk:
+        return "en"
+    latin_words = len(_LATIN_WORD_RE.findall(text))
+    return "zh" if cjk >= 0.3 * latin_words else "en"
+
+
+# --- Markdown to plain text -------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_SUBS = [
+    (re.compile(r":::no-loc\s+text=\"([^\"]*)\":::"), r"\1"),
+    (re.compile(r":::(image|video|zone|row|column|moniker)[^\n]*?:::"), " "),
+    (re.compile(r"^:::.*$", re.M), " "),
+    (re.compile(r"^\s*>\s*\[![A-Z]+\]\s*$", re.M), " "),
+    (re.compile(r"^\s{0,3}>\s?", re.M), ""),
+    (re.compile(r"<!--.*?-->", re.S), " "),
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),
+    (re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M), " "),
+    (re.compile(r"<(https?://[^>]+)>"), r"\1"),
+    (re.compile(r"</?[A-Za-z][^>]*>"), " "),
+    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),
+    (re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.M), " "),
+    (re.compile(r"\|"), " "),
+    (re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?!\w)"), r"\1"),
+    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)"), r"\1"),
+    (re.compile(r"`+"), ""),
+    (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M), ""),
+    (re.compile(r"[ \t]+"), " "),
+    (re.compile(r"\n{3,}"), "\n\n"),
+]
+
+
+def markdown_to_text(md: str) -> str:
+    """Readable plain text of a Markdown (or DocFX Markdown) body, for indexing and snippets."""
+    out_lines = []
+    for line in md.splitlines():
+        if _FENCE.match(line):
+            continue
+        out_lines.append(line)
+    text = "\n".join(out_lines)
+    for pattern, repl in _SUBS:
+        text = pattern.sub(repl, text)
+    return html.unescape(text).strip()
