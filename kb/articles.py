@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import frontmatter
 import yaml
 
 from kb.errors import ArticleError
 from kb.text import detect_language, markdown_to_text
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LANGUAGES = ("en", "zh")
 VISIBILITIES = ("public", "internal")
 STATUSES = ("draft", "review", "published", "archived")
@@ -107,7 +107,7 @@ def split_sections(body: str, first_line: int = 1) -> list[Section]:
             in_fence = not in_fence
         m = None if in_fence else _HEADING.match(line)
         if m and len(m.group(1)) <= 3:
-            if "".join(buf).strip():
+            if "".join(buf).strip() or heading:
                 sections.append(Section(heading, kind, "\n".join(buf).strip(), start))
             heading = m.group(2).strip()
             kind = SECTION_KINDS.get(heading.lower().rstrip(":："))
@@ -116,7 +116,7 @@ def split_sections(body: str, first_line: int = 1) -> list[Section]:
                 heading = ""  # the H1 title line is not a section of its own
             continue
         buf.append(line)
-    if "".join(buf).strip():
+    if "".join(buf).strip() or heading:
         sections.append(Section(heading, kind, "\n".join(buf).strip(), start))
     return sections
 
@@ -164,25 +164,28 @@ def parse_article(relpath: str, raw: bytes, display_path: str | None = None) -> 
         raise ArticleError(shown, line, "not valid UTF-8 text") from None
     text = text.replace("\r\n", "\n")
     fm_lines: list[str] = []
+    end = 0
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end < 0:
             raise ArticleError(shown, 1, "front matter opened with --- but never closed")
         fm_lines = text[4:end].split("\n")
     try:
-        post = frontmatter.loads(text)
+        meta = yaml.load("\n".join(fm_lines), Loader=_Loader) if fm_lines else {}
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        ctx = getattr(e, "context_mark", None)
-        if ctx is not None and ctx.line + 2 != line:
-            problem += f" (in what starts on line {ctx.line + 2})"
+        context = getattr(e, "context", None)
+        if context and getattr(e, "context_mark", None) is not None:
+            problem = f"{context}: {problem}"
         raise ArticleError(shown, line, f"invalid YAML front matter: {problem}") from None
-    meta = post.metadata
+    if meta is None:
+        meta = {}
     if not isinstance(meta, dict):
         raise ArticleError(shown, 2, "front matter must be a mapping of key: value")
-    body = post.content
+    rest = text[end + 4:] if fm_lines else text
+    body = (rest.split("\n", 1)[1] if "\n" in rest else "") if fm_lines else text
     body_line = len(fm_lines) + 3 if fm_lines else 1
 
     def field_error(key: str, message: str) -> ArticleError:

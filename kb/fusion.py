@@ -42,7 +42,7 @@ class FusionConfig:
     })
 
     def weight(self, language: str, name: str) -> float:
-        return self.weights.get(language, self.weights["en"]).get(name, 0.0)
+        return (self.weights.get(language) or self.weights.get("en") or {}).get(name, 0.0)
 
 
 def normalise(r: Ranking, cfg: FusionConfig) -> dict[str, float]:

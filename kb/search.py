@@ -284,7 +284,7 @@ class Searcher:
         snippet_html = _snippet(body, kw_terms)
         if not snippet_html:
             import html as _h
-            snippet_html = _h.escape((doc.get("summary") or body)[:200])
+            snippet_html = _h.escape(" ".join((doc.get("summary") or body)[:300].split())[:200])
         snippet = _strip_marks(snippet_html)
         return Hit(doc["id"], doc["slug"], doc["title"], doc.get("summary", ""), doc.get("product", ""),
                    doc.get("language", ""), doc.get("visibility", ""), doc.get("status", ""),
@@ -323,14 +323,22 @@ def _filters(q: SearchQuery):
     return (Q.And(keep) if keep else None), exclude
 
 
+class _MarkFormatter(highlight.HtmlFormatter):
+    """<mark>term</mark>, everything else HTML-escaped."""
+
+    def format_token(self, text, token, replace=False):
+        return "<mark>%s</mark>" % highlight.htmlescape(highlight.get_text(text, token, replace), quote=False)
+
+
 _FRAG = highlight.ContextFragmenter(maxchars=220, surround=60)
-_FMT = highlight.HtmlFormatter(tagname="mark", between=" … ")
+_FMT = _MarkFormatter(between=" … ")
 
 
 def _snippet(text: str, terms: set[str]) -> str:
     if not terms or not text:
         return ""
-    return highlight.highlight(text[:50000], frozenset(terms), analyzer(), _FRAG, _FMT, top=2,
+    text = " ".join(text[:50000].split())
+    return highlight.highlight(text, frozenset(terms), analyzer(), _FRAG, _FMT, top=2,
                                scorer=highlight.BasicFragmentScorer, minscore=1)
 
 

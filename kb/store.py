@@ -22,7 +22,60 @@ def _m1_embeddings(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_embeddings]
+def _m2_support(db: sqlite_utils.Database) -> None:
+    """Tickets, links, feedback, search log, views, users, tokens, flags, contributions."""
+    db["tickets"].create({
+        "id": str, "channel": str, "priority": str, "customer": str, "contact": str, "product": str,
+        "subject": str, "description": str, "resolution": str, "agent": str, "status": str,
+        "created_at": str, "first_response_at": str, "resolved_at": str, "closed_at": str,
+        "csat": int, "fcr": int, "reopened": int, "demo": int, "source": str, "extra": str,
+        "updated_at": str,
+    }, pk="id", not_null={"id"}, defaults={"reopened": 0, "demo": 0})
+    db["tickets"].create_index(["resolved_at"])
+    db["tickets"].create_index(["product"])
+    db["links"].create({
+        "id": int, "ticket_id": str, "article_id": str, "kind": str, "created_by": str, "created_at": str,
+    }, pk="id", not_null={"ticket_id", "article_id", "kind"})
+    db["links"].create_index(["ticket_id", "article_id", "kind"], unique=True)
+    db["links"].create_index(["article_id"])
+    db["feedback"].create({
+        "id": int, "article_id": str, "helpful": int, "comment": str, "audience": str, "created_at": str,
+    }, pk="id", not_null={"article_id"})
+    db["feedback"].create_index(["article_id"])
+    db["search_log"].create({
+        "id": int, "query": str, "role": str, "results": int, "clicked": str, "latency_ms": float,
+        "created_at": str,
+    }, pk="id")
+    db["search_log"].create_index(["created_at"])
+    db["views"].create({"id": int, "article_id": str, "role": str, "created_at": str}, pk="id")
+    db["views"].create_index(["article_id"])
+    db["users"].create({
+        "username": str, "password_hash": str, "role": str, "display_name": str, "created_at": str,
+        "disabled": int,
+    }, pk="username", defaults={"disabled": 0})
+    db["tokens"].create({
+        "id": int, "name": str, "token_hash": str, "role": str, "created_at": str, "last_used_at": str,
+        "revoked": int,
+    }, pk="id", defaults={"revoked": 0})
+    db["tokens"].create_index(["token_hash"], unique=True)
+    db["login_attempts"].create({"id": int, "key": str, "ok": int, "created_at": str}, pk="id")
+    db["login_attempts"].create_index(["key", "created_at"])
+    db["flags"].create({
+        "id": int, "article_id": str, "reason": str, "comment": str, "created_by": str, "ticket_id": str,
+        "created_at": str, "resolved_at": str,
+    }, pk="id", not_null={"article_id", "reason"})
+    db["flags"].create_index(["article_id"])
+    db["contributions"].create({
+        "id": int, "kind": str, "state": str, "author": str, "ticket_id": str, "article_id": str,
+        "slug": str, "title": str, "language": str, "visibility": str, "markdown": str,
+        "base_hash": str, "branch": str, "commit_sha": str, "reject_reason": str,
+        "created_at": str, "updated_at": str, "exported_at": str, "merged_at": str,
+    }, pk="id", not_null={"kind", "state"})
+    db["contributions"].create_index(["state"])
+    db["drafts"].create({"key": str, "owner": str, "data": str, "updated_at": str}, pk="key")
+
+
+MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support]
 
 _lock = threading.Lock()
 

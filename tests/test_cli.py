@@ -1,0 +1,111 @@
+"""The `kb` command as scripts use it: exit codes, JSON shape, one-line errors, KB_HOME."""
+import json
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from kb.cli import main
+from tests.conftest import ROOT, article, write
+
+
+def kb(settings, *args, env=None):
+    e = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0"}
+    e.update(env or {})
+    return CliRunner().invoke(main, list(args), env=e, catch_exceptions=False)
+
+
+def test_index_then_search_json(settings):
+    r = kb(settings, "index")
+    assert r.exit_code == 0, r.output
+    assert "indexed 6 articles (full build: 6 added" in r.output
+    r = kb(settings, "search", "printer offline", "--json", "--role", "customer", "--limit", "2")
+    data = json.loads(r.output)
+    assert data["query"] == "printer offline" and isinstance(data["took_ms"], float)
+    first = data["results"][0]
+    assert {"id", "title", "slug", "score", "snippet"} <= set(first) and first["id"] == "KB-0001"
+    assert "explanation" not in first
+    assert len(data["results"]) <= 2
+
+
+def test_search_explain_prints_why_and_timings(settings):
+    kb(settings, "index")
+    r = kb(settings, "search", "router", "--explain", "--mode", "keyword")
+    assert "why: keyword #1" in r.output and "took" in r.output and "keyword_ms" in r.output
+
+
+def test_role_flag_filters(settings):
+    kb(settings, "index")
+    r = kb(settings, "search", "spooler", "--json", "--role", "customer")
+    assert json.loads(r.output)["results"] == []
+    r = kb(settings, "search", "spooler", "--json", "--role", "agent")
+    assert [h["id"] for h in json.loads(r.output)["results"]] == ["KB-0004"]
+
+
+def test_index_with_broken_article_exits_1_and_names_it(settings, repo):
+    write(repo, {"broken.md": "---\nid: KB-0100\nstatus: finished\n---\nbody\n"})
+    r = CliRunner().invoke(main, ["index"], env={"KB_HOME": str(settings.home),
+                                                   "KB_ARTICLES": str(repo), "KB_SEMANTIC": "0"})
+    assert r.exit_code == 1
+    assert f"{repo}/broken.md:3: status: 'finished' is not one of" in r.output
+    assert "indexed 6 articles" in r.output
+
+
+def test_check_lists_problems_and_exit_status(settings, repo):
+    r = kb(settings, "check", str(repo))
+    assert r.exit_code == 0, r.output
+    write(repo, {"bad.md": "---\nid: KB-0001\nlanguage: de\n---\n## Symptoms\nx\n"})
+    r = kb(settings, "check", str(repo))
+    assert r.exit_code == 1
+    assert f"{repo}/bad.md:3: language: 'de' is not one of en, zh" in r.output
+    write(repo, {"bad.md": "---\nid: KB-0001\n---\n## Symptoms\nsee [x](nowhere.md)\n"})
+    r = kb(settings, "check", str(repo), "--strict")
+    lines = r.output.splitlines()
+    assert f"{repo}/bad.md:2: id: duplicate id 'KB-0001', already used by printer-offline.md" in lines \
+        or f"{repo}/printer-offline.md:2: id: duplicate id 'KB-0001', already used by bad.md" in lines
+    assert f"{repo}/bad.md:5: broken link to 'nowhere.md': no such article" in lines
+    assert any("bad.md:1: summary: required front matter field is missing" in l for l in lines)
+
+
+def test_check_against_ref_only_checks_changed_articles_strictly(settings, repo):
+    from tests.conftest import commit_all, git
+    write(repo, {"lax.md": "---\nid: KB-0200\ntitle: Lax\n---\nno sections\n"})
+    commit_all(repo, "lax article")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    write(repo, {"new.md": article("KB-0201", "A complete new article")})
+    r = kb(settings, "check", str(repo), "--strict", "--against", base)
+    assert r.exit_code == 0, r.output
+    r = kb(settings, "check", str(repo), "--strict", "--against", "no-such-ref")
+    assert r.exit_code == 2 and "unknown git ref 'no-such-ref'" in r.output
+
+
+def test_show_prints_article_as_indexed(settings):
+    kb(settings, "index")
+    r = kb(settings, "show", "KB-0003")
+    assert "重置忘记的账户密码" in r.output and "language: zh" in r.output
+    r = kb(settings, "show", "KB-9999")
+    assert r.exit_code == 2 and r.output.strip() == "kb: error: no article 'KB-9999'"
+
+
+def test_bad_input_is_one_line_nonzero(settings):
+    r = kb(settings, "search", "printer")
+    assert r.exit_code == 2 and "run `kb index` first" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    r = kb(settings, "search", "x", "--limit", "0")
+    assert r.exit_code == 2
+    r = kb(settings, "index", env={"KB_ENCODERS": "bert"})
+    assert r.exit_code == 2 and "KB_ENCODERS: unknown encoder 'bert'" in r.output
+
+
+def test_kb_home_is_honoured(settings, tmp_path):
+    other = tmp_path / "elsewhere"
+    r = kb(settings, "index", env={"KB_HOME": str(other)})
+    assert r.exit_code == 0
+    assert (other / "index" / "CURRENT").exists() and not settings.home.exists()
+
+
+def test_console_script_is_installed():
+    exe = os.path.join(os.path.dirname(sys.executable), "kb")
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and "index" in out.stdout and "search" in out.stdout

@@ -1,0 +1,92 @@
+"""Keyword search: role filtering, facets, snippets, Chinese queries, typos."""
+import pytest
+
+from kb.errors import BadQuery, IndexMissing
+from kb.search import Searcher, SearchQuery
+
+
+def run(settings, text, **kw):
+    kw.setdefault("mode", "keyword")
+    return Searcher(settings).search(SearchQuery(text, **kw))
+
+
+def test_customer_sees_public_published_only(indexed):
+    every = "printer vpn scanner spooler retired 密码"
+    customer = {h.id for h in run(indexed, every, role="customer", limit=50).results}
+    agent = {h.id for h in run(indexed, every, role="agent", limit=50).results}
+    assert customer == {"KB-0001", "KB-0002", "KB-0003"}
+    assert agent == {"KB-0001", "KB-0002", "KB-0003", "KB-0004", "KB-0005"}   # archived hidden
+    archived = {h.id for h in run(indexed, every, role="agent", status="archived").results}
+    assert archived == {"KB-0006"}
+    # a customer cannot ask for other statuses
+    assert {h.id for h in run(indexed, every, role="customer", status="draft").results} <= customer
+
+
+def test_customer_get_hides_internal_articles(indexed):
+    s = Searcher(indexed)
+    assert s.get("KB-0001", role="customer")["id"] == "KB-0001"
+    from kb.errors import NotFound
+    for key in ("KB-0004", "internal-spooler", "KB-0005", "KB-0006"):
+        with pytest.raises(NotFound):
+            s.get(key, role="customer")
+    assert s.get("KB-0004", role="agent")["id"] == "KB-0004"
+
+
+def test_facet_filters(indexed):
+    assert {h.id for h in run(indexed, "printer vpn", role="agent", product="vpn").results} == {"KB-0002"}
+    assert {h.id for h in run(indexed, "密码 printer", role="agent", lang="zh").results} == {"KB-0003"}
+    assert {h.id for h in run(indexed, "printer", role="agent", tags=("server",)).results} == {"KB-0004"}
+
+
+def test_chinese_query_finds_chinese_article(indexed):
+    res = run(indexed, "密码", role="customer")
+    assert [h.id for h in res.results] == ["KB-0003"]
+    assert res.language == "zh"
+
+
+def test_snippet_is_highlighted_and_escaped(indexed):
+    h = run(indexed, "router", role="customer").results[0]
+    assert "<mark>router</mark>" in h.snippet_html.lower()
+    assert "<mark>" not in h.snippet and "router" in h.snippet.lower()
+    assert "Restart the device" in h.resolution
+    assert h.explanation["keyword"]["rank"] == 1 and "router" in h.explanation["matched_terms"]
+
+
+def test_typo_tolerance_and_did_you_mean(indexed):
+    res = run(indexed, "priter offlne", role="customer")
+    assert res.results and res.results[0].id == "KB-0001"
+    assert res.did_you_mean == "printer offline"
+
+
+def test_bad_parameters_name_the_field(indexed):
+    with pytest.raises(BadQuery, match="^limit:"):
+        run(indexed, "x", limit=0)
+    with pytest.raises(BadQuery, match="^role:"):
+        run(indexed, "x", role="boss")
+    with pytest.raises(BadQuery, match="^q:"):
+        run(indexed, "   ")
+    with pytest.raises(BadQuery, match="^lang:"):
+        run(indexed, "x", lang="fr")
+
+
+def test_semantic_mode_without_encoders_degrades_to_keyword(indexed):
+    res = run(indexed, "router", mode="hybrid", role="customer")
+    assert res.degraded and "switched off" in res.degraded_reason
+    assert res.results[0].id == "KB-0001"
+
+
+def test_search_before_index_is_a_clear_error(settings):
+    with pytest.raises(IndexMissing, match="kb index"):
+        run(settings, "printer")
+
+
+def test_snippets_escape_html_from_articles(settings, repo):
+    from indexer.build import build
+    from tests.conftest import article, write
+    write(repo, {"xss.md": article("KB-0099", "Router page shows code", body=(
+        "## Symptoms\nThe router page shows &lt;img src=x onerror=alert(1)&gt; and "
+        "<script>alert(2)</script> text near the router logo.\n## Resolution\nIgnore it.\n"))})
+    build(settings)
+    hit = next(h for h in run(settings, "router logo", role="customer").results if h.id == "KB-0099")
+    assert "<img" not in hit.snippet_html and "<script" not in hit.snippet_html
+    assert "&lt;img" in hit.snippet_html

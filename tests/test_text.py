@@ -1,0 +1,38 @@
+"""The analyzer: Chinese segmentation, English stemming, Markdown reduced to text."""
+from kb.text import detect_language, markdown_to_text, tokens
+
+
+def test_chinese_words_are_segmented_so_parts_match():
+    doc = tokens("重置密码后打印机无法连接网络")
+    assert "密码" in doc and "重置" in doc and "打印机" in doc and "网络" in doc
+    assert tokens("密码") == ["密码"]
+
+
+def test_english_is_stemmed_and_lowercased():
+    assert tokens("Printers PRINTING") == ["printer", "print"]
+    assert tokens("the and of") == []
+
+
+def test_versions_and_error_codes_stay_whole():
+    assert "0x80070005" in tokens("error 0x80070005 in client 5.2")
+    assert "5.2" in tokens("error 0x80070005 in client 5.2")
+
+
+def test_mixed_text():
+    t = tokens("VPN客户端报错809")
+    assert "vpn" in t and "客户端" in t and "809" in t
+
+
+def test_markdown_markup_is_removed_before_indexing():
+    text = markdown_to_text("Open **Settings** > `Network` and see [the guide](x.md).\n"
+                            "> [!NOTE]\n> :::no-loc text=\"state:open\":::\n```bash\nwsl --install\n```")
+    assert "**" not in text and "`" not in text and "x.md" not in text and "[!NOTE]" not in text
+    assert "Settings" in text and "the guide" in text and "state:open" in text and "wsl --install" in text
+    assert "settings" in tokens("Open **Settings**") or "set" in " ".join(tokens("Open **Settings**"))
+    assert not any("*" in t for t in tokens("Open **Settings** now"))
+
+
+def test_language_detection():
+    assert detect_language("打印机显示脱机") == "zh"
+    assert detect_language("The printer is offline") == "en"
+    assert detect_language("开启回弹键可以忽略快速重复的按键。Open the Activities overview") == "zh"
