@@ -23,7 +23,28 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "host": ("KB_HOST", "Address `kb serve` binds to."),
     "port": ("KB_PORT", "Port `kb serve` listens on."),
     "threads": ("KB_THREADS", "Worker threads of the production web server."),
+    "first_response_phone": ("KB_FIRST_RESPONSE_PHONE", "First-response target for phone tickets (30s, 4h, 90m, 1d or seconds)."),
+    "first_response_email": ("KB_FIRST_RESPONSE_EMAIL", "First-response target for e-mail tickets."),
+    "first_response_web": ("KB_FIRST_RESPONSE_WEB", "First-response target for web-form tickets."),
+    "first_response_chat": ("KB_FIRST_RESPONSE_CHAT", "First-response target for chat tickets."),
+    "ticket_boost": ("KB_TICKET_BOOST", "Largest ranking boost from ticket evidence (0.3 = up to x1.3; 0 switches it off)."),
+    "ticket_boost_days": ("KB_TICKET_BOOST_DAYS", "Only tickets resolved in this many days count towards the boost."),
 }
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: str, name: str) -> float:
+    """``30s``, ``90m``, ``4h``, ``1d`` or a plain number of seconds."""
+    v = value.strip().lower()
+    unit = _DURATION_UNITS.get(v[-1:], None) if v else None
+    try:
+        seconds = float(v[:-1] if unit else v) * (unit or 1)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a duration such as 30s, 90m, 4h or 1d, got {value!r}") from None
+    if seconds <= 0:
+        raise ConfigError(f"{name}: must be more than zero, got {value!r}")
+    return seconds
 
 
 def _bool(value: str, name: str) -> bool:
@@ -45,6 +66,13 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     threads: int = 8
+    # Support desk: first-response targets (seconds) and the ticket-evidence ranking boost.
+    first_response_phone: float = 30.0
+    first_response_email: float = 4 * 3600.0
+    first_response_web: float = 4 * 3600.0
+    first_response_chat: float = 60.0
+    ticket_boost: float = 0.3
+    ticket_boost_days: int = 90
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -63,7 +91,16 @@ class Settings:
                 values[name] = tuple(e.strip() for e in raw.split(",") if e.strip() and e.strip() != "none")
             elif name == "semantic":
                 values[name] = _bool(raw, var)
-            elif name in ("port", "threads"):
+            elif name.startswith("first_response_"):
+                values[name] = _duration(raw, var)
+            elif name == "ticket_boost":
+                try:
+                    values[name] = float(raw)
+                except ValueError:
+                    raise ConfigError(f"{var}: expected a number such as 0.3, got {raw!r}") from None
+                if not 0 <= values[name] <= 5:
+                    raise ConfigError(f"{var}: must be between 0 and 5, got {raw!r}")
+            elif name in ("port", "threads", "ticket_boost_days"):
                 try:
                     values[name] = int(raw)
                 except ValueError:
@@ -84,6 +121,10 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def first_response_targets(self) -> dict[str, float]:
+        """Channel → first-response target in seconds."""
+        return {c: getattr(self, f"first_response_{c}") for c in ("phone", "email", "web", "chat")}
 
     @property
     def db_path(self) -> Path:

@@ -44,3 +44,16 @@ class ModelUnavailable(KbError):
 
 class RepoError(KbError):
     """A git operation on the articles repository failed."""
+
+
+class TicketError(KbError):
+    """A ticket or link field is missing or wrong; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class BackupError(KbError):
+    """A backup could not be taken, or a backup is incomplete or corrupt and was not restored."""

@@ -75,7 +75,19 @@ def _m2_support(db: sqlite_utils.Database) -> None:
     db["drafts"].create({"key": str, "owner": str, "data": str, "updated_at": str}, pk="key")
 
 
-MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support]
+
+def _m3_ticket_signals(db: sqlite_utils.Database) -> None:
+    """Demo markers on the activity tables, and the indexes the ticket metrics read by."""
+    for table in ("links", "feedback", "search_log", "views", "flags"):
+        if "demo" not in db[table].columns_dict:
+            db[table].add_column("demo", int, not_null_default=0)
+    db["tickets"].create_index(["created_at"], if_not_exists=True)
+    db["tickets"].create_index(["status", "created_at"], if_not_exists=True)
+    db["links"].create_index(["created_at"], if_not_exists=True)
+    db["feedback"].create_index(["created_at"], if_not_exists=True)
+    db["flags"].create_index(["resolved_at"], if_not_exists=True)
+
+MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals]
 
 _lock = threading.Lock()
 
