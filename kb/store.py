@@ -87,7 +87,13 @@ def _m3_ticket_signals(db: sqlite_utils.Database) -> None:
     db["feedback"].create_index(["created_at"], if_not_exists=True)
     db["flags"].create_index(["resolved_at"], if_not_exists=True)
 
-MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals]
+def _m4_demo_users(db: sqlite_utils.Database) -> None:
+    """Marks the throwaway demo accounts, whose passwords `kb serve` may reset and show."""
+    if "demo" not in db["users"].columns_dict:
+        db["users"].add_column("demo", int, not_null_default=0)
+
+
+MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users]
 
 _lock = threading.Lock()
 
