@@ -194,16 +194,21 @@ def eval_(ctx, dataset, mode, run_out, home, as_json):
 @click.option("--debug", is_flag=True, help="Flask's development server with reloading.")
 @click.pass_context
 def serve(ctx, host, port, debug):
-    """Serve the web app (production WSGI server unless --debug)."""
-    from web import create_app
+    """Serve the web app (gunicorn, several workers; Flask's dev server only with --debug)."""
+    from kb.cli_web import announce_demo_users
     s = _settings(ctx, host=host, port=port)
-    app = create_app(s)
+    announce_demo_users(s)
     click.echo(f"kb serving on http://{s.host}:{s.port}/", err=True)
     if debug:
-        app.run(host=s.host, port=s.port, debug=True)
+        from web import create_app
+        create_app(s).run(host=s.host, port=s.port, debug=True)
         return
-    import waitress
-    waitress.serve(app, host=s.host, port=s.port, threads=s.threads, ident="kb")
+    from web.server import serve as run_server
+    run_server(s)
+
+
+from kb.cli_web import users as _users  # noqa: E402
+main.add_command(_users)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,11 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "first_response_chat": ("KB_FIRST_RESPONSE_CHAT", "First-response target for chat tickets."),
     "ticket_boost": ("KB_TICKET_BOOST", "Largest ranking boost from ticket evidence (0.3 = up to x1.3; 0 switches it off)."),
     "ticket_boost_days": ("KB_TICKET_BOOST_DAYS", "Only tickets resolved in this many days count towards the boost."),
+    "site_name": ("KB_SITE_NAME", "Name shown in the web UI's header and page titles (default: Help Center / 帮助中心)."),
+    "secure_cookies": ("KB_SECURE_COOKIES", "1 when the web UI is served over HTTPS: session cookies are then sent over HTTPS only."),
+    "session_hours": ("KB_SESSION_HOURS", "Hours a web sign-in lasts."),
+    "workers": ("KB_WORKERS", "Worker processes of `kb serve` (0: one per CPU core, at most 4)."),
+    "proxy_hops": ("KB_PROXY_HOPS", "Number of reverse proxies in front of `kb serve` whose X-Forwarded-* headers are trusted (0: none)."),
 }
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -73,6 +78,12 @@ class Settings:
     first_response_chat: float = 60.0
     ticket_boost: float = 0.3
     ticket_boost_days: int = 90
+    # Web UI.
+    site_name: str | None = None
+    secure_cookies: bool = False
+    session_hours: int = 12
+    proxy_hops: int = 0
+    workers: int = 0
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -89,7 +100,7 @@ class Settings:
                 values[name] = Path(raw)
             elif name == "encoders":
                 values[name] = tuple(e.strip() for e in raw.split(",") if e.strip() and e.strip() != "none")
-            elif name == "semantic":
+            elif name in ("semantic", "secure_cookies"):
                 values[name] = _bool(raw, var)
             elif name.startswith("first_response_"):
                 values[name] = _duration(raw, var)
@@ -100,7 +111,7 @@ class Settings:
                     raise ConfigError(f"{var}: expected a number such as 0.3, got {raw!r}") from None
                 if not 0 <= values[name] <= 5:
                     raise ConfigError(f"{var}: must be between 0 and 5, got {raw!r}")
-            elif name in ("port", "threads", "ticket_boost_days"):
+            elif name in ("port", "threads", "ticket_boost_days", "session_hours", "proxy_hops", "workers"):
                 try:
                     values[name] = int(raw)
                 except ValueError:
@@ -114,6 +125,10 @@ class Settings:
                 raise ConfigError(f"unknown setting {k!r}")
             values[k] = Path(v) if k in ("home", "articles") else v
         s = cls(**values)
+        for var, value, low in (("KB_SESSION_HOURS", s.session_hours, 1), ("KB_PROXY_HOPS", s.proxy_hops, 0),
+                                ("KB_WORKERS", s.workers, 0), ("KB_THREADS", s.threads, 1)):
+            if value < low:
+                raise ConfigError(f"{var}: must be {low} or more, got {value}")
         unknown = [e for e in s.encoders if e not in ("minilm", "use3")]
         if unknown:
             raise ConfigError(f"KB_ENCODERS: unknown encoder {unknown[0]!r} (choose from minilm, use3, none)")

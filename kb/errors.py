@@ -57,3 +57,24 @@ class TicketError(KbError):
 
 class BackupError(KbError):
     """A backup could not be taken, or a backup is incomplete or corrupt and was not restored."""
+
+
+class FieldError(KbError):
+    """A value a person typed (username, role, comment, flag reason …) is wrong; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class AuthError(KbError):
+    """Sign-in failed: unknown user, wrong password or disabled account (one message for all)."""
+
+
+class LoginThrottled(AuthError):
+    """Too many failed sign-ins for this user or address; ``retry_after`` is in seconds."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(f"too many failed sign-ins: try again in {max(1, retry_after // 60)} minute(s)")

@@ -1,56 +1,191 @@
-"""The Flask application factory: one app, one Searcher shared by all requests."""
+"""The Flask application factory: ``create_app(settings)`` wires one Searcher, per-request
+SQLite, sessions, CSRF protection, security headers, UI language and the blueprints
+(``auth``, ``agent``, ``portal``, ``api``, plus the helpdesk ``webhooks``).
+"""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import datetime as dt
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kb.config import Settings
-from kb.errors import BadQuery, IndexMissing, KbError, NotFound
-from kb.search import Searcher, SearchQuery
+from kb.errors import BadQuery, FieldError, IndexMissing, KbError, NotFound
+from kb.search import Searcher
+from web import common, i18n
 
-SEARCH_PARAMS = {"q", "limit", "lang", "product", "mode"}
+# Content Security Policy: no inline scripts or styles, nothing from other origins.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+def _secret_key(settings: Settings) -> str:
+    """KB_SECRET_KEY, or one generated once into KB_HOME/secret_key (readable by the owner only)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.home) / "secret_key"
+    try:
+        return path.read_text("ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".secret_key.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)      # atomic and never overwrites: concurrent workers agree on one key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text("ascii").strip()
 
 
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> Flask:
     settings = settings or Settings.load()
     app = Flask(__name__)
-    app.config["KB_SETTINGS"] = settings
-    app.extensions["kb_searcher"] = searcher or Searcher(settings)
-
-    def run_search(args, role: str):
-        unknown = sorted(set(args) - SEARCH_PARAMS)
-        if unknown:
-            raise BadQuery(unknown[0], "unknown parameter")
+    app.config.update(
+        KB_SETTINGS=settings,
+        SECRET_KEY=_secret_key(settings),
+        SESSION_COOKIE_NAME="kb_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
+        WTF_CSRF_TIME_LIMIT=None,          # valid as long as the session: a call can last long
+        MAX_CONTENT_LENGTH=1 << 20,
+        JSON_SORT_KEYS=False,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.json.ensure_ascii = False
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
+                                x_host=settings.proxy_hops)
+    if searcher is None:
+        boosts = None
         try:
-            limit = int(args.get("limit", 10))
-        except ValueError:
-            raise BadQuery("limit", f"must be a whole number, got {args.get('limit')!r}") from None
-        q = SearchQuery(text=args.get("q", ""), limit=limit, role=role, lang=args.get("lang") or None,
-                        product=args.get("product") or None, mode=args.get("mode", "hybrid"))
-        return app.extensions["kb_searcher"].search(q)
+            from kb.tickets import boost_provider
+            boosts = boost_provider(settings)
+        except ImportError:
+            pass
+        searcher = Searcher(settings, boosts=boosts)
+    app.extensions["kb_searcher"] = searcher
+    csrf = CSRFProtect(app)
+    i18n.init_app(app)
+
+    app.before_request(common.load_user)
+    app.teardown_appcontext(common.close_db)
+
+    from web import agent, api, auth, portal, webhooks
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(agent.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(webhooks.bp)
+    # Machine-to-machine blueprints authenticate by signature or token, not by a session cookie.
+    for name in ("webhooks",):
+        if name in app.blueprints:
+            csrf.exempt(app.blueprints[name])
+    csrf.exempt(api.bp)
 
     @app.get("/")
     def home():
-        return render_template("search.html")
+        return redirect(url_for("agent.console" if common.current_user() else "portal.home"))
 
-    @app.get("/api/v1/search")
-    def api_search():
-        res = run_search(request.args, role="customer")
-        return jsonify(res.to_dict(explain=False))
+    @app.after_request
+    def headers(resp):
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        if g.get("user") is not None or request.path.startswith(("/agent", "/login")):
+            resp.headers["Cache-Control"] = "no-store"
+        resp.headers.add("Vary", "Cookie")
+        return resp
+
+    _template_globals(app, settings)
+    _error_handlers(app)
+    return app
+
+
+STATUS_LABELS = {"published": "Published", "review": "In review", "draft": "Draft", "archived": "Archived"}
+LINK_LABELS = {"resolved_by": "resolved by", "created_from": "created from", "referenced": "referenced"}
+JS_STRINGS = {"copied": "Resolution copied", "copy_failed": "Could not copy: select the text instead",
+              "network": "Network problem: try again", "set_ticket_first": "Set the current ticket first",
+              "all_results": "See all results for “{q}”", "thanks_more": "Thank you! Anything to add? (optional)"}
+
+
+def _template_globals(app: Flask, settings: Settings) -> None:
+    from kb.activity import FLAG_REASONS
+    from web.agent.console import FLAG_LABELS
+
+    static = Path(app.static_folder)
+    versions = {p.name: hashlib.sha1(p.read_bytes()).hexdigest()[:10] for p in static.iterdir() if p.is_file()}
+
+    def asset(filename: str) -> str:
+        return url_for("static", filename=filename, v=versions.get(filename))
+
+    def js_strings() -> dict:
+        return {k: i18n.gettext(v) for k, v in JS_STRINGS.items()}
+
+    app.jinja_env.globals.update(asset=asset, status_labels=STATUS_LABELS, link_labels=LINK_LABELS,
+                                 flag_labels=FLAG_LABELS, flag_reasons=FLAG_REASONS, js_strings=js_strings)
+
+    @app.context_processor
+    def per_request():
+        user = g.get("user")
+        count = 0
+        if user is not None and user.is_engineer:
+            count = common.db().conn.execute("SELECT COUNT(*) FROM flags WHERE resolved_at IS NULL").fetchone()[0]
+        return {"site_name": settings.site_name or i18n.gettext("Help Center"), "open_flag_count": count}
+
+
+def _error_handlers(app: Flask) -> None:
+    def page(status: int, title: str, message: str):
+        if common.wants_json():
+            return jsonify({"error": message}), status
+        return render_template("error.html", status=status, title=title, message=message), status
 
     @app.errorhandler(BadQuery)
-    def bad_query(e: BadQuery):
-        return jsonify({"error": str(e), "field": e.field}), 400
+    @app.errorhandler(FieldError)
+    def bad_field(e):
+        if common.wants_json():
+            return jsonify({"error": str(e), "field": e.field}), 400
+        return page(400, i18n.gettext("That did not work"), str(e))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return page(400, i18n.gettext("This form has expired"),
+                    i18n.gettext("Reload the page and try again; nothing was saved."))
 
     @app.errorhandler(NotFound)
     def not_found(e):
-        return jsonify({"error": str(e)}), 404
+        return page(404, i18n.gettext("Page not found"), i18n.gettext("There is no such page or article."))
 
     @app.errorhandler(IndexMissing)
     def index_missing(e):
-        return jsonify({"error": str(e)}), 503
+        return page(503, i18n.gettext("Search is not ready"), str(e))
 
     @app.errorhandler(KbError)
     def kb_error(e):
-        return jsonify({"error": str(e)}), 400
+        field = getattr(e, "field", None)      # TicketError and others that name their field
+        if field and common.wants_json():
+            return jsonify({"error": str(e), "field": field}), 400
+        return page(400, i18n.gettext("That did not work"), str(e))
 
-    return app
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        titles = {403: "You cannot open this page", 404: "Page not found", 405: "Not allowed",
+                  413: "That is too large", 429: "Too many attempts"}
+        messages = {403: "Your role does not give access to this page.",
+                    404: "There is no such page or article."}
+        title = i18n.gettext(titles.get(e.code or 500, "Something went wrong"))
+        msg = i18n.gettext(messages[e.code]) if e.code in messages else (e.description or "")
+        return page(e.code or 500, title, msg)

@@ -1,0 +1,43 @@
+"""Suggestions while someone types: the last, unfinished word is completed from the index's
+vocabulary, then an ordinary keyword search runs — so the role filter of kb.search decides
+what is shown, exactly as for a full search. Completions are never shown themselves (they
+could come from articles the reader may not see); only the articles found are.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+
+from kb.search import Hit, Searcher, SearchQuery
+
+_LAST_WORD = re.compile(r"([A-Za-z][A-Za-z0-9]*)$")
+MAX_SCAN = 300        # vocabulary terms looked at for one prefix
+COMPLETIONS = 3
+
+
+def complete(searcher: Searcher, prefix: str, n: int = COMPLETIONS) -> list[str]:
+    """The ``n`` most frequent index words starting with ``prefix`` (lower case)."""
+    snap = searcher.snapshot()
+    with snap.index.searcher() as s:
+        reader = s.reader()
+        words = list(itertools.islice(reader.expand_prefix("spell", prefix), MAX_SCAN))
+        words = [w.decode("utf-8") if isinstance(w, bytes) else w for w in words]
+        scored = sorted(((reader.doc_frequency("spell", w), w) for w in words if w != prefix), reverse=True)
+    return [w for _, w in scored[:n]]
+
+
+def suggest(searcher: Searcher, text: str, *, role: str, limit: int = 6, lang: str | None = None,
+            product: str | None = None) -> list[Hit]:
+    """Articles for a query still being typed, as ``role`` may see them."""
+    text = " ".join((text or "").split())[:200]
+    if not text:
+        return []
+    query = text
+    m = _LAST_WORD.search(text)
+    if m and len(m.group(1)) >= 2 and not (text.endswith(" ")):
+        extra = complete(searcher, m.group(1).lower())
+        if extra:
+            query = f"{text} {' '.join(extra)}"
+    res = searcher.search(SearchQuery(text=query, limit=limit, role=role, lang=lang, product=product,
+                                      mode="keyword", detail=False))
+    return res.results

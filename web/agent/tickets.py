@@ -1,0 +1,76 @@
+"""Tickets for agents: the list with filters, and one ticket's page — its fields, the articles
+linked to it, articles suggested for it, and the entry point for capturing a new article from
+it (offered when the capture endpoint ``CAPTURE_ENDPOINT`` is registered in the app)."""
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request, session, url_for
+from werkzeug.routing import BuildError
+
+from kb import tickets
+from kb.errors import BadQuery, NotFound, TicketError
+from web import articles, common
+from web.agent import bp
+from web.common import login_required
+
+PAGE = 50
+# The view that captures a new article from a ticket; it takes ``ticket_id``.
+CAPTURE_ENDPOINT = "contrib.capture_from_ticket"
+
+
+def capture_url(ticket_id: str) -> str | None:
+    if CAPTURE_ENDPOINT not in current_app.view_functions:
+        return None
+    try:
+        return url_for(CAPTURE_ENDPOINT, ticket_id=ticket_id)
+    except BuildError:
+        return None
+
+
+@bp.get("/tickets", endpoint="tickets")
+@login_required()
+def tickets_list():
+    for name in request.args:
+        if name not in ("status", "product", "page"):
+            raise BadQuery(name, "unknown parameter")
+    status = request.args.get("status") or None
+    product = request.args.get("product") or None
+    page_raw = request.args.get("page", "1")
+    if not page_raw.isdigit() or int(page_raw) < 1:
+        raise BadQuery("page", f"must be a whole number from 1 up, got {page_raw!r}")
+    page = int(page_raw)
+    try:
+        rows = tickets.list_tickets(common.db(), status=status, product=product, limit=PAGE + 1,
+                                    offset=(page - 1) * PAGE)
+    except TicketError as e:
+        raise BadQuery(e.field, e.message) from None
+    products = [r[0] for r in common.db().conn.execute(
+        "SELECT DISTINCT product FROM tickets WHERE product IS NOT NULL AND product != '' ORDER BY product")]
+    return render_template("agent/tickets.html", nav="tickets", rows=rows[:PAGE], more=len(rows) > PAGE,
+                           page=page, status=status, product=product, products=products,
+                           statuses=tickets.STATUSES, current_ticket=session.get("ticket"))
+
+
+
+@bp.get("/tickets/<ticket_id>")
+@login_required()
+def ticket(ticket_id: str):
+    db = common.db()
+    t = tickets.get_ticket(db, ticket_id)
+    if t is None:
+        abort(404)
+    role = common.role()
+    linked = []
+    for link in tickets.links_for_ticket(db, t["id"]):
+        try:
+            link["article"] = common.searcher().get(link["article_id"], role=role)
+        except NotFound:
+            link["article"] = None
+        linked.append(link)
+    suggested = None
+    try:
+        suggested = tickets.suggest(common.searcher(), db, t["id"], limit=5, role=role)
+    except BadQuery:      # a ticket without subject or description gives nothing to search
+        suggested = None
+    return render_template("agent/ticket.html", nav="tickets", t=t, linked=linked, suggested=suggested,
+                           current_ticket=session.get("ticket"), capture_url=capture_url(t["id"]),
+                           resolution=lambda h: articles.resolution(h, role))

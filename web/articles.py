@@ -1,0 +1,112 @@
+"""Articles as the pages show them: the Markdown of the indexed version rendered for one
+audience (links to articles that audience may not see are dropped), the Resolution inline,
+related articles, product names, and the facts that make an article look stale.
+
+Permission decisions always come from kb.search (``Searcher.get`` / ``search`` with the
+reader's role); nothing here or in the templates filters by visibility or status.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import url_for
+
+from kb.articles import parse_article
+from kb.errors import ArticleError, NotFound
+from kb.search import Hit, SearchQuery
+from web import common
+from web.render import RenderCache, Rendered, plain_text, render_markdown
+
+_cache = RenderCache(1024)
+
+
+def link_for(role: str):
+    """slug → URL of that article for this reader, or None when they may not see it."""
+    endpoint = "portal.article" if role == "customer" else "agent.article"
+
+    def resolve(slug: str) -> str | None:
+        try:
+            common.searcher().get(slug, role=role)
+        except NotFound:
+            return None
+        return url_for(endpoint, slug=slug)
+    return resolve
+
+
+def _indexed_markdown(doc: dict) -> str:
+    parts = []
+    for s in doc.get("meta", {}).get("sections", []):
+        head = f"## {s['heading']}\n\n" if s.get("heading") else ""
+        parts.append(head + (s.get("markdown") or ""))
+    return "\n\n".join(parts)
+
+
+def source(doc: dict) -> tuple[str, bool]:
+    """(Markdown body, whether the file on disk changed since it was indexed). The indexed
+    version is shown when the file changed, so what is shown is what search decided on."""
+    path = Path(common.settings().articles) / doc.get("path", "")
+    try:
+        raw = path.read_bytes()
+        art = parse_article(doc["path"], raw)
+    except (OSError, ArticleError, KeyError):
+        return _indexed_markdown(doc), True
+    if art.content_hash != doc.get("meta", {}).get("hash"):
+        return _indexed_markdown(doc), True
+    return art.body, False
+
+
+def rendered(doc: dict, role: str) -> tuple[Rendered, bool]:
+    text, changed = source(doc)
+    gen = common.searcher().snapshot().generation.name
+    key = ("article", gen, role, doc["id"], doc.get("meta", {}).get("hash"), changed)
+    return _cache.get(key, lambda: render_markdown(text, doc.get("path", ""), link_for(role))), changed
+
+
+def resolution(hit_or_doc, role: str) -> tuple[str, str]:
+    """(HTML, plain text) of an article's Resolution section; empty strings when it has none."""
+    if isinstance(hit_or_doc, Hit):
+        md, path, aid = hit_or_doc.resolution, "", hit_or_doc.id
+    else:
+        sections = hit_or_doc.get("meta", {}).get("sections", [])
+        md = next((s.get("markdown", "") for s in sections if s.get("kind") == "resolution"), "")
+        path, aid = hit_or_doc.get("path", ""), hit_or_doc["id"]
+    if not md.strip():
+        return "", ""
+    gen = common.searcher().snapshot().generation.name
+    r = _cache.get(("resolution", gen, role, aid, md), lambda: render_markdown(md, path, link_for(role)))
+    return r.html, plain_text(md)
+
+
+def related(doc: dict, role: str, limit: int = 5) -> list[Hit]:
+    """Articles like this one, through search with the reader's role."""
+    tags = " ".join(doc.get("meta", {}).get("tags", []))
+    text = f"{doc['title']} {tags} {doc.get('summary', '')}"
+    res = common.searcher().search(SearchQuery(text=text, limit=limit + 1, role=role, mode="keyword",
+                                               detail=False))
+    return [h for h in res.results if h.id != doc["id"]][:limit]
+
+
+def stale_reasons(doc: dict, open_flags: list[dict], today: dt.date | None = None) -> list[dict]:
+    """Why an engineer should look at this article again: [{"kind", "detail"}]."""
+    today = today or dt.date.today()
+    meta = doc.get("meta", {})
+    out: list[dict] = []
+    review_by = meta.get("review_by")
+    if review_by:
+        try:
+            due = dt.date.fromisoformat(str(review_by)[:10])
+        except ValueError:
+            due = None
+        if due and due < today:
+            out.append({"kind": "review_overdue", "detail": due.isoformat()})
+        elif due and (due - today).days <= 30:
+            out.append({"kind": "review_soon", "detail": due.isoformat()})
+    else:
+        out.append({"kind": "no_review_date", "detail": ""})
+    reasons: dict[str, int] = {}
+    for f in open_flags:
+        reasons[f["reason"]] = reasons.get(f["reason"], 0) + 1
+    for reason, n in sorted(reasons.items()):
+        out.append({"kind": "flagged", "detail": reason, "count": n})
+    return out

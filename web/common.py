@@ -1,0 +1,190 @@
+"""Request plumbing shared by the blueprints: the settings, the one Searcher, one SQLite
+connection per request, the signed-in user (or API token), role checks, and answers that are
+JSON for scripts and pages (or redirects) for people.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import sqlite_utils
+from flask import (abort, current_app, flash, g, jsonify, redirect, request, session, url_for)
+
+from kb import activity
+from kb.config import Settings
+from kb.errors import NotFound
+from kb.search import Searcher
+from kb.store import connect
+from kb.users import User, get_user
+
+STAFF = ("agent", "engineer", "admin")
+ENGINEERS = ("engineer", "admin")
+
+
+def settings() -> Settings:
+    return current_app.config["KB_SETTINGS"]
+
+
+def searcher() -> Searcher:
+    return current_app.extensions["kb_searcher"]
+
+
+def db() -> sqlite_utils.Database:
+    """This request's connection (opened on first use, closed at teardown)."""
+    if "kb_db" not in g:
+        g.kb_db = connect(settings().db_path)
+    return g.kb_db
+
+
+def close_db(_exc=None) -> None:
+    conn = g.pop("kb_db", None)
+    if conn is not None:
+        conn.conn.close()
+
+
+# --- who is asking -------------------------------------------------------------------------
+
+def session_key(user_row_hash: str) -> str:
+    """Changes when the password changes, which ends every session of that user."""
+    return hashlib.sha256(user_row_hash.encode()).hexdigest()[:16]
+
+
+def load_user() -> None:
+    """before_request: the session's user, re-read from the database on every request so a
+    disabled account or a changed password ends its sessions at once."""
+    g.user = None
+    g.token = None
+    name = session.get("u")
+    if not name:
+        return
+    row = next(iter(db()["users"].rows_where("username = ?", [name], limit=1)), None)
+    if row is None or row.get("disabled") or session.get("k") != session_key(row["password_hash"]):
+        session.clear()
+        return
+    g.user = get_user(db(), name)
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def role() -> str:
+    """The search scope of this request: the user's or token's role, else ``customer``."""
+    if g.get("user") is not None:
+        return g.user.role
+    if g.get("token"):
+        return g.token["role"]
+    return "customer"
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    if request.headers.get("X-Requested-With") == "fetch":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def login_required(*roles: str) -> Callable:
+    """Pages for staff: anonymous → the sign-in page (or 401 JSON); wrong role → 403."""
+    allowed = roles or STAFF
+
+    def deco(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                if wants_json():
+                    return jsonify({"error": "sign in first", "field": "session"}), 401
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapper
+    return deco
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths are followed after sign-in or a form (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def done(message: str, back: str, status: int = 200, **data: Any):
+    """A form action finished: JSON for fetch() callers, a flash and a redirect otherwise."""
+    if wants_json():
+        return jsonify({"ok": status < 400, "message": message, **data}), status
+    flash(message, "ok" if status < 400 else "error")
+    return redirect(safe_next(request.form.get("next") or request.referrer and urlsplit(request.referrer).path,
+                              back))
+
+
+def article_or_404(key: str, as_role: str | None = None) -> dict:
+    try:
+        return searcher().get(key, role=as_role or role())
+    except NotFound:
+        abort(404)
+
+
+# --- the search log: one row per search, not one per key stroke ------------------------------
+
+COALESCE_SECONDS = 30
+
+
+def log_search(query: str, results: int, took_ms: float) -> int | None:
+    """Log a search the person ran; while they keep refining the same words the row is updated."""
+    query = " ".join(query.split())
+    if not query:
+        return None
+    r = role()
+    last = session.get("ls")
+    now = time.time()
+    if last and now - last[2] < COALESCE_SECONDS and (query.startswith(last[1]) or last[1].startswith(query)):
+        activity.refine_search(db(), last[0], query, results, took_ms)
+        sid = last[0]
+    else:
+        sid = activity.log_search(db(), query, r, results, took_ms)
+    session["ls"] = [sid, query, now]
+    return sid
+
+
+def record_click_from_request(article_id: str) -> None:
+    """``?sid=N`` on an article link: the article was opened from logged search N."""
+    sid = request.args.get("sid", "")
+    last = session.get("ls")
+    if sid.isdigit() and last and int(sid) == last[0]:
+        activity.record_click(db(), int(sid), article_id)
+
+
+# --- facets of what a role may see, computed once per index generation ------------------------
+
+def facets(as_role: str | None = None) -> dict:
+    """{"products": [...], "tags": [...most used first], "count": n} of the articles ``as_role``
+    may see (through Searcher.all_articles), cached until the index changes."""
+    r = as_role or role()
+    s = searcher()
+    gen = s.snapshot().generation.name
+    cache = current_app.extensions.setdefault("kb_facets", {})
+    key = (gen, r)
+    if key not in cache:
+        products: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        docs = s.all_articles(r)
+        for d in docs:
+            products[d.get("product") or ""] = products.get(d.get("product") or "", 0) + 1
+            for t in d.get("meta", {}).get("tags", []):
+                tags[t] = tags.get(t, 0) + 1
+        for k in [k for k in cache if k[0] != gen]:
+            cache.pop(k, None)
+        cache[key] = {"products": sorted(p for p in products if p), "product_counts": products,
+                      "tags": [t for t, _ in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))][:300],
+                      "count": len(docs)}
+    return cache[key]

@@ -1,0 +1,142 @@
+"""Blueprint ``portal``: the anonymous customer help center under /help, and /sitemap.xml.
+
+Everything here asks kb.search with role ``customer`` — public, published articles only — for
+searching, listing, related articles and the sitemap; no page shows ticket data, staff names,
+or links to articles customers may not open.
+"""
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+
+from kb import activity
+from kb.errors import FieldError, NotFound
+from kb.search import SearchQuery
+from web import articles, common, i18n
+
+bp = Blueprint("portal", __name__)
+ROLE = "customer"
+MAX_VOTED = 100
+
+PRODUCT_ICONS = {"printing": "printer", "vpn": "shield-check", "email": "mail", "accounts": "key-round",
+                 "network": "wifi", "laptop": "laptop", "mobile": "smartphone", "meetings": "video",
+                 "crm": "contact"}
+
+
+@bp.context_processor
+def portal_globals():
+    return {"product_icons": PRODUCT_ICONS, "products": common.facets(ROLE)["products"]}
+
+
+def _doc(slug: str) -> dict:
+    try:
+        return common.searcher().get(slug, role=ROLE)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/help")
+def home():
+    facets = common.facets(ROLE)
+    docs = {d["id"]: d for d in common.searcher().all_articles(ROLE)}
+    lang = i18n.locale()
+    best = activity.most_helpful(common.db(), list(docs), limit=12, min_votes=1)
+    featured = []
+    for aid, yes, total in best:
+        d = dict(docs[aid], votes=total, helpful_pct=round(100 * yes / total))
+        if yes * 2 >= total:
+            featured.append(d)
+    helpful_is_votes = bool(featured)
+    if len(featured) < 6:   # too few votes yet: fill with recently updated articles
+        seen = {d["id"] for d in featured}
+        recent = sorted((d for d in docs.values() if d["id"] not in seen),
+                        key=lambda d: str(d.get("meta", {}).get("updated") or ""), reverse=True)
+        featured += [dict(d, votes=0) for d in recent][: 6 - len(featured)]
+    featured.sort(key=lambda d: d.get("language") != lang)   # the reader's language first, stable
+    return render_template("portal/home.html", featured=featured[:6], helpful_is_votes=helpful_is_votes,
+                           article_count=facets["count"], product_counts=facets["product_counts"])
+
+
+@bp.get("/help/search")
+def search():
+    q = request.args.get("q", "").strip()
+    product = request.args.get("product") or None
+    if product and product not in common.facets(ROLE)["products"]:
+        product = None
+    result, sid = None, None
+    if q:
+        result = common.searcher().search(SearchQuery(text=q, limit=20, role=ROLE, product=product))
+        sid = common.log_search(q, len(result.results), result.took_ms)
+    return render_template("portal/search.html", q=q, product=product, result=result, sid=sid)
+
+
+@bp.get("/help/products/<product>")
+def product(product: str):
+    docs = [d for d in common.searcher().all_articles(ROLE) if d.get("product") == product]
+    if not docs:
+        abort(404)
+    lang = i18n.locale()
+    docs.sort(key=lambda d: (d.get("language") != lang, d["title"].lower()))
+    return render_template("portal/product.html", product=product, docs=docs)
+
+
+@bp.get("/help/articles/<slug>")
+def article(slug: str):
+    doc = _doc(slug)
+    if slug != doc["slug"]:          # reached by id: one canonical address per article
+        return redirect(url_for("portal.article", slug=doc["slug"]), 301)
+    activity.record_view(common.db(), doc["id"], ROLE)
+    common.record_click_from_request(doc["id"])
+    body, _changed = articles.rendered(doc, ROLE)
+    return render_template("portal/article.html", doc=doc, body=body,
+                           related=articles.related(doc, ROLE, limit=5),
+                           voted=doc["id"] in session.get("voted", []))
+
+
+@bp.post("/help/articles/<slug>/feedback")
+def feedback(slug: str):
+    """"Was this helpful?": a vote (``helpful`` yes/no) with an optional comment, or a comment
+    added to this visitor's vote (``feedback_id``)."""
+    doc = _doc(slug)
+    back = url_for("portal.article", slug=doc["slug"]) + "#feedback"
+    comment = request.form.get("comment")
+    fid_raw = request.form.get("feedback_id", "")
+    if fid_raw:
+        mine = session.get("fb", {})
+        if not fid_raw.isdigit() or mine.get(doc["id"]) != int(fid_raw):
+            raise FieldError("feedback_id", "not a vote of yours on this article")
+        activity.add_feedback_comment(common.db(), int(fid_raw), comment)
+        return common.done(i18n.gettext("Thank you for your feedback!"), back, feedback_id=int(fid_raw))
+    helpful = {"yes": True, "no": False}.get(request.form.get("helpful", ""))
+    if helpful is None:
+        raise FieldError("helpful", "choose yes or no")
+    fid = activity.record_feedback(common.db(), doc["id"], helpful, comment, ROLE)
+    voted = [v for v in session.get("voted", []) if v != doc["id"]] + [doc["id"]]
+    session["voted"] = voted[-MAX_VOTED:]
+    fb = dict(session.get("fb", {}))
+    fb[doc["id"]] = fid
+    session["fb"] = dict(list(fb.items())[-MAX_VOTED:])
+    return common.done(i18n.gettext("Thank you for your feedback!"), back, feedback_id=fid)
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    urls = [(url_for("portal.home", _external=True), None)]
+    urls += [(url_for("portal.product", product=p, _external=True), None) for p in common.facets(ROLE)["products"]]
+    for d in sorted(common.searcher().all_articles(ROLE), key=lambda d: d["slug"]):
+        updated = d.get("meta", {}).get("updated")
+        urls.append((url_for("portal.article", slug=d["slug"], _external=True), str(updated)[:10] if updated else None))
+    body = ['<?xml version="1.0" encoding="UTF-8"?>',
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for loc, lastmod in urls:
+        body.append(f"  <url><loc>{escape(loc)}</loc>" + (f"<lastmod>{lastmod}</lastmod>" if lastmod else "") + "</url>")
+    body.append("</urlset>")
+    return Response("\n".join(body) + "\n", mimetype="application/xml")
+
+
+@bp.get("/robots.txt")
+def robots():
+    text = (f"User-agent: *\nAllow: /help\nDisallow: /agent\nDisallow: /api/\nDisallow: /login\n"
+            f"Sitemap: {url_for('portal.sitemap', _external=True)}\n")
+    return Response(text, mimetype="text/plain")
