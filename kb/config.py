@@ -52,6 +52,9 @@ def _duration(value: str, name: str) -> float:
     return seconds
 
 
+KNOWN_ENCODERS = ("minilm", "use3")
+
+
 def _bool(value: str, name: str) -> bool:
     v = value.strip().lower()
     if v in ("1", "true", "yes", "on"):
@@ -100,6 +103,10 @@ class Settings:
                 values[name] = Path(raw)
             elif name == "encoders":
                 values[name] = tuple(e.strip() for e in raw.split(",") if e.strip() and e.strip() != "none")
+                unknown = [e for e in values[name] if e not in KNOWN_ENCODERS]
+                if unknown:
+                    raise ConfigError(f"{var}: unknown encoder {unknown[0]!r} "
+                                      f"(choose from {', '.join(KNOWN_ENCODERS)}, none)")
             elif name in ("semantic", "secure_cookies"):
                 values[name] = _bool(raw, var)
             elif name.startswith("first_response_"):

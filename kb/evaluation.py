@@ -133,10 +133,12 @@ def metrics(run: dict[str, list[tuple[str, float]]], qrels: dict[str, dict[str, 
 def run_queries(searcher, labels: Labels, mode: str) -> dict[str, list[tuple[str, float]]]:
     from kb.search import SearchQuery
     run = {}
+    if mode != "keyword":
+        searcher.warm_queries([t for q, t in labels.queries.items() if q in labels.qrels])
     for qid, text in labels.queries.items():
         if qid not in labels.qrels or not text.strip():
             continue
-        res = searcher.search(SearchQuery(text=text, limit=DEPTH, role="admin", mode=mode))
+        res = searcher.search(SearchQuery(text=text, limit=DEPTH, role="admin", mode=mode, detail=False))
         run[qid] = [(h.id, h.score) for h in res.results]
     return run
 

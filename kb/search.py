@@ -27,6 +27,7 @@ MODES = ("keyword", "semantic", "hybrid")
 FIELD_BOOSTS = {"title": 3.0, "summary": 2.0, "tags": 1.5, "body": 1.0}
 CANDIDATES = 100
 MAX_QUERY_CHARS = 1000
+QUERY_CACHE = 4096
 
 
 @dataclass
@@ -39,6 +40,7 @@ class SearchQuery:
     tags: tuple[str, ...] = ()
     status: str | None = None
     mode: str = "hybrid"
+    detail: bool = True         # snippets, resolution and explanation (off for bulk evaluation)
 
     def validate(self) -> "SearchQuery":
         if not isinstance(self.text, str) or not self.text.strip():
@@ -110,6 +112,7 @@ class Searcher:
         self.boosts = boosts            # callable(ids) → {id: multiplier}, or None
         self._snap: Snapshot | None = None
         self._lock = threading.Lock()
+        self._qcache: dict = {}          # (encoder fingerprint, query text) → vector
         self._analyzer = analyzer()
         self._spell = spelling_analyzer()
 
@@ -163,7 +166,8 @@ class Searcher:
         fused = fuse(rankings, language, cfg, boosts)[: q.limit]
         timings["fuse_ms"] = _ms(t)
         t = time.perf_counter()
-        hits = [self._hit(snap, f, rankings, kw_terms, boosts, q) for f in fused]
+        ranks = {r.name: r.ranks() for r in rankings}
+        hits = [self._hit(snap, f, rankings, ranks, kw_terms, boosts, q) for f in fused]
         timings["snippets_ms"] = _ms(t)
         if len(hits) >= 3:
             suggestion = None
@@ -234,7 +238,7 @@ class Searcher:
                 missing.append(f"{name}: the index has no vectors for {enc.fingerprint}; run `kb index`")
                 continue
             t = time.perf_counter()
-            qv = enc.encode([q.text])[0]
+            qv = self._query_vector(enc, q.text)
             timings[f"encode_{name}_ms"] = _ms(t)
             t = time.perf_counter()
             with threadpool_limits(limits=1, user_api="blas"):
@@ -260,17 +264,41 @@ class Searcher:
             missing.append("semantic search is switched off (KB_SEMANTIC=0 or KB_ENCODERS=none)")
         return out, "; ".join(missing) or None
 
+    def _query_vector(self, enc, text: str) -> np.ndarray:
+        key = (enc.fingerprint, text)
+        v = self._qcache.get(key)
+        if v is None:
+            v = enc.encode([text])[0]
+            with self._lock:
+                self._qcache[key] = v
+                while len(self._qcache) > QUERY_CACHE:
+                    self._qcache.pop(next(iter(self._qcache)))
+        return v
+
+    def warm_queries(self, texts: list[str]) -> None:
+        """Encode many queries in batches ahead of time (evaluation runs)."""
+        for enc in self.pool.available():
+            todo = [t for t in dict.fromkeys(texts) if (enc.fingerprint, t) not in self._qcache]
+            for i in range(0, len(todo), 64):
+                part = todo[i:i + 64]
+                for t, v in zip(part, enc.encode(part)):
+                    self._qcache[(enc.fingerprint, t)] = v
+
     # --- hits ------------------------------------------------------------------------------
-    def _hit(self, snap, f, rankings, kw_terms, boosts, q) -> Hit:
+    def _hit(self, snap, f, rankings, ranks, kw_terms, boosts, q) -> Hit:
         with snap.index.searcher() as s:
             doc = s.document(id=f.doc)
         meta = doc.get("meta", {})
+        if not q.detail:
+            return Hit(doc["id"], doc["slug"], doc["title"], doc.get("summary", ""), doc.get("product", ""),
+                       doc.get("language", ""), doc.get("visibility", ""), doc.get("status", ""),
+                       meta.get("tags", []), round(f.score, 6), "", "", "", "", meta.get("updated"), {})
         sections = meta.get("sections", [])
         resolution = next((x["markdown"] for x in sections if x.get("kind") == "resolution"), "")
         explanation: dict = {"fused": round(f.score, 6), "boosts": {}}
         for r in rankings:
             if f.doc in r.scores:
-                explanation[r.name] = {"rank": r.ranks()[f.doc], "score": round(r.scores[f.doc], 4),
+                explanation[r.name] = {"rank": ranks[r.name][f.doc], "score": round(r.scores[f.doc], 4),
                                        "contribution": round(f.parts.get(r.name, 0.0), 4)}
         if boosts and boosts.get(f.doc, 1.0) != 1.0:
             explanation["boosts"]["tickets"] = round(boosts[f.doc], 4)

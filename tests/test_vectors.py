@@ -1,0 +1,149 @@
+"""Chunking, the vector cache, fingerprints, degraded mode and filters in every mode.
+
+Uses the tiny deterministic encoder; the real models are tested in test_models.py.
+"""
+import numpy as np
+import pytest
+
+from indexer.build import build
+from indexer.vectors import chunk_article
+from kb.articles import parse_article
+from kb.encoders import EncoderPool
+from kb.fusion import FusionConfig, Ranking, fuse
+from kb.indexstore import IndexStore
+from kb.search import Searcher, SearchQuery
+from tests.conftest import article, write
+from tests.tiny_encoder import BrokenEncoder, TinyEncoder
+
+TINY = FusionConfig(weights={"en": {"keyword": 1.0, "tiny": 1.0}, "zh": {"keyword": 1.0, "tiny": 1.0}})
+
+
+def pool(factory=TinyEncoder):
+    return EncoderPool(("tiny",), factories={"tiny": factory})
+
+
+@pytest.fixture
+def vsettings(settings):
+    return settings.replace(semantic=True, encoders=("tiny",))
+
+
+def search(s, text, p=None, **kw):
+    return Searcher(s, pool=p or pool(), fusion=TINY).search(SearchQuery(text, **kw))
+
+
+def test_chunks_are_title_plus_each_section_and_long_sections_are_windowed():
+    long_res = "## Resolution\n" + " ".join(f"step{i}" for i in range(400)) + "\n"
+    a = parse_article("a.md", article("KB-1", "Printer offline", body="## Symptoms\nIt is offline.\n" + long_res).encode())
+    chunks = chunk_article(a)
+    assert chunks[0].section == "title" and chunks[0].text.startswith("Printer offline\nA short summary.")
+    assert [c.section for c in chunks[1:]] == ["Symptoms"] + ["Resolution"] * (len(chunks) - 2)
+    assert len(chunks) - 2 >= 3                               # 400 words → several windows
+    assert all(len(c.text.split()) <= 170 for c in chunks[2:])
+    assert all(c.text.startswith("Printer offline: Resolution\n") for c in chunks[2:])
+    zh = parse_article("z.md", article("KB-2", "打印机脱机", language="zh",
+                                       body="## 解决方法\n" + "重新连接打印机。" * 120).encode())
+    zc = chunk_article(zh)
+    assert len(zc) >= 3 and all(c.language == "zh" for c in zc)
+
+
+def test_unchanged_chunks_are_never_embedded_again(vsettings, repo):
+    TinyEncoder.calls = []
+    r = build(vsettings, pool=pool())
+    first = len(TinyEncoder.calls)
+    assert r.embedded == {"tiny": first} and first == r.chunks
+    TinyEncoder.calls = []
+    build(vsettings, pool=pool())
+    assert TinyEncoder.calls == []                            # nothing changed
+    # change only the Resolution of one article: only that chunk is embedded
+    text = (repo / "printer-offline.md").read_text().replace("Restart the device.", "Power-cycle the router.")
+    write(repo, {"printer-offline.md": text})
+    r = build(vsettings, pool=pool())
+    assert len(TinyEncoder.calls) == 1 and "Power-cycle the router" in TinyEncoder.calls[0]
+    assert r.embedded == {"tiny": 1}
+    # a full rebuild reuses the SQLite cache: still nothing to embed
+    TinyEncoder.calls = []
+    build(vsettings, full=True, pool=pool())
+    assert TinyEncoder.calls == []
+
+
+def test_new_fingerprint_reembeds_everything(vsettings):
+    build(vsettings, pool=pool())
+
+    class NextTiny(TinyEncoder):
+        fingerprint = "tiny:2"
+    TinyEncoder.calls = []
+    r = build(vsettings, pool=pool(NextTiny))
+    assert r.full and r.embedded["tiny"] == r.chunks and len(TinyEncoder.calls) == r.chunks
+    assert IndexStore(vsettings.index_root).current().manifest()["encoders"] == {"tiny": "tiny:2"}
+
+
+def test_vectors_match_articles_row_for_row(vsettings):
+    build(vsettings, pool=pool())
+    snap = Searcher(vsettings, pool=pool()).snapshot()
+    m = snap.vectors["tiny"]
+    assert m.shape == (len(snap.row_article), 64)
+    assert np.allclose(np.linalg.norm(m, axis=1), 1.0, atol=1e-5)
+
+
+def test_semantic_hit_points_at_the_matching_section(vsettings, repo):
+    write(repo, {"dock.md": article("KB-0020", "Docking station problems", product="laptop", body=(
+        "## Symptoms\nExternal monitors stay black.\n\n## Resolution\nUpdate the dock firmware with DisplayLink.\n"))})
+    build(vsettings, pool=pool())
+    res = search(vsettings, "dock firmware displaylink", mode="semantic", role="agent")
+    top = res.results[0]
+    assert top.id == "KB-0020" and top.explanation["tiny"]["rank"] == 1
+    assert top.section == "Resolution"
+
+
+def test_model_failure_degrades_to_keyword_with_reason(vsettings):
+    r = build(vsettings, pool=pool(BrokenEncoder))
+    assert r.ok and "weights not found" in r.encoder_failures["tiny"]
+    for mode in ("hybrid", "semantic"):
+        res = search(vsettings, "router", pool(BrokenEncoder), mode=mode, role="customer")
+        assert res.degraded and "weights not found" in res.degraded_reason
+        assert [h.id for h in res.results][:1] == ["KB-0001"]
+
+
+def test_index_without_vectors_for_the_encoder_degrades(settings, vsettings):
+    build(settings)                                           # keyword-only build
+    res = search(vsettings, "router", mode="hybrid", role="customer")
+    assert res.degraded and "run `kb index`" in res.degraded_reason and res.results
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_filters_apply_in_every_mode(vsettings, mode):
+    build(vsettings, pool=pool())
+    every = "printer vpn scanner spooler retired router server 密码 账户"
+    customer = {h.id for h in search(vsettings, every, mode=mode, role="customer", limit=50).results}
+    assert customer <= {"KB-0001", "KB-0002", "KB-0003"} and customer
+    agent = {h.id for h in search(vsettings, every, mode=mode, role="agent", limit=50).results}
+    assert "KB-0006" not in agent and {"KB-0004", "KB-0005"} & agent
+    vpn = {h.id for h in search(vsettings, every, mode=mode, role="agent", product="vpn").results}
+    assert vpn == {"KB-0002"}
+    zh = {h.id for h in search(vsettings, every, mode=mode, role="agent", lang="zh").results}
+    assert zh == {"KB-0003"}
+    tagged = {h.id for h in search(vsettings, every, mode=mode, role="agent", tags=("server",)).results}
+    assert tagged == {"KB-0004"}
+
+
+def test_fusion_normalises_and_weights_by_language():
+    kw = Ranking("keyword", {"a": 10.0, "b": 5.0}, "keyword")
+    en = Ranking("minilm", {"b": 0.9, "c": 0.5}, "vector")
+    ml = Ranking("use3", {"c": 0.8, "a": 0.2}, "vector")
+    cfg = FusionConfig(cosine_floor=0.1, weights={"en": {"keyword": 1, "minilm": 1, "use3": 0},
+                                                  "zh": {"keyword": 1, "minilm": 0, "use3": 1}})
+    en_order = fuse([kw, en, ml], "en", cfg)
+    assert [f.doc for f in en_order] == ["b", "a", "c"]
+    assert en_order[0].parts == {"keyword": 0.5, "minilm": 1.0}
+    zh_order = fuse([kw, en, ml], "zh", cfg)
+    assert "minilm" not in {p for f in zh_order for p in f.parts}
+    assert [f.doc for f in zh_order][0] in ("a", "c")
+    boosted = fuse([kw], "en", cfg, boosts={"b": 3.0})
+    assert [f.doc for f in boosted] == ["b", "a"]
+
+
+def test_rrf_option():
+    kw = Ranking("keyword", {"a": 10.0, "b": 5.0}, "keyword")
+    v = Ranking("use3", {"b": 0.9, "a": 0.1}, "vector")
+    out = fuse([kw, v], "en", FusionConfig(method="rrf", weights={"en": {"keyword": 1, "use3": 1}}))
+    assert out[0].score == pytest.approx(1 / 61 + 1 / 62)
