@@ -38,6 +38,7 @@ index: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/kb index
+	$(BIN)/kb demo load --if-empty
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(SYSSTAMP)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from kb.config import Settings
-from kb.errors import KbError
+from kb.errors import ConfigError, KbError
 
 
 class KbGroup(click.Group):
@@ -93,7 +93,9 @@ def index(ctx, articles, full):
 def search(ctx, query, as_json, limit, role, lang, product, tags, status, mode, explain):
     """Search the knowledge base."""
     from kb.search import Searcher, SearchQuery
-    res = Searcher(ctx.obj).search(SearchQuery(query, limit, role, lang, product, tuple(tags), status, mode))
+    from kb.tickets import boost_provider
+    searcher = Searcher(ctx.obj, boosts=boost_provider(ctx.obj))
+    res = searcher.search(SearchQuery(query, limit, role, lang, product, tuple(tags), status, mode))
     if as_json:
         click.echo(json.dumps(res.to_dict(explain=explain), ensure_ascii=False, indent=2))
         return
@@ -157,8 +159,13 @@ def show(ctx, article_id, as_json):
 
 
 @main.command("eval")
-@click.option("--dataset", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with corpus.jsonl, queries.jsonl, qrels.tsv.")
+@click.option("--tickets", "tickets", is_flag=True,
+              help="Instead of a dataset: KB_HOME's own resolved tickets (query = subject + description, "
+                   "relevant = resolved_by articles), with and without the ticket boost, split in time.")
+@click.option("--cutoff", metavar="TIME", help="With --tickets: learn the boost from tickets resolved before "
+              "TIME, measure on those after (default: when 75% of them were resolved).")
 @click.option("--mode", default="hybrid", show_default=True,
               type=click.Choice(["keyword", "semantic", "hybrid", "all"]))
 @click.option("--run-out", type=click.Path(dir_okay=False, path_type=Path), help="Write a TREC run file.")
@@ -166,10 +173,15 @@ def show(ctx, article_id, as_json):
               help="Keep the throwaway KB here (reused by the next run; default: a temp folder).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def eval_(ctx, dataset, mode, run_out, home, as_json):
+def eval_(ctx, dataset, tickets, cutoff, mode, run_out, home, as_json):
     """Measure nDCG@10, MRR@10, Recall@10/100 on a labelled dataset (never touches KB_HOME)."""
     from kb import evaluation
     from kb.search import Searcher
+    if tickets or cutoff:
+        from kb.cli_support import eval_tickets
+        return eval_tickets(ctx, dataset, tickets, cutoff, mode, run_out, home, as_json)
+    if dataset is None:
+        raise ConfigError("--dataset: give a dataset folder, or --tickets to measure on your own tickets")
     s, labels, report = evaluation.prepare(dataset, ctx.obj, home, progress=_progress_bar("eval"))
     searcher = Searcher(s)
     modes = ["keyword", "semantic", "hybrid"] if mode == "all" else [mode]
@@ -209,6 +221,11 @@ def serve(ctx, host, port, debug):
 
 from kb.cli_web import users as _users  # noqa: E402
 main.add_command(_users)
+
+
+from kb.cli_support import COMMANDS as _support  # noqa: E402
+for _cmd in _support:
+    main.add_command(_cmd)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,126 @@
+"""The ticket-evidence ranking signal: articles that resolved many recent tickets rank higher.
+
+Evidence for an article is the number of distinct tickets it resolved (``resolved_by`` links
+of resolved or closed tickets) within the last KB_TICKET_BOOST_DAYS days, each ticket weighted
+by how recent it is (1 when resolved just now, fading linearly to 0 at the window's edge).
+The multiplier is
+
+    1 + KB_TICKET_BOOST × confidence × log(1 + evidence) / log(1 + top evidence)
+
+where ``confidence`` = min(1, top evidence / 5): with only a ticket or two of history, no
+article is lifted much. A knowledge base without tickets gets no multipliers at all, so its
+ranking is exactly the unboosted one.
+
+The table is computed once and reused for a minute per process; a new link made in this
+process, or a new row in ``links`` from any process, makes the next query recompute it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+import time
+
+from kb.config import Settings
+from kb.ticket_model import fmt_time
+
+TTL_SECONDS = 60.0
+MIN_EVIDENCE = 5.0
+_generation = 0
+
+
+def invalidate() -> None:
+    """Called when links change in this process: every TicketBoost recomputes on next use."""
+    global _generation
+    _generation += 1
+
+
+def evidence(db, *, now: dt.datetime, days: int, until: dt.datetime | None = None) -> dict[str, float]:
+    """Article id → recency-weighted count of recent tickets it resolved."""
+    start = now - dt.timedelta(days=days)
+    # up to and including now; strictly before ``until`` (the tickets from then on are measured)
+    end, op = (fmt_time(until), "<") if until and until <= now else (fmt_time(now), "<=")
+    rows = db.conn.execute(
+        "SELECT l.article_id, t.resolved_at FROM links l JOIN tickets t ON t.id = l.ticket_id "
+        "WHERE l.kind = 'resolved_by' AND t.status IN ('resolved', 'closed') "
+        f"AND t.resolved_at >= ? AND t.resolved_at {op} ?", [fmt_time(start), end]).fetchall()
+    out: dict[str, float] = {}
+    span = days * 86400.0
+    for article_id, resolved_at in rows:
+        age = (now - dt.datetime.strptime(resolved_at, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=dt.timezone.utc)).total_seconds()
+        w = max(0.0, 1.0 - age / span)
+        if w > 0:
+            out[article_id] = out.get(article_id, 0.0) + w
+    return out
+
+
+def multipliers(weights: dict[str, float], strength: float) -> dict[str, float]:
+    """Evidence → ranking multipliers (see the module docstring)."""
+    if strength <= 0 or not weights:
+        return {}
+    top = max(weights.values())
+    if top <= 0:
+        return {}
+    confidence = min(1.0, top / MIN_EVIDENCE)
+    scale = strength * confidence / math.log1p(top)
+    return {a: 1.0 + scale * math.log1p(w) for a, w in weights.items() if w > 0}
+
+
+class TicketBoost:
+    """Callable(candidate ids) → {id: multiplier}; cheap per query, safe across threads."""
+
+    def __init__(self, settings: Settings, *, now: dt.datetime | None = None, until: dt.datetime | None = None,
+                 db=None):
+        self.settings = settings
+        self.strength = float(settings.ticket_boost)
+        self.days = int(settings.ticket_boost_days)
+        self.fixed_now = now
+        self.until = until
+        self._lock = threading.Lock()
+        self._db = db                   # given: used as is (e.g. read-only); else opened on first use
+        self._owns_db = db is None
+        self._table: dict[str, float] | None = None
+        self._at = 0.0
+        self._seen = (-1, None)
+
+    def __call__(self, ids: list[str]) -> dict[str, float]:
+        table = self.table()
+        if not table:
+            return {}
+        return {d: table[d] for d in ids if d in table}
+
+    def table(self) -> dict[str, float]:
+        """The whole id → multiplier table (recomputed when stale)."""
+        if self.strength <= 0 or self.days <= 0:
+            return {}
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return {}
+            marker = db.conn.execute("SELECT max(id) FROM links").fetchone()[0]
+            seen = (_generation, marker)
+            fresh = self.fixed_now is not None or time.monotonic() - self._at < TTL_SECONDS
+            if self._table is not None and fresh and seen == self._seen:
+                return self._table
+            now = self.fixed_now or dt.datetime.now(dt.timezone.utc)
+            self._table = multipliers(evidence(db, now=now, days=self.days, until=self.until), self.strength)
+            self._at, self._seen = time.monotonic(), seen
+            return self._table
+
+    def _connect(self):
+        if self._db is None:
+            if not self.settings.db_path.exists():
+                return None          # no database yet: nothing to learn from, and nothing created
+            from kb import store
+            self._db = store.connect(self.settings.db_path)
+        return self._db
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None and self._owns_db:
+                self._db.conn.close()
+                self._db = None
+
+
+__all__ = ["TicketBoost", "evidence", "multipliers", "invalidate", "fmt_time"]
