@@ -141,9 +141,11 @@ def _text(rng: random.Random, p: Problem, channel: str, first: str) -> tuple[str
     vague = (D.VAGUE_ZH if zh else D.VAGUE_EN).get(p.product)
     if vague and p.article_id and p.tags and rng.random() < D.VAGUE_SHARE:
         subject = rng.choice(vague)
-        hint = rng.choice(D.HINT_ZH if zh else D.HINT_EN).format(tag=rng.choice(p.tags))
+        hint = rng.choice(D.HINT_ZH if zh else D.HINT_EN).format(tag=rng.choice(p.tags)) if rng.random() < 0.5 else ""
+        env = rng.choice(D.ENV_ZH if zh else D.ENV_EN)
+        text = subject + ("。" if zh else ". ") + " ".join(x for x in (hint, env) if x)
         opener = rng.choice((D.OPENERS_ZH if zh else D.OPENERS_EN)[channel])
-        return subject, opener.format(s=subject + ("，" if zh else ". ") + hint, first=first)
+        return subject, opener.format(s=text.strip(), first=first)
     subject = rng.choice(p.subjects)
     subject = rng.choice(D.SUBJECT_PREFIX_ZH if zh else D.SUBJECT_PREFIX_EN) + subject
     short = _clause(p.sentences[0])

@@ -122,7 +122,7 @@ ZERO_RESULT_QUERIES = [
 NO_CLICK_QUERIES = ["printer", "password", "wifi slow", "网速慢", "outlook search", "crm pdf", "huddle captions"]
 
 # How people describe a problem before anyone has diagnosed it (by product): about a third of
-# the demo tickets are this vague, with one hint from the article's tags.
+# the demo tickets are this vague; half of those carry one hint from the article's tags.
 VAGUE_SHARE = 0.35
 VAGUE_EN = {
     "accounts": ["Can't log in", "Login problem", "Problem with my account", "Sign-in not working"],

@@ -171,7 +171,7 @@ def ticket_labels(db, *, since: str | None = None, until: str | None = None) -> 
     """Resolved tickets with ``resolved_by`` links, resolved in [since, until): the ticket's
     subject + description is the query, its ``resolved_by`` articles are the relevant set."""
     from kb.tickets import ticket_query
-    where, params = ["l.kind = 'resolved_by'", "t.status IN ('resolved', 'closed')"], []
+    where, params = ["l.kind = 'resolved_by'", "+t.status IN ('resolved', 'closed')"], []
     if since:
         where.append("t.resolved_at >= ?")
         params.append(since)
@@ -192,7 +192,7 @@ def ticket_cutoff(db, share: float = 0.75) -> str:
     """The resolution time before which ``share`` of the labelled tickets were resolved."""
     times = [r[0] for r in db.conn.execute(
         "SELECT DISTINCT t.resolved_at FROM tickets t JOIN links l ON l.ticket_id = t.id "
-        "WHERE l.kind = 'resolved_by' AND t.status IN ('resolved', 'closed') AND t.resolved_at IS NOT NULL "
+        "WHERE l.kind = 'resolved_by' AND +t.status IN ('resolved', 'closed') AND t.resolved_at IS NOT NULL "
         "ORDER BY t.resolved_at")]
     if len(times) < 8:
         raise ConfigError(f"--tickets: only {len(times)} resolved tickets with a resolved_by link; "

@@ -101,7 +101,7 @@ def _rows(db: sqlite_utils.Database, sql: str, params: list) -> list[dict]:
 
 
 def resolved_tickets(db: sqlite_utils.Database, p: Period) -> list[dict]:
-    return _rows(db, f"SELECT {_TICKET_COLS} FROM tickets t WHERE t.status IN ('resolved', 'closed') "
+    return _rows(db, f"SELECT {_TICKET_COLS} FROM tickets t WHERE +t.status IN ('resolved', 'closed') "
                      "AND t.resolved_at >= ? AND t.resolved_at < ?", [p.lo, p.hi])
 
 
@@ -321,7 +321,7 @@ def link_rate_trend(db: sqlite_utils.Database, p: Period, months: int = 6) -> li
         q = p.previous(back) if back else p
         n, linked = db.conn.execute(
             "SELECT count(*), coalesce(sum(EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = t.id)), 0) "
-            "FROM tickets t WHERE t.status IN ('resolved', 'closed') AND t.resolved_at >= ? AND t.resolved_at < ?",
+            "FROM tickets t WHERE +t.status IN ('resolved', 'closed') AND t.resolved_at >= ? AND t.resolved_at < ?",
             [q.lo, q.hi]).fetchone()
         out.append({"month": q.label, "resolved": n, "link_rate": _rate(linked, n)})
     return out

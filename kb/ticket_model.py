@@ -61,15 +61,20 @@ def now_iso(now: dt.datetime | None = None) -> str:
     return fmt_time(now or dt.datetime.now(dt.timezone.utc))
 
 
+_STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def fmt_time(t: dt.datetime) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.timezone.utc)
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif t.utcoffset():
+        t = t.astimezone(dt.timezone.utc)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
 def parse_iso(s: str) -> dt.datetime:
     """A stored time back into an aware datetime."""
-    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(s)
 
 
 def parse_time(value: Any, field: str) -> str | None:
@@ -87,6 +92,8 @@ def parse_time(value: Any, field: str) -> str | None:
         except (OverflowError, OSError, ValueError):
             raise TicketError(field, f"{value!r} is not a valid Unix time") from None
     s = str(value).strip()
+    if _STORED.fullmatch(s):
+        return s                                              # already in the stored form
     if re.fullmatch(r"\d{9,13}", s):
         return parse_time(int(s), field)
     s2 = re.sub(r"^(\d{4})/(\d{1,2})/(\d{1,2})", lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", s)
@@ -106,7 +113,12 @@ def _text(value: Any, field: str) -> str | None:
         return None
     if isinstance(value, (dict, list)):
         raise TicketError(field, "expected text, got a " + type(value).__name__)
-    s = _CONTROL.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n")).strip()
+    s = str(value)
+    if "\r" in s:
+        s = s.replace("\r\n", "\n").replace("\r", "\n")
+    if _CONTROL.search(s):
+        s = _CONTROL.sub("", s)
+    s = s.strip()
     if not s:
         return None
     limit = TEXTS.get(field, 200)

@@ -2,7 +2,8 @@
 
 Evidence for an article is the number of distinct tickets it resolved (``resolved_by`` links
 of resolved or closed tickets) within the last KB_TICKET_BOOST_DAYS days, each ticket weighted
-by how recent it is (1 when resolved just now, fading linearly to 0 at the window's edge).
+by how recent it is (1 when resolved just now, fading linearly to 0 at the window's edge) and
+counted within its language (see ``evidence``).
 The multiplier is
 
     1 + KB_TICKET_BOOST × confidence × log(1 + evidence) / log(1 + top evidence)
@@ -22,6 +23,7 @@ import threading
 import time
 
 from kb.config import Settings
+from kb.text import has_cjk
 from kb.ticket_model import fmt_time
 
 TTL_SECONDS = 60.0
@@ -36,22 +38,33 @@ def invalidate() -> None:
 
 
 def evidence(db, *, now: dt.datetime, days: int, until: dt.datetime | None = None) -> dict[str, float]:
-    """Article id → recency-weighted count of recent tickets it resolved."""
+    """Article id → recency-weighted count of recent tickets it resolved.
+
+    Tickets are counted within their language (Chinese when the subject has CJK characters,
+    else English): each language's tickets weigh as much in total, so a desk with more English
+    than Chinese tickets does not lift every English article above its Chinese twin."""
     start = now - dt.timedelta(days=days)
     # up to and including now; strictly before ``until`` (the tickets from then on are measured)
     end, op = (fmt_time(until), "<") if until and until <= now else (fmt_time(now), "<=")
     rows = db.conn.execute(
-        "SELECT l.article_id, t.resolved_at FROM links l JOIN tickets t ON t.id = l.ticket_id "
-        "WHERE l.kind = 'resolved_by' AND t.status IN ('resolved', 'closed') "
+        "SELECT l.article_id, t.resolved_at, t.subject FROM links l JOIN tickets t ON t.id = l.ticket_id "
+        "WHERE l.kind = 'resolved_by' AND +t.status IN ('resolved', 'closed') "
         f"AND t.resolved_at >= ? AND t.resolved_at {op} ?", [fmt_time(start), end]).fetchall()
-    out: dict[str, float] = {}
     span = days * 86400.0
-    for article_id, resolved_at in rows:
-        age = (now - dt.datetime.strptime(resolved_at, "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=dt.timezone.utc)).total_seconds()
+    weighted: list[tuple[str, str, float]] = []
+    per_lang: dict[str, float] = {}
+    for article_id, resolved_at, subject in rows:
+        age = (now - dt.datetime.fromisoformat(resolved_at)).total_seconds()
         w = max(0.0, 1.0 - age / span)
         if w > 0:
-            out[article_id] = out.get(article_id, 0.0) + w
+            lang = "zh" if has_cjk(subject or "") else "en"
+            weighted.append((article_id, lang, w))
+            per_lang[lang] = per_lang.get(lang, 0.0) + w
+    total = sum(per_lang.values())
+    scale = {lang: total / (len(per_lang) * v) for lang, v in per_lang.items()}
+    out: dict[str, float] = {}
+    for article_id, lang, w in weighted:
+        out[article_id] = out.get(article_id, 0.0) + w * scale[lang]
     return out
 
 
