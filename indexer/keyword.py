@@ -34,6 +34,7 @@ def document(a: Article) -> dict:
         "summary": a.summary,
         "tags": " ".join(a.tags),
         "body": text,
+        "content": f"{a.title}\n{a.summary}\n{' '.join(a.tags)}\n{text}",
         "spell": f"{a.title}\n{a.summary}\n{' '.join(a.tags)}\n{text}",
         "product": a.product,
         "language": a.language,

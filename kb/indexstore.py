@@ -33,6 +33,7 @@ def schema() -> Schema:
         summary=TEXT(analyzer=ana, stored=True),
         tags=TEXT(analyzer=ana, stored=True),
         body=TEXT(analyzer=ana, stored=True),
+        content=TEXT(analyzer=ana),      # title + summary + tags + body: the main BM25 field
         spell=TEXT(analyzer=spelling_analyzer()),
         product=ID(stored=True),
         language=ID(stored=True),

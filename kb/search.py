@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from whoosh import highlight, query as Q, scoring
+from whoosh import highlight, query as Q
 
 from kb.config import Settings
 from kb.encoders import EncoderPool
@@ -24,7 +24,7 @@ from kb.text import analyzer, has_cjk, markdown_to_text, spelling_analyzer
 
 ROLES = ("customer", "agent", "engineer", "admin")
 MODES = ("keyword", "semantic", "hybrid")
-FIELD_BOOSTS = {"title": 3.0, "summary": 2.0, "tags": 1.5, "body": 1.0}
+FIELD_BOOSTS = {"content": 1.0, "title": 0.2, "summary": 0.1, "tags": 0.1}   # measured: bench/RESULTS.md
 CANDIDATES = 100
 MAX_QUERY_CHARS = 1000
 QUERY_CACHE = 4096
@@ -176,8 +176,8 @@ class Searcher:
     def get(self, key: str, role: str = "customer") -> dict:
         """One article's stored fields by id or slug, if ``role`` may see it."""
         snap = self.snapshot()
-        with snap.index.searcher() as s:
-            doc = s.document(id=key) or s.document(slug=key)
+        s = snap.searcher()
+        doc = s.document(id=key) or s.document(slug=key)
         if doc is None:
             raise NotFound(f"no article {key!r}")
         i = snap.pos[doc["id"]]
@@ -190,8 +190,7 @@ class Searcher:
         """Stored fields of every article ``role`` may see (for listings and the sitemap)."""
         snap = self.snapshot()
         mask = snap.allowed(role, None, None, (), None)
-        with snap.index.searcher() as s:
-            return [f for f in s.all_stored_fields() if mask[snap.pos[f["id"]]]]
+        return [f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]]]
 
     # --- keyword side --------------------------------------------------------------------
     def _keyword(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray):
@@ -200,26 +199,26 @@ class Searcher:
         clauses = [Q.Term(f, t, boost=b) for f, b in FIELD_BOOSTS.items() for t in terms]
         suggestion = None
         scores: dict[str, float] = {}
-        with snap.index.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2)) as s:
-            reader = s.reader()
-            unknown = [w for w in words if len(w) >= 4 and not has_cjk(w)
-                       and not reader.frequency("spell", w)]
-            for w in unknown:  # typo tolerance: close spellings of words the index lacks
-                clauses.append(Q.FuzzyTerm("spell", w, boost=0.5, maxdist=1 if len(w) < 7 else 2,
-                                           prefixlength=1))
-            if unknown:
-                corrector = s.corrector("spell")
-                fixed = {w: (corrector.suggest(w, limit=1, maxdist=2) or [w])[0] for w in unknown}
-                if any(fixed[w] != w for w in fixed):
-                    suggestion = " ".join(fixed.get(w, w) for w in words)
-            if not clauses:
-                return Ranking("keyword", {}, "keyword"), set(), suggestion
-            if not mask.any():
-                return Ranking("keyword", {}, "keyword"), set(terms), suggestion
-            filt, exclude = _filters(q)
-            res = s.search(Q.Or(clauses), limit=CANDIDATES, filter=filt, mask=exclude)
-            for hit in res:
-                scores[hit["id"]] = float(hit.score)
+        s = snap.searcher()
+        reader = s.reader()
+        unknown = [w for w in words if len(w) >= 4 and not has_cjk(w)
+                   and not reader.frequency("spell", w)]
+        for w in unknown:  # typo tolerance: close spellings of words the index lacks
+            clauses.append(Q.FuzzyTerm("spell", w, boost=0.5, maxdist=1 if len(w) < 7 else 2,
+                                       prefixlength=1))
+        if unknown:
+            corrector = s.corrector("spell")
+            fixed = {w: (corrector.suggest(w, limit=1, maxdist=2) or [w])[0] for w in unknown}
+            if any(fixed[w] != w for w in fixed):
+                suggestion = " ".join(fixed.get(w, w) for w in words)
+        if not clauses:
+            return Ranking("keyword", {}, "keyword"), set(), suggestion
+        if not mask.any():
+            return Ranking("keyword", {}, "keyword"), set(terms), suggestion
+        filt, exclude = _filters(q)
+        res = s.search(Q.Or(clauses), limit=CANDIDATES, filter=filt, mask=exclude)
+        for hit in res:
+            scores[hit["id"]] = float(hit.score)
         return Ranking("keyword", scores, "keyword"), set(terms), suggestion
 
     # --- vector side ---------------------------------------------------------------------
@@ -286,8 +285,7 @@ class Searcher:
 
     # --- hits ------------------------------------------------------------------------------
     def _hit(self, snap, f, rankings, ranks, kw_terms, boosts, q) -> Hit:
-        with snap.index.searcher() as s:
-            doc = s.document(id=f.doc)
+        doc = snap.searcher().document(id=f.doc)
         meta = doc.get("meta", {})
         if not q.detail:
             return Hit(doc["id"], doc["slug"], doc["title"], doc.get("summary", ""), doc.get("product", ""),

@@ -5,9 +5,11 @@ the Searcher swaps to a new one when CURRENT changes.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from whoosh import scoring
 
 from kb.indexstore import Generation
 
@@ -28,6 +30,17 @@ class Snapshot:
     row_section: list[str] = field(default_factory=list)
     row_lang: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    _local: threading.local = field(default_factory=threading.local)
+    _opened: list = field(default_factory=list)
+
+    def searcher(self):
+        """This thread's Whoosh searcher for the generation (opened once, reused)."""
+        s = getattr(self._local, "searcher", None)
+        if s is None:
+            s = self.index.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+            self._local.searcher = s
+            self._opened.append(s)
+        return s
 
     @classmethod
     def load(cls, gen: Generation) -> "Snapshot":
@@ -76,6 +89,11 @@ class Snapshot:
         return mask
 
     def close(self) -> None:
+        for s in self._opened:
+            try:
+                s.close()
+            except Exception:
+                pass
         try:
             self.index.close()
         except Exception:
