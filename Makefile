@@ -46,6 +46,7 @@ test: $(STAMP) $(SYSSTAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/keyword.py
+	$(BIN)/python bench/tickets.py
 
 clean:
 	rm -rf .kb .pytest_cache
