@@ -76,18 +76,14 @@ def feedback_totals(db: sqlite_utils.Database, article_id: str) -> dict:
             "ratio": (yes / total) if total else None, "comments": comments}
 
 
-def most_helpful(db: sqlite_utils.Database, candidates: list[str], limit: int = 6,
+def most_helpful(db: sqlite_utils.Database, candidates, limit: int = 6,
                  min_votes: int = 1) -> list[tuple[str, int, int]]:
-    """(article id, helpful votes, all votes) among ``candidates``, best first (a Wilson-like
-    smoothing keeps one lucky vote from beating a long record)."""
-    if not candidates:
-        return []
-    rows: list[tuple[str, int, int]] = []
-    for i in range(0, len(candidates), 900):
-        part = candidates[i:i + 900]
-        rows += db.conn.execute(
-            f"SELECT article_id, SUM(helpful = 1), COUNT(*) FROM feedback WHERE article_id IN "
-            f"({','.join('?' * len(part))}) GROUP BY article_id HAVING COUNT(*) >= ?", [*part, min_votes]).fetchall()
+    """(article id, helpful votes, all votes) among ``candidates`` (ids a reader may see), best
+    first; a Laplace-smoothed share keeps one lucky vote from beating a long record."""
+    allowed = set(candidates)
+    rows = [r for r in db.conn.execute(
+        "SELECT article_id, SUM(helpful = 1), COUNT(*) FROM feedback GROUP BY article_id HAVING COUNT(*) >= ?",
+        [min_votes]) if r[0] in allowed]
     rows.sort(key=lambda r: (-(r[1] + 1) / (r[2] + 2), -r[2], r[0]))
     return [(r[0], int(r[1]), int(r[2])) for r in rows[:limit]]
 

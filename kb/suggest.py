@@ -13,6 +13,7 @@ from kb.search import Hit, Searcher, SearchQuery
 _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z0-9]*)$")
 MAX_SCAN = 300        # vocabulary terms looked at for one prefix
 COMPLETIONS = 3
+MIN_PREFIX = 3        # shorter prefixes match too much to help
 
 
 def complete(searcher: Searcher, prefix: str, n: int = COMPLETIONS) -> list[str]:
@@ -26,18 +27,23 @@ def complete(searcher: Searcher, prefix: str, n: int = COMPLETIONS) -> list[str]
     return [w for _, w in scored[:n]]
 
 
+def expand(searcher: Searcher, text: str) -> str:
+    """The query text with completions of its last word added, unless that word is finished
+    (followed by a space) — "printer off" searches "printer off offline office …"."""
+    m = _LAST_WORD.search(text)
+    if not m or len(m.group(1)) < MIN_PREFIX or text.endswith(" "):
+        return text
+    extra = complete(searcher, m.group(1).lower())
+    return f"{text} {' '.join(extra)}" if extra else text
+
+
 def suggest(searcher: Searcher, text: str, *, role: str, limit: int = 6, lang: str | None = None,
             product: str | None = None) -> list[Hit]:
     """Articles for a query still being typed, as ``role`` may see them."""
     text = " ".join((text or "").split())[:200]
     if not text:
         return []
-    query = text
-    m = _LAST_WORD.search(text)
-    if m and len(m.group(1)) >= 2 and not (text.endswith(" ")):
-        extra = complete(searcher, m.group(1).lower())
-        if extra:
-            query = f"{text} {' '.join(extra)}"
+    query = expand(searcher, text)
     res = searcher.search(SearchQuery(text=query, limit=limit, role=role, lang=lang, product=product,
                                       mode="keyword", detail=False))
     return res.results

@@ -115,6 +115,16 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     return app
 
 
+def warm_up(app: Flask) -> None:
+    """Load what the first search would otherwise wait for: the index, the Chinese dictionary and
+    the sentence encoders (each worker process calls this once before taking requests)."""
+    from kb.search import SearchQuery
+    try:
+        app.extensions["kb_searcher"].search(SearchQuery(text="printer 打印机", limit=1))
+    except IndexMissing:
+        pass
+
+
 STATUS_LABELS = {"published": "Published", "review": "In review", "draft": "Draft", "archived": "Archived"}
 LINK_LABELS = {"resolved_by": "resolved by", "created_from": "created from", "referenced": "referenced"}
 JS_STRINGS = {"copied": "Resolution copied", "copy_failed": "Could not copy: select the text instead",

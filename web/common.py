@@ -123,8 +123,12 @@ def done(message: str, back: str, status: int = 200, **data: Any):
     if wants_json():
         return jsonify({"ok": status < 400, "message": message, **data}), status
     flash(message, "ok" if status < 400 else "error")
-    return redirect(safe_next(request.form.get("next") or request.referrer and urlsplit(request.referrer).path,
-                              back))
+    target = request.form.get("next")
+    if not target and request.referrer:
+        ref = urlsplit(request.referrer)
+        if ref.netloc == request.host:
+            target = ref.path + (f"?{ref.query}" if ref.query else "")
+    return redirect(safe_next(target, back))
 
 
 def article_or_404(key: str, as_role: str | None = None) -> dict:
@@ -167,8 +171,8 @@ def record_click_from_request(article_id: str) -> None:
 # --- facets of what a role may see, computed once per index generation ------------------------
 
 def facets(as_role: str | None = None) -> dict:
-    """{"products": [...], "tags": [...most used first], "count": n} of the articles ``as_role``
-    may see (through Searcher.all_articles), cached until the index changes."""
+    """{"products": [...], "tags": [...most used first], "count": n, "docs": [light fields]} of the
+    articles ``as_role`` may see (through Searcher.all_articles), cached until the index changes."""
     r = as_role or role()
     s = searcher()
     gen = s.snapshot().generation.name
@@ -178,13 +182,18 @@ def facets(as_role: str | None = None) -> dict:
         products: dict[str, int] = {}
         tags: dict[str, int] = {}
         docs = s.all_articles(r)
+        light = []
         for d in docs:
             products[d.get("product") or ""] = products.get(d.get("product") or "", 0) + 1
-            for t in d.get("meta", {}).get("tags", []):
+            meta = d.get("meta", {})
+            for t in meta.get("tags", []):
                 tags[t] = tags.get(t, 0) + 1
+            light.append({"id": d["id"], "slug": d["slug"], "title": d["title"], "summary": d.get("summary", ""),
+                          "product": d.get("product", ""), "language": d.get("language", ""),
+                          "updated": meta.get("updated")})
         for k in [k for k in cache if k[0] != gen]:
             cache.pop(k, None)
         cache[key] = {"products": sorted(p for p in products if p), "product_counts": products,
                       "tags": [t for t, _ in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))][:300],
-                      "count": len(docs)}
+                      "count": len(docs), "docs": light}
     return cache[key]

@@ -167,8 +167,9 @@ ZH: dict[str, str] = {
     "Customer view": "客户视图",
     "This article may be stale": "这篇文章可能已过时",
     "Its review date {date} has passed.": "审核日期 {date} 已过。",
-    "Its review date {date} is less than 30 days away.": "距审核日期 {date} 不到 30 天。",
-    "It has no review date.": "没有设置审核日期。",
+    "{n} of {total} tickets it resolved in the last 90 days were reopened.": "最近 90 天由它解决的 {total} 个工单中有 {n} 个被重新打开。",
+    "Tickets it resolved took {now} h (median) in the last 90 days, {before} h before.": "最近 90 天由它解决的工单用时 {now} 小时（中位数），之前为 {before} 小时。",
+    "{n} of {total} readers found it helpful in the last 90 days.": "最近 90 天 {total} 位读者中有 {n} 位认为有帮助。",
     "Flagged as {reason} ({n}× open).": "被标记为“{reason}”（{n} 个未处理）。",
     "The file changed since the last index build; this is the indexed version. Run kb index to update it.":
         "文件在上次建立索引后有改动；这里显示的是已索引的版本。运行 kb index 以更新。",

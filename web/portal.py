@@ -6,9 +6,11 @@ or links to articles customers may not open.
 """
 from __future__ import annotations
 
+import time
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, session,
+                   url_for)
 
 from kb import activity
 from kb.errors import FieldError, NotFound
@@ -36,26 +38,37 @@ def _doc(slug: str) -> dict:
         abort(404)
 
 
+HOME_TTL = 60      # seconds the home page's "most helpful" list is reused
+
+
 @bp.get("/help")
 def home():
     facets = common.facets(ROLE)
-    docs = {d["id"]: d for d in common.searcher().all_articles(ROLE)}
     lang = i18n.locale()
-    best = activity.most_helpful(common.db(), list(docs), limit=12, min_votes=1)
-    featured = []
-    for aid, yes, total in best:
-        d = dict(docs[aid], votes=total, helpful_pct=round(100 * yes / total))
-        if yes * 2 >= total:
-            featured.append(d)
-    helpful_is_votes = bool(featured)
-    if len(featured) < 6:   # too few votes yet: fill with recently updated articles
-        seen = {d["id"] for d in featured}
-        recent = sorted((d for d in docs.values() if d["id"] not in seen),
-                        key=lambda d: str(d.get("meta", {}).get("updated") or ""), reverse=True)
-        featured += [dict(d, votes=0) for d in recent][: 6 - len(featured)]
-    featured.sort(key=lambda d: d.get("language") != lang)   # the reader's language first, stable
-    return render_template("portal/home.html", featured=featured[:6], helpful_is_votes=helpful_is_votes,
+    gen = common.searcher().snapshot().generation.name
+    cache = current_app.extensions.setdefault("kb_portal_home", {})
+    hit = cache.get(lang)
+    if hit is None or hit[0] != gen or time.monotonic() - hit[1] > HOME_TTL:
+        hit = cache[lang] = (gen, time.monotonic(), _featured(facets["docs"], lang))
+    featured, helpful_is_votes = hit[2]
+    return render_template("portal/home.html", featured=featured, helpful_is_votes=helpful_is_votes,
                            article_count=facets["count"], product_counts=facets["product_counts"])
+
+
+def _featured(docs: list[dict], lang: str) -> tuple[list[dict], bool]:
+    """Six articles for the home page: the most helpful by votes, topped up with the most
+    recently updated; the reader's language first."""
+    by_id = {d["id"]: d for d in docs}
+    featured = [dict(by_id[aid], votes=total, helpful_pct=round(100 * yes / total))
+                for aid, yes, total in activity.most_helpful(common.db(), by_id, limit=12) if yes * 2 >= total]
+    helpful_is_votes = bool(featured)
+    if len(featured) < 6:
+        seen = {d["id"] for d in featured}
+        recent = sorted((d for d in docs if d["id"] not in seen), key=lambda d: str(d.get("updated") or ""),
+                        reverse=True)
+        featured += [dict(d, votes=0) for d in recent[: 6 - len(featured)]]
+    featured.sort(key=lambda d: d.get("language") != lang)
+    return featured[:6], helpful_is_votes
 
 
 @bp.get("/help/search")
@@ -73,7 +86,7 @@ def search():
 
 @bp.get("/help/products/<product>")
 def product(product: str):
-    docs = [d for d in common.searcher().all_articles(ROLE) if d.get("product") == product]
+    docs = [d for d in common.facets(ROLE)["docs"] if d.get("product") == product]
     if not docs:
         abort(404)
     lang = i18n.locale()
@@ -81,7 +94,7 @@ def product(product: str):
     return render_template("portal/product.html", product=product, docs=docs)
 
 
-@bp.get("/help/articles/<slug>")
+@bp.get("/help/articles/<path:slug>")
 def article(slug: str):
     doc = _doc(slug)
     if slug != doc["slug"]:          # reached by id: one canonical address per article
@@ -94,7 +107,7 @@ def article(slug: str):
                            voted=doc["id"] in session.get("voted", []))
 
 
-@bp.post("/help/articles/<slug>/feedback")
+@bp.post("/help/articles/<path:slug>/feedback")
 def feedback(slug: str):
     """"Was this helpful?": a vote (``helpful`` yes/no) with an optional comment, or a comment
     added to this visitor's vote (``feedback_id``)."""
@@ -124,8 +137,8 @@ def feedback(slug: str):
 def sitemap():
     urls = [(url_for("portal.home", _external=True), None)]
     urls += [(url_for("portal.product", product=p, _external=True), None) for p in common.facets(ROLE)["products"]]
-    for d in sorted(common.searcher().all_articles(ROLE), key=lambda d: d["slug"]):
-        updated = d.get("meta", {}).get("updated")
+    for d in sorted(common.facets(ROLE)["docs"], key=lambda d: d["slug"]):
+        updated = d.get("updated")
         urls.append((url_for("portal.article", slug=d["slug"], _external=True), str(updated)[:10] if updated else None))
     body = ['<?xml version="1.0" encoding="UTF-8"?>',
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']

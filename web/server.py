@@ -29,12 +29,18 @@ class _Gunicorn(BaseApplication):
             "worker_class": "gthread", "timeout": 120, "graceful_timeout": 20, "keepalive": 30,
             "accesslog": None, "errorlog": "-", "loglevel": "warning", "proc_name": "kb",
             "forwarded_allow_ips": "*" if s.proxy_hops else "127.0.0.1",
+            "post_worker_init": _warm_up,
         }.items():
             self.cfg.set(key, value)
 
     def load(self):
         from web import create_app
         return create_app(self.settings)
+
+
+def _warm_up(worker) -> None:
+    from web.app import warm_up
+    warm_up(worker.wsgi)
 
 
 def serve(settings: Settings) -> None:

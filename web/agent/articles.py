@@ -25,7 +25,7 @@ def _history(doc: dict) -> list:
         return []
 
 
-@bp.get("/articles/<slug>")
+@bp.get("/articles/<path:slug>")
 @login_required()
 def article(slug: str):
     role = common.role()
@@ -47,12 +47,12 @@ def article(slug: str):
     return render_template(
         "agent/article.html", nav="search", doc=doc, meta=doc.get("meta", {}), body=rendered, changed=changed,
         history=_history(doc), links=links, link_counts=link_counts, feedback=activity.feedback_totals(db, doc["id"]),
-        flags=flags, open_flags=open_flags, stale=articles.stale_reasons(doc, open_flags),
+        flags=flags, open_flags=open_flags, stale=articles.stale_reasons(doc, db, open_flags),
         views_30d=activity.view_count(db, doc["id"], days=30), res_text=res_text, has_resolution=bool(res_html),
         portal_url=portal_url, current_ticket=session.get("ticket"))
 
 
-@bp.get("/articles/<slug>/history/<commit>")
+@bp.get("/articles/<path:slug>/history/<commit>")
 @login_required()
 def diff(slug: str, commit: str):
     """What one commit changed in this article (``?format=text`` for the raw patch)."""

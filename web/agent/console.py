@@ -8,11 +8,15 @@ from flask import current_app, jsonify, render_template, request, session
 from kb import activity, tickets
 from kb.errors import BadQuery, NotFound
 from kb.search import SearchQuery
+from kb.suggest import expand
 from web import articles, common, i18n
 from web.agent import bp
 from web.common import login_required
 
 FILTERS = ("product", "lang", "status", "tag")
+# Hits per search: each carries its resolution, so six fill two screens; fewer detailed hits
+# also keep the round trip of search-as-you-type short (see bench/web.py).
+RESULTS = 6
 STATUSES = ("draft", "review", "published", "archived")
 
 
@@ -30,12 +34,15 @@ def read_filters(strict: bool) -> dict:
     return f
 
 
-def run_search(q: str, f: dict):
+def run_search(q: str, f: dict, typing: bool = False):
+    """Search as the agent types: while a word is unfinished its completions are searched too."""
     if not q.strip():
         return None, None
+    text = expand(common.searcher(), q) if typing else q
     res = common.searcher().search(SearchQuery(
-        text=q, limit=10, role=common.role(), lang=f["lang"], product=f["product"],
+        text=text, limit=RESULTS, role=common.role(), lang=f["lang"], product=f["product"],
         tags=(f["tag"],) if f["tag"] else (), status=f["status"], mode="hybrid"))
+    res.query = q
     return res, common.log_search(q, len(res.results), res.took_ms)
 
 
@@ -56,8 +63,8 @@ def ticket_context() -> dict:
             "recent_tickets": recent}
 
 
-def results_context(q: str, f: dict) -> dict:
-    result, sid = run_search(q, f)
+def results_context(q: str, f: dict, typing: bool = False) -> dict:
+    result, sid = run_search(q, f, typing)
     ctx = {"q": q, "filters": f, "result": result, "sid": sid, "suggested": None,
            "article_count": common.facets()["count"], "resolution": lambda h: articles.resolution(h, common.role())}
     ctx.update(ticket_context())
@@ -82,7 +89,7 @@ def console():
 def results():
     """The results part of the console, fetched while the agent types."""
     f = read_filters(strict=True)
-    ctx = results_context(request.args.get("q", ""), f)
+    ctx = results_context(request.args.get("q", ""), f, typing=True)
     resp = current_app.make_response(render_template("agent/_results.html", **ctx))
     if ctx["result"] is not None:
         resp.headers["X-Result-Count"] = str(len(ctx["result"].results))
@@ -124,7 +131,10 @@ def link():
         return common.done(i18n.gettext("There is no ticket {id}.", id=tid), "/agent", 404, field="ticket_id")
     message = (i18n.gettext("Linked {article} to ticket {ticket}.", article=doc["id"], ticket=tid) if made["new"]
                else i18n.gettext("{article} was already linked to ticket {ticket}.", article=doc["id"], ticket=tid))
-    return common.done(message, f"/agent/tickets/{tid}", 200, link=made)
+    extra = {}
+    if tid == session.get("ticket") and common.wants_json():      # the side card lists the new link
+        extra["card"] = render_template("agent/_ticket_card.html", **ticket_context())
+    return common.done(message, f"/agent/tickets/{tid}", 200, link=made, **extra)
 
 
 @bp.post("/articles/<article_id>/flag")

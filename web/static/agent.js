@@ -28,6 +28,11 @@
     });
   });
 
+  document.addEventListener('kb:done', function (e) {
+    var card = document.getElementById('ticket-card');
+    if (e.detail.ok && e.detail.body.card && card) card.outerHTML = e.detail.body.card;
+  });
+
   function clamp(root) {
     (root || document).querySelectorAll('.resolution[data-clamp]').forEach(function (r) {
       var body = r.querySelector('.resolution-body'), more = r.querySelector('.more');
