@@ -1,0 +1,59 @@
+"""Every form POST of the app refuses a missing or wrong CSRF token — found by walking the URL
+map, so a new POST route is covered without editing this file."""
+import re
+
+import pytest
+
+from kb.store import connect
+from tests.web_support import app, client, csrf_token, post, signed_in, web_settings  # noqa: F401
+
+SAMPLE_ARGS = {"slug": "printer-offline", "article_id": "KB-0001", "flag_id": "1", "ticket_id": "T-100"}
+EXEMPT = ("webhooks.",)          # signed machine-to-machine calls, not cookie sessions
+
+
+def post_routes(app):
+    out = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.endpoint.startswith(EXEMPT):
+            continue
+        out.append(re.sub(r"<(?:\w+:)?(\w+)>", lambda m: SAMPLE_ARGS[m.group(1)], rule.rule))
+    return out
+
+
+def test_there_are_post_routes_to_check(app):
+    assert len(post_routes(app)) >= 7
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_every_post_without_or_with_a_wrong_token_is_refused(app, client, web_settings, as_json):
+    from kb.activity import flag_article
+    flag_article(connect(web_settings.db_path), "KB-0001", "outdated", None, by="alice")
+    signed_in(client, "root")
+    headers = {"X-Requested-With": "fetch"} if as_json else {}
+    data = {"article_id": "KB-0001", "ticket_id": "T-100", "reason": "outdated", "helpful": "yes",
+            "username": "root", "password": "x"}
+    for path in post_routes(app):
+        r = client.post(path, data=data, headers=headers)
+        assert r.status_code == 400, (path, r.status_code)
+        if as_json:
+            assert "expired" in r.get_json()["error"] or "Reload" in r.get_json()["error"]
+        r = client.post(path, data={**data, "csrf_token": "forged"}, headers={**headers, "X-CSRFToken": "forged"})
+        assert r.status_code == 400, (path, r.status_code)
+    # nothing was written by the refused requests
+    db = connect(web_settings.db_path)
+    assert db["feedback"].count == 0
+    assert db.conn.execute("SELECT COUNT(*) FROM flags WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
+    assert client.get("/agent").status_code == 200      # still signed in: /logout was refused too
+
+
+def test_a_token_from_another_session_is_refused(app):
+    a, b = app.test_client(), app.test_client()
+    token = csrf_token(a, "/help/articles/printer-offline")
+    b.get("/help/articles/printer-offline")
+    r = b.post("/help/articles/printer-offline/feedback", data={"helpful": "yes", "csrf_token": token})
+    assert r.status_code == 400
+
+
+def test_the_right_token_passes(client):
+    r = post(client, "/help/articles/printer-offline/feedback", {"helpful": "yes"}, page="/help/articles/printer-offline")
+    assert r.status_code == 200 and r.get_json()["ok"]
