@@ -1,7 +1,8 @@
 """JSON endpoints for a helpdesk's webhooks, under /api/v1/, authenticated with an API token
 (`kb tokens create NAME`) sent as ``Authorization: Bearer <token>``:
 
-    POST /api/v1/tickets                      create or update a ticket (201 created, 200 updated)
+    POST /api/v1/tickets                      create or update a ticket (201 created, 200 updated);
+                                              ``articles`` [ids] become resolved_by links
     GET  /api/v1/tickets/<id>                 the ticket and its article links
     POST /api/v1/tickets/<id>/links           link an article {article_id, kind?, by?} (201 / 200)
     GET  /api/v1/tickets/<id>/suggestions     articles for the ticket (?limit=1..20)
@@ -92,16 +93,14 @@ def upsert():
     data = _body()
     if data.get("id") in (None, ""):
         raise TicketError("id", "missing")
-    known = indexed_article_ids(_settings())
-    wanted = data.get("articles")
-    if known is not None and wanted:
-        from kb.ticket_model import article_ids
-        unknown = [a for a in article_ids(wanted) if a not in known]
-        if unknown:
-            raise TicketError("articles", f"no article {unknown[0]!r} in the knowledge base")
     ticket, change, new_links = save_ticket(_db(), data, source="api")
+    # like an import, links the helpdesk recorded are kept even to articles not (yet) indexed
+    known = indexed_article_ids(_settings())
+    from kb.ticket_model import article_ids
+    warnings = [f"articles: {a!r} is not in the knowledge base (linked anyway)"
+                for a in article_ids(data.get("articles")) if known is not None and a not in known]
     resp = jsonify({"ticket": ticket, "change": change, "links_added": new_links,
-                    "links": links_for_ticket(_db(), ticket["id"])})
+                    "links": links_for_ticket(_db(), ticket["id"]), "warnings": warnings})
     resp.status_code = 201 if change == "added" else 200
     if change == "added":
         resp.headers["Location"] = f"/api/v1/tickets/{ticket['id']}"
