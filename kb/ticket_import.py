@@ -176,6 +176,9 @@ def _csv_rows(f, cols: Columns, path: Path, report: ImportReport):
     missing = [f"{f}={c}" for f, c in cols.mapping.items() if norm_name(c) not in {norm_name(h) for h in header_row}]
     if missing:
         raise ConfigError(f"--map {missing[0]}: {path} has no such column (columns: {', '.join(header_row)})")
+    if "id" not in names:
+        raise ConfigError(f"{path}:1: no column holds the ticket id (columns: {', '.join(header_row)}); "
+                          "name it with --map id=COLUMN")
     reader = csv.reader(f, delimiter=delim)
     line = 1
     while True:

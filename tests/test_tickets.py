@@ -142,12 +142,26 @@ def test_import_refuses_bad_mapping_and_format(db, tmp_path):
         parse_mapping(["title=Subject"])
     with pytest.raises(ConfigError, match=r"--map subject=Title: .* has no such column"):
         import_file(db, f, mapping={"subject": "Title"})
+    (tmp_path / "noid.csv").write_text("Number of seats,subject\n3,x\n", "utf-8")
+    with pytest.raises(ConfigError, match="no column holds the ticket id"):
+        import_file(db, tmp_path / "noid.csv")
     (tmp_path / "x.xlsx").write_bytes(b"PK")
     with pytest.raises(ConfigError, match="--format"):
         import_file(db, tmp_path / "x.xlsx")
     (tmp_path / "arr.json").write_text('[{"id": 1}]', "utf-8")
     with pytest.raises(ConfigError, match="JSON array"):
         import_file(db, tmp_path / "arr.json")
+
+
+def test_import_can_update_existing_tickets_from_a_partial_export(db, tmp_path):
+    f = tmp_path / "export.csv"
+    f.write_text(CSV, "utf-8")
+    import_file(db, f)
+    (tmp_path / "csat.csv").write_text("Ticket ID;CSAT;FCR\nT-10;5;yes\nT-99;4;no\n", "utf-8")   # semicolons
+    r = import_file(db, tmp_path / "csat.csv")
+    assert (r.updated, r.added) == (1, 0) and [b.field for b in r.bad] == ["channel"]   # T-99 is new: incomplete
+    t = tickets.get_ticket(db, "T-10")
+    assert (t["csat"], t["fcr"], t["subject"]) == (5, True, "VPN error 809 at the hotel")
 
 
 def test_cli_import_reports_and_exits_1_on_bad_rows(settings, tmp_path):
