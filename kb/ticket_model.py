@@ -62,6 +62,10 @@ def now_iso(now: dt.datetime | None = None) -> str:
 
 
 _STORED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_DIGITS = re.compile(r"\d{9,13}")
+_SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})")
+_UTC = re.compile(r"(?i)\s*(utc|z)$")
+_HOUR = re.compile(r"([ T])(\d):")
 
 
 def fmt_time(t: dt.datetime) -> str:
@@ -94,15 +98,18 @@ def parse_time(value: Any, field: str) -> str | None:
     s = str(value).strip()
     if _STORED.fullmatch(s):
         return s                                              # already in the stored form
-    if re.fullmatch(r"\d{9,13}", s):
+    if _DIGITS.fullmatch(s):
         return parse_time(int(s), field)
-    s2 = re.sub(r"^(\d{4})/(\d{1,2})/(\d{1,2})", lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", s)
-    s2 = re.sub(r"(?i)\s*(utc|z)$", "+00:00", s2)
     try:
-        t = dt.datetime.fromisoformat(s2)
+        t = dt.datetime.fromisoformat(s)
     except ValueError:
-        raise TicketError(field, f"{s!r} is not a date and time (use ISO 8601, "
-                                 "e.g. 2026-03-01T09:30:00Z)") from None
+        s2 = _SLASHED.sub(lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", s)
+        s2 = _HOUR.sub(r"\g<1>0\g<2>:", _UTC.sub("+00:00", s2))
+        try:
+            t = dt.datetime.fromisoformat(s2)
+        except ValueError:
+            raise TicketError(field, f"{s!r} is not a date and time (use ISO 8601, "
+                                     "e.g. 2026-03-01T09:30:00Z)") from None
     if not 2000 <= t.year <= 2100:
         raise TicketError(field, f"{s!r} is outside the years 2000-2100")
     return fmt_time(t)

@@ -251,3 +251,13 @@ def test_ticket_query_drops_quoted_mail_and_stays_short():
     assert len(long) <= tickets.QUERY_CHARS and long.startswith("VPN word") and not long.endswith(" ")
     reply = tickets.ticket_query({"subject": "Re: printer", "description": "Still broken.\nOn Mon, 2 Mar 2026 Ann wrote:\n> did you restart?"})
     assert reply == "Re: printer Still broken."
+
+
+@pytest.mark.parametrize("given,stored", [
+    ("2026-03-01 09:00", "2026-03-01T09:00:00Z"), ("2026/3/1 9:05", "2026-03-01T09:05:00Z"),
+    ("2026-03-01T09:00:00+08:00", "2026-03-01T01:00:00Z"), ("2026-03-01T09:00:00 UTC", "2026-03-01T09:00:00Z"),
+    ("2026-03-01", "2026-03-01T00:00:00Z"), ("1772352000", "2026-03-01T08:00:00Z"),
+    (1772352000000, "2026-03-01T08:00:00Z"), ("2026-03-01T09:00:00.5Z", "2026-03-01T09:00:00Z")])
+def test_helpdesk_time_formats(given, stored):
+    from kb.ticket_model import parse_time
+    assert parse_time(given, "created_at") == stored
