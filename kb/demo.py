@@ -166,7 +166,7 @@ _STOP = {"with", "when", "after", "from", "your", "does", "shows", "cannot", "th
 def _query(rng: random.Random, p: Problem) -> str:
     """What someone types into the search box for this problem: a tag or two and title words."""
     words = [w for w in re.findall(r"[A-Za-z0-9][\w.-]+", p.title) if len(w) > 3 and w.lower() not in _STOP]
-    pool = list(dict.fromkeys([*p.tags, *words]))
+    pool = list(dict.fromkeys(w.lower() for w in [*p.tags, *words]))
     if not pool:
         return p.title[:20]
     picked = rng.sample(pool, k=min(len(pool), rng.choice((1, 2, 2, 3))))
