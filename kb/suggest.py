@@ -11,14 +11,30 @@ import re
 from kb.search import Hit, Searcher, SearchQuery
 
 _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z0-9]*)$")
-MAX_SCAN = 300        # vocabulary terms looked at for one prefix
+MAX_SCAN = 200        # vocabulary terms looked at for one prefix
 COMPLETIONS = 3
 MIN_PREFIX = 3        # shorter prefixes match too much to help
 
 
+_cache: dict[tuple[str, str, int], list[str]] = {}
+_CACHE_SIZE = 4096
+
+
 def complete(searcher: Searcher, prefix: str, n: int = COMPLETIONS) -> list[str]:
-    """The ``n`` most frequent index words starting with ``prefix`` (lower case)."""
+    """The ``n`` most frequent index words starting with ``prefix`` (lower case); remembered per
+    index generation, since everyone types the same first letters."""
     snap = searcher.snapshot()
+    key = (snap.generation.name, prefix, n)
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    _cache[key] = words = _complete(snap, prefix, n)
+    return words
+
+
+def _complete(snap, prefix: str, n: int) -> list[str]:
     with snap.index.searcher() as s:
         reader = s.reader()
         words = list(itertools.islice(reader.expand_prefix("spell", prefix), MAX_SCAN))

@@ -99,11 +99,25 @@ def suggestions():
     _check(SUGGEST_PARAMS)
     t0 = time.perf_counter()
     role = common.role()
-    hits = suggest(common.searcher(), _text("q"), role=role, limit=_int("limit", 6, 1, 10),
-                   lang=_choice("lang", ("en", "zh")), product=request.args.get("product") or None)
+    text, limit = " ".join(_text("q").split()), _int("limit", 6, 1, 10)
+    lang, product = _choice("lang", ("en", "zh")), request.args.get("product") or None
+    gen = common.searcher().snapshot().generation.name
+    key = (gen, role, text.lower(), limit, lang, product)
+    found = _SUGGESTED.get(key)
+    if found is None or time.monotonic() - found[0] > SUGGEST_TTL:
+        hits = suggest(common.searcher(), text, role=role, limit=limit, lang=lang, product=product)
+        if len(_SUGGESTED) >= 4096:
+            _SUGGESTED.clear()
+        found = _SUGGESTED[key] = (time.monotonic(), [
+            {"id": h.id, "slug": h.slug, "title": h.title, "product": h.product, "language": h.language,
+             "url": article_url(h.slug, role)} for h in hits])
     return jsonify({"query": request.args["q"], "took_ms": round((time.perf_counter() - t0) * 1000, 3),
-                    "suggestions": [{"id": h.id, "slug": h.slug, "title": h.title, "product": h.product,
-                                     "language": h.language, "url": article_url(h.slug, role)} for h in hits]})
+                    "suggestions": found[1]})
+
+
+# Suggestions by (index generation, role, text, options): visitors type the same beginnings.
+_SUGGESTED: dict[tuple, tuple[float, list[dict]]] = {}
+SUGGEST_TTL = 300
 
 
 @bp.get("/articles/<key>")

@@ -121,6 +121,9 @@ def warm_up(app: Flask) -> None:
     from kb.search import SearchQuery
     try:
         app.extensions["kb_searcher"].search(SearchQuery(text="printer 打印机", limit=1))
+        with app.app_context():
+            for role in ("customer", "agent"):
+                common.facets(role)
     except IndexMissing:
         pass
 

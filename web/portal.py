@@ -19,7 +19,7 @@ from web import articles, common, i18n
 
 bp = Blueprint("portal", __name__)
 ROLE = "customer"
-MAX_VOTED = 100
+MAX_VOTED = 30          # votes remembered in the session cookie (it must stay small)
 
 PRODUCT_ICONS = {"printing": "printer", "vpn": "shield-check", "email": "mail", "accounts": "key-round",
                  "network": "wifi", "laptop": "laptop", "mobile": "smartphone", "meetings": "video",

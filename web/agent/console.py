@@ -64,9 +64,13 @@ def ticket_context() -> dict:
 
 
 def results_context(q: str, f: dict, typing: bool = False) -> dict:
+    """What the results template needs; while typing, no more than that (one search, one log row)."""
     result, sid = run_search(q, f, typing)
     ctx = {"q": q, "filters": f, "result": result, "sid": sid, "suggested": None,
            "article_count": common.facets()["count"], "resolution": lambda h: articles.resolution(h, common.role())}
+    if typing and result is not None:
+        ctx.update(current_ticket=session.get("ticket"), ticket=None, ticket_links=[], recent_tickets=[])
+        return ctx
     ctx.update(ticket_context())
     if result is None and ctx["ticket"]:
         ctx["suggested"] = tickets.suggest(common.searcher(), common.db(), ctx["ticket"]["id"], limit=5,
