@@ -120,7 +120,8 @@ def warm_up(app: Flask) -> None:
     the sentence encoders (each worker process calls this once before taking requests)."""
     from kb.search import SearchQuery
     try:
-        app.extensions["kb_searcher"].search(SearchQuery(text="printer 打印机", limit=1))
+        for text in ("printer offline", "打印机脱机"):    # each language uses its own encoders
+            app.extensions["kb_searcher"].search(SearchQuery(text=text, limit=1))
         with app.app_context():
             for role in ("customer", "agent"):
                 common.facets(role)
