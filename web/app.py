@@ -127,6 +127,8 @@ def warm_up(app: Flask) -> None:
                 common.facets(role)
     except IndexMissing:
         pass
+    except Exception as e:   # a worker that cannot warm up still serves (and reports) requests
+        app.logger.warning("warm-up search failed: %s", e)
 
 
 STATUS_LABELS = {"published": "Published", "review": "In review", "draft": "Draft", "archived": "Archived"}
