@@ -20,7 +20,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 
 from indexer.keyword import document
-from indexer.vectors import chunk_article, embed_rows
+from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows
 from kb import store
 from kb.articles import Article, _key_line, parse_article
 from kb.config import Settings
@@ -65,6 +65,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     pool = pool or EncoderPool(settings.encoders if settings.semantic else ())
     fingerprints = {e.name: e.fingerprint for e in pool.available()}
     if (manifest is None or manifest.get("analyzer") != ANALYZER_VERSION
+            or manifest.get("chunking") != CHUNKING_VERSION
             or manifest.get("articles_root") != str(repo.root)
             or manifest.get("encoders", {}) != fingerprints):
         full = True  # a new analyzer, folder or encoder fingerprint: reprocess everything
@@ -131,6 +132,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         report.timings["vectors"] = time.perf_counter() - t0
         new_manifest = {
             "analyzer": ANALYZER_VERSION,
+            "chunking": CHUNKING_VERSION,
             "articles_root": str(repo.root),
             "commit": repo.head(),
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -17,9 +17,11 @@ from kb import store
 from kb.articles import Article
 from kb.text import CJK_RE, detect_language, markdown_to_text
 
+CHUNKING_VERSION = "2"  # bump when chunk texts change: forces a full rebuild
 WINDOW_WORDS = 160      # MiniLM reads 256 word pieces; ~160 English words fit
 WINDOW_CJK = 320        # characters, for Chinese text
 OVERLAP = 0.25
+TITLE_CHUNK = True      # the head alone as a chunk too (known-item queries match it best)
 
 
 @dataclass(frozen=True)
@@ -55,17 +57,26 @@ def _windows(text: str) -> list[str]:
 
 
 def chunk_article(a: Article) -> list[Chunk]:
+    """The article's head (title + summary) leads its first window; every other window is
+    prefixed with the title and its section heading, so each chunk carries its context.
+    (A separate title-only chunk measured worse where titles repeat across documents.)"""
     head = a.title if not a.summary else f"{a.title}\n{a.summary}"
-    chunks = [Chunk(a.id, "title", head)]
+    chunks: list[Chunk] = []
     for s in a.sections:
-        body = markdown_to_text(s.markdown)
-        if not body.strip():
+        body = re.sub(r"\s+", " ", markdown_to_text(s.markdown)).strip()
+        if not body:
             continue
         label = s.heading or "body"
         prefix = f"{a.title}: {s.heading}" if s.heading else a.title
-        for w in _windows(re.sub(r"\s+", " ", body).strip()):
-            chunks.append(Chunk(a.id, label, f"{prefix}\n{w}"))
-    return chunks
+        for w in _windows(body):
+            if not chunks:
+                text = f"{head}\n{s.heading}\n{w}" if s.heading else f"{head}\n{w}"
+            else:
+                text = f"{prefix}\n{w}"
+            chunks.append(Chunk(a.id, label, text))
+    if TITLE_CHUNK and chunks:
+        chunks.insert(0, Chunk(a.id, "title", head))
+    return chunks or [Chunk(a.id, "title", head)]
 
 
 def embed_rows(db, encoder, hashes: list[str], texts: dict[str, str],

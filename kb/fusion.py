@@ -17,6 +17,7 @@ class Ranking:
     scores: dict[str, float]       # doc id → raw score (BM25, cosine)
     kind: str = "keyword"          # keyword | vector
     sections: dict[str, str] = field(default_factory=dict)   # doc id → best-matching section
+    scale: float | None = None     # the best score this query could reach (BM25 upper bound)
 
     def ranks(self) -> dict[str, int]:
         order = sorted(self.scores, key=lambda d: (-self.scores[d], d))
@@ -32,17 +33,32 @@ class Fused:
 
 @dataclass(frozen=True)
 class FusionConfig:
+    """Defaults chosen with `kb eval` on the dev sets (bench/RESULTS.md, "Search quality")."""
     method: str = "score"          # score | rrf
     rrf_k: int = 60
-    cosine_floor: float = 0.15     # similarity that counts as "no relation"
+    cosine_floor: float = 0.2      # similarity that counts as "no relation"
+    keyword_norm: str = "bound"    # top: divide by the best score; bound: by the query's upper bound
+    vector_norm: str = "absolute"  # top: (s - floor) / (best - floor); absolute: / (1 - floor)
     # weights by query language, then method
     weights: dict = field(default_factory=lambda: {
-        "en": {"keyword": 1.0, "minilm": 1.0, "use3": 0.3},
+        "en": {"keyword": 0.5, "minilm": 1.0, "use3": 0.0},
         "zh": {"keyword": 1.0, "minilm": 0.0, "use3": 1.0},
     })
+    # an encoder that cannot read a document lets the multilingual one score it in its place
+    stand_in: dict = field(default_factory=lambda: {"minilm": "use3"})
 
     def weight(self, language: str, name: str) -> float:
         return (self.weights.get(language) or self.weights.get("en") or {}).get(name, 0.0)
+
+    def needed(self, language: str, name: str) -> bool:
+        """Whether encoder ``name`` must run for a query in ``language``."""
+        return self.weight(language, name) > 0 or any(
+            other == name and self.weight(language, user) > 0 for user, other in self.stand_in.items())
+
+    def without_keyword(self) -> "FusionConfig":
+        w = {lang: {k: v for k, v in ws.items() if k != "keyword"} for lang, ws in self.weights.items()}
+        return FusionConfig(self.method, self.rrf_k, self.cosine_floor, self.keyword_norm, self.vector_norm,
+                            w, self.stand_in)
 
 
 def normalise(r: Ranking, cfg: FusionConfig) -> dict[str, float]:
@@ -50,9 +66,10 @@ def normalise(r: Ranking, cfg: FusionConfig) -> dict[str, float]:
         return {}
     top = max(r.scores.values())
     if r.kind == "keyword":
-        return {d: (s / top if top > 0 else 0.0) for d, s in r.scores.items()}
+        scale = r.scale if (cfg.keyword_norm == "bound" and r.scale) else top
+        return {d: (s / scale if scale > 0 else 0.0) for d, s in r.scores.items()}
     floor = cfg.cosine_floor
-    span = max(top - floor, 1e-6)
+    span = max((1.0 if cfg.vector_norm == "absolute" else top) - floor, 1e-6)
     return {d: max(s - floor, 0.0) / span for d, s in r.scores.items()}
 
 

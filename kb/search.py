@@ -26,6 +26,8 @@ ROLES = ("customer", "agent", "engineer", "admin")
 MODES = ("keyword", "semantic", "hybrid")
 FIELD_BOOSTS = {"content": 1.0, "title": 0.2, "summary": 0.1, "tags": 0.1}   # measured: bench/RESULTS.md
 CANDIDATES = 100
+K1 = 1.2
+TYPO_MAX_WORDS = 12
 MAX_QUERY_CHARS = 1000
 QUERY_CACHE = 4096
 
@@ -159,8 +161,11 @@ class Searcher:
                     timings["keyword_ms"] = _ms(t)
         t = time.perf_counter()
         cfg = self.fusion
-        if q.mode == "keyword" or (q.mode == "semantic" and not degraded) or len(rankings) == 1:
+        if q.mode == "semantic" and not any(r.name == "keyword" for r in rankings):
+            cfg = cfg.without_keyword()
+        if q.mode == "keyword" or len(rankings) == 1:
             cfg = FusionConfig(method=cfg.method, rrf_k=cfg.rrf_k, cosine_floor=cfg.cosine_floor,
+                               keyword_norm=cfg.keyword_norm, vector_norm=cfg.vector_norm,
                                weights={language: {r.name: 1.0 for r in rankings}})
         boosts = self.boosts([d for r in rankings for d in r.scores]) if self.boosts else None
         fused = fuse(rankings, language, cfg, boosts)[: q.limit]
@@ -201,8 +206,9 @@ class Searcher:
         scores: dict[str, float] = {}
         s = snap.searcher()
         reader = s.reader()
-        unknown = [w for w in words if len(w) >= 4 and not has_cjk(w)
-                   and not reader.frequency("spell", w)]
+        # typo tolerance is for what people type: short queries, a few unknown words at most
+        unknown = [] if len(words) > TYPO_MAX_WORDS else [
+            w for w in words if len(w) >= 4 and not has_cjk(w) and not reader.frequency("spell", w)][:3]
         for w in unknown:  # typo tolerance: close spellings of words the index lacks
             clauses.append(Q.FuzzyTerm("spell", w, boost=0.5, maxdist=1 if len(w) < 7 else 2,
                                        prefixlength=1))
@@ -219,14 +225,17 @@ class Searcher:
         res = s.search(Q.Or(clauses), limit=CANDIDATES, filter=filt, mask=exclude)
         for hit in res:
             scores[hit["id"]] = float(hit.score)
-        return Ranking("keyword", scores, "keyword"), set(terms), suggestion
+        # BM25's upper bound for this query: every term saturated in every boosted field
+        bound = sum(b * s.idf(f, t) * (K1 + 1) for f, b in FIELD_BOOSTS.items() for t in terms
+                    if reader.doc_frequency(f, t))
+        return Ranking("keyword", scores, "keyword", scale=bound or None), set(terms), suggestion
 
     # --- vector side ---------------------------------------------------------------------
     def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, timings):
         out: list[Ranking] = []
         missing: list[str] = []
         for name in self.pool.names:
-            if self.fusion.weight(language, name) <= 0 and q.mode == "hybrid":
+            if not self.fusion.needed(language, name):
                 continue
             enc = self.pool.get(name)
             if enc is None:
@@ -242,6 +251,8 @@ class Searcher:
             t = time.perf_counter()
             with threadpool_limits(limits=1, user_api="blas"):
                 sims = matrix @ qv
+            if len(snap.row_weight) == len(sims):
+                sims = sims * snap.row_weight
             row_ok = mask[snap.row_article]
             if not enc.multilingual:
                 row_ok &= snap.row_lang != "zh"
@@ -259,6 +270,16 @@ class Searcher:
                     sections[snap.ids[i]] = snap.row_section[rows[np.argmax(sims[rows])]]
             out.append(Ranking(name, scores, "vector", sections))
             timings[f"vector_{name}_ms"] = _ms(t)
+        by_name = {r.name: r for r in out}
+        for name, other in self.fusion.stand_in.items():
+            r, o = by_name.get(name), by_name.get(other)
+            if r is None or o is None:
+                continue
+            for d, score in o.scores.items():   # documents the first encoder cannot read
+                if d not in r.scores and snap.language[snap.pos[d]] == "zh":
+                    r.scores[d] = score
+                    if d in o.sections:
+                        r.sections[d] = o.sections[d]
         if not self.pool.names and q.mode != "keyword":
             missing.append("semantic search is switched off (KB_SEMANTIC=0 or KB_ENCODERS=none)")
         return out, "; ".join(missing) or None

@@ -13,6 +13,10 @@ from whoosh import scoring
 
 from kb.indexstore import Generation
 
+# A title-only chunk scores a little below a body chunk of equal similarity: it still finds
+# an article by its title, but where many documents share a title their bodies decide.
+TITLE_CHUNK_WEIGHT = 0.9
+
 
 @dataclass
 class Snapshot:
@@ -30,6 +34,7 @@ class Snapshot:
     row_section: list[str] = field(default_factory=list)
     row_lang: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    row_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     _local: threading.local = field(default_factory=threading.local)
     _opened: list = field(default_factory=list)
 
@@ -37,7 +42,7 @@ class Snapshot:
         """This thread's Whoosh searcher for the generation (opened once, reused)."""
         s = getattr(self._local, "searcher", None)
         if s is None:
-            s = self.index.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+            s = self.index.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))  # K1 also in kb.search
             self._local.searcher = s
             self._opened.append(s)
         return s
@@ -64,6 +69,8 @@ class Snapshot:
             snap.row_article = np.array([pos[rows[i][0]] for i in keep], dtype=np.int64)
             snap.row_section = [rows[i][1] for i in keep]
             snap.row_lang = np.array([rows[i][3] if len(rows[i]) > 3 else "en" for i in keep], dtype=object)
+            snap.row_weight = np.array([TITLE_CHUNK_WEIGHT if rows[i][1] == "title" else 1.0 for i in keep],
+                                       dtype=np.float32)
             for name in manifest.get("encoders", {}):
                 path = gen.vectors_file(name)
                 if path.exists():

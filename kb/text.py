@@ -14,7 +14,7 @@ import threading
 from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
 from whoosh.analysis import STOP_WORDS
 
-ANALYZER_VERSION = "4"
+ANALYZER_VERSION = "5"
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
 CJK_RE = re.compile(f"[{_CJK}]")
@@ -44,10 +44,21 @@ def _jieba_module():
     return _jieba
 
 
+CJK_BIGRAMS = True
+
+
 def segment_cjk(run: str):
-    """Yield (word, start, end) for a run of CJK characters, jieba search mode."""
+    """Yield (word, start, end) for a run of CJK characters: jieba's search-mode words, plus
+    the character bigrams jieba did not produce (robust to segmentation differences between
+    a query and a document)."""
+    seen = set()
     for word, start, end in _jieba_module().tokenize(run, mode="search"):
+        seen.add((start, end))
         yield word, start, end
+    if CJK_BIGRAMS:
+        for i in range(len(run) - 1):
+            if (i, i + 2) not in seen:
+                yield run[i:i + 2], i, i + 2
 
 
 class MixedTokenizer(Tokenizer):

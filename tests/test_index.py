@@ -123,3 +123,9 @@ def test_old_generations_are_cleaned(indexed, repo):
     gens = sorted(p.name for p in indexed.index_root.glob("gen-*"))
     assert len(gens) == 2   # the live one and one previous
     assert json.loads((indexed.index_root / gens[-1] / "manifest.json").read_text())
+
+
+def test_chunking_change_forces_full_rebuild(indexed, monkeypatch):
+    monkeypatch.setattr(build_mod, "CHUNKING_VERSION", "test-next")
+    r = build(indexed)
+    assert r.full and len(r.added) == 6

@@ -35,11 +35,15 @@ def test_chunks_are_title_plus_each_section_and_long_sections_are_windowed():
     long_res = "## Resolution\n" + " ".join(f"step{i}" for i in range(400)) + "\n"
     a = parse_article("a.md", article("KB-1", "Printer offline", body="## Symptoms\nIt is offline.\n" + long_res).encode())
     chunks = chunk_article(a)
-    assert chunks[0].section == "title" and chunks[0].text.startswith("Printer offline\nA short summary.")
-    assert [c.section for c in chunks[1:]] == ["Symptoms"] + ["Resolution"] * (len(chunks) - 2)
+    assert (chunks[0].section, chunks[0].text) == ("title", "Printer offline\nA short summary.")
+    assert chunks[1].section == "Symptoms"
+    assert chunks[1].text == "Printer offline\nA short summary.\nSymptoms\nIt is offline."
+    assert [c.section for c in chunks[2:]] == ["Resolution"] * (len(chunks) - 2)
     assert len(chunks) - 2 >= 3                               # 400 words → several windows
     assert all(len(c.text.split()) <= 170 for c in chunks[2:])
     assert all(c.text.startswith("Printer offline: Resolution\n") for c in chunks[2:])
+    bare = parse_article("b.md", b"---\ntitle: Only a title\n---\n")
+    assert [(c.section, c.text) for c in chunk_article(bare)] == [("title", "Only a title")]
     zh = parse_article("z.md", article("KB-2", "打印机脱机", language="zh",
                                        body="## 解决方法\n" + "重新连接打印机。" * 120).encode())
     zc = chunk_article(zh)
@@ -130,7 +134,7 @@ def test_fusion_normalises_and_weights_by_language():
     kw = Ranking("keyword", {"a": 10.0, "b": 5.0}, "keyword")
     en = Ranking("minilm", {"b": 0.9, "c": 0.5}, "vector")
     ml = Ranking("use3", {"c": 0.8, "a": 0.2}, "vector")
-    cfg = FusionConfig(cosine_floor=0.1, weights={"en": {"keyword": 1, "minilm": 1, "use3": 0},
+    cfg = FusionConfig(cosine_floor=0.1, keyword_norm="top", vector_norm="top", weights={"en": {"keyword": 1, "minilm": 1, "use3": 0},
                                                   "zh": {"keyword": 1, "minilm": 0, "use3": 1}})
     en_order = fuse([kw, en, ml], "en", cfg)
     assert [f.doc for f in en_order] == ["b", "a", "c"]

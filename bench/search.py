@@ -1,0 +1,164 @@
+"""Search benchmark: hybrid vs keyword latency at 10k and 100k articles, incremental reindex
+after one edit in a 10k KB, and full-build throughput against the raw encoders.
+
+    .venv/bin/python bench/search.py [--sizes 10000,100000] [--throughput 400] [--write]
+
+Articles are generated from the starter KB (same structure and vocabulary, shuffled). The
+throughput part embeds everything for real. For the 10k/100k latency parts, embedding
+30k–300k chunks would take hours on 2 cores, so the vector cache is pre-filled with vectors of
+real starter chunks (plus noise) under the generated chunks' hashes: matrices have their true
+shape and the build does everything but the model calls; query encoding is real.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from indexer.build import build  # noqa: E402
+from indexer.vectors import chunk_article  # noqa: E402
+from kb import store  # noqa: E402
+from kb.articles import parse_article  # noqa: E402
+from kb.config import Settings  # noqa: E402
+from kb.encoders import EncoderPool  # noqa: E402
+from kb.search import Searcher, SearchQuery  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+from results import pct, write_section  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("bench_web", ROOT / "bench" / "web.py")
+_bench_web = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bench_web)
+generate = _bench_web.generate
+
+QUERIES = ["printer offline after new router", "vpn error 809", "outlook keeps asking for password",
+           "reset forgotten password", "mailbox full cannot send", "docking station monitors black",
+           "bitlocker recovery key", "camera not detected in huddle", "csv export garbled chinese",
+           "密码", "打印机 脱机", "VPN 连接 错误 809", "忘记密码怎么办", "邮箱已满", "screen share black macos",
+           "429 too many requests crm api", "wifi guest captive portal", "phone lost wipe",
+           "account locked failed logins", "proxy pac"]
+
+
+
+def articles_of(folder: Path):
+    return [parse_article(p.name, p.read_bytes()) for p in sorted(folder.glob("*.md"))]
+
+
+def throughput(n: int, work: Path) -> dict:
+    arts_dir = work / "tp-articles"
+    generate(ROOT / "articles", arts_dir, n, seed=11)
+    texts = list(dict.fromkeys(c.text for a in articles_of(arts_dir) for c in chunk_article(a)))
+    pool = EncoderPool(("minilm", "use3"))
+    encs = pool.available()
+    for e in encs:
+        e.encode(["warm up"])
+    t = time.perf_counter()
+    for e in encs:
+        e.encode(texts)
+    raw = time.perf_counter() - t
+    s = Settings.load(env={}, home=work / "tp-home", articles=arts_dir)
+    t = time.perf_counter()
+    r = build(s, full=True, pool=pool)
+    built = time.perf_counter() - t
+    return {"articles": n, "chunks": len(texts), "raw_s": raw, "build_s": built,
+            "raw_cps": len(texts) / raw, "build_cps": r.chunks / built, "ratio": raw / built}
+
+
+def prefill(s: Settings, arts_dir: Path, real: dict[str, np.ndarray], pool: EncoderPool) -> int:
+    """Cache vectors for every generated chunk: a real starter chunk's vector plus noise."""
+    rng = np.random.default_rng(3)
+    db = store.connect(s.db_path)
+    hashes = list(dict.fromkeys(c.hash for a in articles_of(arts_dir) for c in chunk_article(a)))
+    for e in pool.available():
+        base = real[e.name]
+        for i in range(0, len(hashes), 5000):
+            part = hashes[i:i + 5000]
+            v = base[rng.integers(0, len(base), len(part))] + rng.normal(0, 0.05, (len(part), base.shape[1]))
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+            store.save_vectors(db, e.fingerprint, dict(zip(part, v.astype(np.float32))))
+    db.conn.close()
+    return len(hashes)
+
+
+def latency(n: int, work: Path, pool: EncoderPool, real: dict) -> dict:
+    arts_dir = work / f"a{n}"
+    generate(ROOT / "articles", arts_dir, n, seed=5)
+    s = Settings.load(env={}, home=work / f"h{n}", articles=arts_dir)
+    t = time.perf_counter()
+    chunks = prefill(s, arts_dir, real, pool)
+    prefill_s = time.perf_counter() - t
+    t = time.perf_counter()
+    build(s, full=True, pool=pool)
+    build_s = time.perf_counter() - t
+    searcher = Searcher(s, pool=pool)
+    out = {"articles": n, "chunks": chunks, "prefill_s": prefill_s, "build_no_model_s": build_s}
+    for mode in ("keyword", "hybrid"):
+        for q in QUERIES:                                   # warm: caches, jieba, searchers
+            searcher.search(SearchQuery(q, role="agent", mode=mode))
+        took = []
+        for _ in range(5):
+            for q in QUERIES:
+                searcher._qcache.clear()                    # real query encoding every time
+                t = time.perf_counter()
+                searcher.search(SearchQuery(q, role="agent", mode=mode))
+                took.append((time.perf_counter() - t) * 1000)
+        out[f"{mode}_p50"], out[f"{mode}_p95"] = pct(took, 50), pct(took, 95)
+    out["ratio_p95"] = out["hybrid_p95"] / out["keyword_p95"]
+    # one edited article, then an incremental build
+    victim = sorted(arts_dir.glob("*.md"))[n // 2]
+    victim.write_text(victim.read_text("utf-8").replace("## ", "## Updated: ", 1), "utf-8")
+    t = time.perf_counter()
+    r = build(s, pool=pool)
+    out["incremental_s"] = time.perf_counter() - t
+    out["incremental_embedded"] = sum(r.embedded.values())
+    shutil.rmtree(arts_dir, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--throughput", type=int, default=400, help="articles for the build-throughput run")
+    ap.add_argument("--write", action="store_true", help="write the results into bench/RESULTS.md")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-search-"))
+    lines = []
+    try:
+        tp = throughput(args.throughput, work)
+        lines.append(f"Full build of {tp['articles']} articles ({tp['chunks']} chunks, both encoders): "
+                     f"raw encoders {tp['raw_s']:.1f} s ({tp['raw_cps']:.1f} chunks/s), build {tp['build_s']:.1f} s "
+                     f"({tp['build_cps']:.1f} chunks/s): **build/raw throughput = {tp['ratio']:.2f}** (target ≥ 0.8)")
+        pool = EncoderPool(("minilm", "use3"))
+        starter = list(dict.fromkeys(c.text for a in articles_of(ROOT / "articles") for c in chunk_article(a)))
+        real = {e.name: e.encode(starter) for e in pool.available()}
+        lines.append("")
+        lines.append("| articles | chunks | keyword p50 / p95 ms | hybrid p50 / p95 ms | hybrid/keyword p95 | incremental reindex (1 edit) |")
+        lines.append("|---|---|---|---|---|---|")
+        for n in (int(x) for x in args.sizes.split(",")):
+            r = latency(n, work, pool, real)
+            lines.append(f"| {n:,} | {r['chunks']:,} | {r['keyword_p50']:.1f} / {r['keyword_p95']:.1f} | "
+                         f"{r['hybrid_p50']:.1f} / {r['hybrid_p95']:.1f} | {r['ratio_p95']:.2f} | "
+                         f"{r['incremental_s']:.2f} s ({r['incremental_embedded']} chunks embedded) |")
+            print(lines[-1], flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        write_section("Search", ".venv/bin/python bench/search.py --write", "latency: 20 English/Chinese queries × 5, server-side, role agent, query encoding included; vector matrices of true shape filled from real starter-chunk vectors, see the script's docstring", text)
+
+if __name__ == "__main__":
+    main()
