@@ -28,6 +28,7 @@ FIELD_BOOSTS = {"content": 1.0, "title": 0.2, "summary": 0.1, "tags": 0.1}   # m
 CANDIDATES = 100
 K1 = 1.2
 TYPO_MAX_WORDS = 12
+TERM_CACHE = 20000
 MAX_QUERY_CHARS = 1000
 QUERY_CACHE = 4096
 
@@ -322,10 +323,11 @@ class Searcher:
         if boosts and boosts.get(f.doc, 1.0) != 1.0:
             explanation["boosts"]["tickets"] = round(boosts[f.doc], 4)
         body = doc.get("body", "")
-        matched = sorted(t for t in kw_terms if t in set(self._analyzer_terms(body + " " + doc.get("title", ""))))
+        doc_terms, section_terms = self._doc_terms(snap, doc, sections)
+        matched = sorted(t for t in kw_terms if t in doc_terms)
         explanation["matched_terms"] = matched
         vec_section = next((r.sections[f.doc] for r in rankings if f.doc in r.sections), None)
-        best_section = self._section_for(sections, kw_terms) if kw_terms & set(matched) or not vec_section \
+        best_section = self._section_for(sections, section_terms, kw_terms) if kw_terms & set(matched) or not vec_section \
             else ("" if vec_section in ("title", "body") else vec_section)
         explanation["section"] = best_section
         snippet_html = _snippet(body, kw_terms)
@@ -341,10 +343,21 @@ class Searcher:
     def _analyzer_terms(self, text: str) -> list[str]:
         return [t.text for t in self._analyzer(text[:20000])]
 
-    def _section_for(self, sections: list[dict], terms: set[str]) -> str:
-        best, best_n = "", -1
-        for sec in sections:
-            n = len(terms & set(self._analyzer_terms(markdown_to_text(sec["markdown"])))) if terms else 0
+    def _doc_terms(self, snap: Snapshot, doc: dict, sections: list[dict]):
+        """An article's analysed terms (whole and per section), cached for the generation."""
+        cached = snap.term_cache.get(doc["id"])
+        if cached is None:
+            whole = set(self._analyzer_terms(doc.get("body", "") + " " + doc.get("title", "")))
+            per = [set(self._analyzer_terms(markdown_to_text(sec["markdown"]))) for sec in sections]
+            cached = (whole, per)
+            if len(snap.term_cache) < TERM_CACHE:
+                snap.term_cache[doc["id"]] = cached
+        return cached
+
+    def _section_for(self, sections: list[dict], section_terms: list[set], terms: set[str]) -> str:
+        best, best_n = "", -1.0
+        for sec, have in zip(sections, section_terms):
+            n = len(terms & have) if terms else 0
             if sec.get("kind") == "resolution":
                 n += 0.5  # on a tie, point the agent at the fix
             if n > best_n:

@@ -35,6 +35,7 @@ class Snapshot:
     row_lang: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     row_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    term_cache: dict = field(default_factory=dict)   # article id → analysed terms (for hits)
     _local: threading.local = field(default_factory=threading.local)
     _opened: list = field(default_factory=list)
 

@@ -109,3 +109,16 @@ def test_console_script_is_installed():
     exe = os.path.join(os.path.dirname(sys.executable), "kb")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and "index" in out.stdout and "search" in out.stdout
+
+
+def test_foreign_docfx_knowledge_base_indexes_and_searches(tmp_path):
+    from tests.conftest import SHARED
+    folder = SHARED / "eval" / "wsl-docs" / "articles"
+    env = {"KB_HOME": str(tmp_path / "wsl"), "KB_ARTICLES": str(folder), "KB_SEMANTIC": "0"}
+    r = CliRunner().invoke(main, ["index"], env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "indexed 36 articles" in r.output
+    r = CliRunner().invoke(main, ["search", "0x80370102 virtual machine could not be started", "--json"],
+                           env=env, catch_exceptions=False)
+    top = json.loads(r.output)["results"][0]
+    assert top["id"] == "troubleshooting" and top["visibility"] == "internal"
