@@ -12,6 +12,9 @@ from kb.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+# the dev evaluation sets live beside the checkout (../shared/eval), never inside it
+needs_shared = pytest.mark.skipif(not (SHARED / "eval").is_dir(),
+                                  reason="../shared/eval (dev evaluation sets) is not beside this checkout")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -5,7 +5,7 @@ import pytest
 
 from kb.articles import parse_article, strict_problems
 from kb.errors import ArticleError
-from tests.conftest import SHARED, article
+from tests.conftest import SHARED, article, needs_shared
 
 
 def parse(text: str, path="a.md"):
@@ -61,6 +61,7 @@ def test_unclosed_front_matter_and_non_mapping_and_bad_utf8():
     assert e.value.line == 5 and "UTF-8" in str(e.value)
 
 
+@needs_shared
 def test_foreign_docfx_article_loads_with_fallbacks():
     raw = (SHARED / "eval/wsl-docs/articles/troubleshooting.md").read_bytes()
     a = parse_article("troubleshooting.md", raw)

@@ -7,7 +7,7 @@ import sys
 from click.testing import CliRunner
 
 from kb.cli import main
-from tests.conftest import ROOT, article, write
+from tests.conftest import ROOT, article, needs_shared, write
 
 
 def kb(settings, *args, env=None):
@@ -111,6 +111,7 @@ def test_console_script_is_installed():
     assert out.returncode == 0 and "index" in out.stdout and "search" in out.stdout
 
 
+@needs_shared
 def test_foreign_docfx_knowledge_base_indexes_and_searches(tmp_path):
     from tests.conftest import SHARED
     folder = SHARED / "eval" / "wsl-docs" / "articles"

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from kb import evaluation
 from kb.cli import main
-from tests.conftest import SHARED
+from tests.conftest import SHARED, needs_shared
 
 SCORER = SHARED / "eval" / "score.py"
 
@@ -33,6 +33,7 @@ def dataset(tmp_path):
     return d
 
 
+@needs_shared
 def test_eval_matches_reference_scorer_and_keeps_ids_exact(tmp_path, monkeypatch):
     d = dataset(tmp_path)
     live = tmp_path / "live"
@@ -51,6 +52,7 @@ def test_eval_matches_reference_scorer_and_keeps_ids_exact(tmp_path, monkeypatch
     assert [round(float(x), 4) for x in ours] == [round(x, 4) for x in nums]
 
 
+@needs_shared
 def test_metrics_match_reference_on_ties_and_duplicates(tmp_path):
     qrels = {"q": {"a": 1, "b": 2, "c": 0}}
     run = {"q": [("c", 1.0), ("b", 1.0), ("a", 0.5), ("a", 0.2)]}
