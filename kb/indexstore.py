@@ -32,7 +32,7 @@ def schema() -> Schema:
         title=TEXT(analyzer=ana, stored=True),
         summary=TEXT(analyzer=ana, stored=True),
         tags=TEXT(analyzer=ana, stored=True),
-        body=TEXT(analyzer=ana, stored=True),
+        body=STORED,                     # plain text for snippets; searched through `content`
         content=TEXT(analyzer=ana),      # title + summary + tags + body: the main BM25 field
         spell=TEXT(analyzer=spelling_analyzer()),
         product=ID(stored=True),

@@ -29,6 +29,7 @@ CANDIDATES = 100
 K1 = 1.2
 TYPO_MAX_WORDS = 12
 TERM_CACHE = 20000
+SNIPPET_SOURCE = 6000
 MAX_QUERY_CHARS = 1000
 QUERY_CACHE = 4096
 
@@ -214,8 +215,7 @@ class Searcher:
             clauses.append(Q.FuzzyTerm("spell", w, boost=0.5, maxdist=1 if len(w) < 7 else 2,
                                        prefixlength=1))
         if unknown:
-            corrector = s.corrector("spell")
-            fixed = {w: (corrector.suggest(w, limit=1, maxdist=2) or [w])[0] for w in unknown}
+            fixed = {w: self._correct(snap, w) for w in unknown}
             if any(fixed[w] != w for w in fixed):
                 suggestion = " ".join(fixed.get(w, w) for w in words)
         if not clauses:
@@ -330,7 +330,9 @@ class Searcher:
         best_section = self._section_for(sections, section_terms, kw_terms) if kw_terms & set(matched) or not vec_section \
             else ("" if vec_section in ("title", "body") else vec_section)
         explanation["section"] = best_section
-        snippet_html = _snippet(body, kw_terms)
+        source = _snippet_source(sections, best_section, body)
+        snippet_html = _snippet(source, kw_terms) or (
+            _snippet(body[:SNIPPET_SOURCE], kw_terms) if source is not body else "")
         if not snippet_html:
             import html as _h
             snippet_html = _h.escape(" ".join((doc.get("summary") or body)[:300].split())[:200])
@@ -339,6 +341,17 @@ class Searcher:
                    doc.get("language", ""), doc.get("visibility", ""), doc.get("status", ""),
                    meta.get("tags", []), round(f.score, 6), snippet, snippet_html, best_section,
                    resolution, meta.get("updated"), explanation)
+
+    def _correct(self, snap: Snapshot, word: str) -> str:
+        """The closest indexed spelling of ``word`` (cached: Whoosh's corrector scans the
+        lexicon, ~100 ms a word at 1k articles)."""
+        fixed = snap.spell_cache.get(word)
+        if fixed is None:
+            found = snap.searcher().corrector("spell").suggest(word, limit=1, maxdist=1 if len(word) < 7 else 2)
+            fixed = found[0] if found else word
+            if len(snap.spell_cache) < TERM_CACHE:
+                snap.spell_cache[word] = fixed
+        return fixed
 
     def _analyzer_terms(self, text: str) -> list[str]:
         return [t.text for t in self._analyzer(text[:20000])]
@@ -400,6 +413,16 @@ def _snippet(text: str, terms: set[str]) -> str:
     text = " ".join(text[:50000].split())
     return highlight.highlight(text, frozenset(terms), analyzer(), _FRAG, _FMT, top=2,
                                scorer=highlight.BasicFragmentScorer, minscore=1)
+
+
+def _snippet_source(sections: list[dict], heading: str, body: str) -> str:
+    """Highlight the best-matching section when there is one (shorter than the whole body)."""
+    for sec in sections:
+        if heading and sec.get("heading") == heading:
+            text = markdown_to_text(sec["markdown"])
+            if text.strip():
+                return text
+    return body[:SNIPPET_SOURCE]
 
 
 def _strip_marks(s: str) -> str:
