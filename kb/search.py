@@ -330,9 +330,15 @@ class Searcher:
         best_section = self._section_for(sections, section_terms, kw_terms) if kw_terms & set(matched) or not vec_section \
             else ("" if vec_section in ("title", "body") else vec_section)
         explanation["section"] = best_section
-        source = _snippet_source(sections, best_section, body)
-        snippet_html = _snippet(source, kw_terms) or (
-            _snippet(body[:SNIPPET_SOURCE], kw_terms) if source is not body else "")
+        key = (doc["id"], best_section, frozenset(kw_terms))
+        snippet_html = snap.snippet_cache.get(key)
+        if snippet_html is None:
+            source = _snippet_source(sections, best_section, body)
+            snippet_html = _snippet(source, kw_terms) or (
+                _snippet(body[:SNIPPET_SOURCE], kw_terms) if source is not body else "")
+            if len(snap.snippet_cache) >= TERM_CACHE:
+                snap.snippet_cache.clear()      # as-you-type repeats recent keys: a reset is enough
+            snap.snippet_cache[key] = snippet_html
         if not snippet_html:
             import html as _h
             snippet_html = _h.escape(" ".join((doc.get("summary") or body)[:300].split())[:200])

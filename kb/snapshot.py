@@ -37,6 +37,7 @@ class Snapshot:
     row_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     term_cache: dict = field(default_factory=dict)   # article id → analysed terms (for hits)
     spell_cache: dict = field(default_factory=dict)  # unknown word → closest indexed spelling
+    snippet_cache: dict = field(default_factory=dict)  # (id, section, terms) → highlighted snippet
     _local: threading.local = field(default_factory=threading.local)
     _opened: list = field(default_factory=list)
 
