@@ -8,11 +8,6 @@ build is keyword-only (no encoders), queries are English and Chinese, role agent
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import importlib.util
-import os
-import platform
-import re
 import shutil
 import sys
 import tempfile
@@ -26,11 +21,10 @@ from indexer.build import build  # noqa: E402
 from kb.config import Settings  # noqa: E402
 from kb.search import Searcher, SearchQuery  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
-from results import pct, write_section  # noqa: E402
+from results import load_generator, pct, report  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("bench_web", ROOT / "bench" / "web.py")
-_bench_web = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bench_web)
+generate = load_generator()
+
 
 QUERIES = ["printer offline after new router", "vpn error 809", "outlook keeps asking for password",
            "reset forgotten password", "mailbox full", "docking station monitors", "bitlocker recovery key",
@@ -40,7 +34,7 @@ QUERIES = ["printer offline after new router", "vpn error 809", "outlook keeps a
 
 def run(n: int, work: Path) -> str:
     arts = work / f"a{n}"
-    _bench_web.generate(ROOT / "articles", arts, n, seed=9)
+    generate(ROOT / "articles", arts, n, seed=9)
     s = Settings.load(env={}, home=work / f"h{n}", articles=arts, semantic=False, encoders=())
     t = time.perf_counter()
     r = build(s, full=True)
@@ -70,10 +64,7 @@ def main() -> None:
             print(lines[-1], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        write_section("Keyword", ".venv/bin/python bench/keyword.py --write", "keyword-only build; 13 English/Chinese queries × 10 incl. a typo, snippets included", text)
+    report(lines, "Keyword", ".venv/bin/python bench/keyword.py --write", "keyword-only build; 13 English/Chinese queries × 10 incl. a typo, snippets included", args.write)
 
 if __name__ == "__main__":
     main()

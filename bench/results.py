@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import os
 import platform
 import re
@@ -22,3 +23,19 @@ def write_section(title: str, command: str, how: str, text: str) -> None:
     old = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n"
     old = re.sub(rf"\n## {re.escape(title)}\n.*?(?=\n## |\Z)", "\n", old, flags=re.S)
     RESULTS.write_text(old.rstrip("\n") + "\n\n" + head + text + "\n", "utf-8")
+
+
+def report(lines: list[str], title: str, command: str, how: str, write: bool) -> None:
+    """Print the result table and, with --write, store it as the ``title`` section."""
+    text = "\n".join(lines)
+    print(text)
+    if write:
+        write_section(title, command, how, text)
+
+
+def load_generator():
+    """bench/web.py's ``generate``: articles made from the starter KB, shuffled."""
+    spec = importlib.util.spec_from_file_location("bench_web", Path(__file__).resolve().parent / "web.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.generate

@@ -12,12 +12,8 @@ shape and the build does everything but the model calls; query encoding is real.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import importlib.util
 import os
-import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -37,12 +33,9 @@ from kb.config import Settings  # noqa: E402
 from kb.encoders import EncoderPool  # noqa: E402
 from kb.search import Searcher, SearchQuery  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
-from results import pct, write_section  # noqa: E402
+from results import load_generator, pct, report  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("bench_web", ROOT / "bench" / "web.py")
-_bench_web = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bench_web)
-generate = _bench_web.generate
+generate = load_generator()
 
 QUERIES = ["printer offline after new router", "vpn error 809", "outlook keeps asking for password",
            "reset forgotten password", "mailbox full cannot send", "docking station monitors black",
@@ -155,10 +148,7 @@ def main() -> None:
             print(lines[-1], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        write_section("Search", ".venv/bin/python bench/search.py --write", "latency: 20 English/Chinese queries × 5, server-side, role agent, query encoding included; vector matrices of true shape filled from real starter-chunk vectors, see the script's docstring", text)
+    report(lines, "Search", ".venv/bin/python bench/search.py --write", "latency: 20 English/Chinese queries × 5, server-side, role agent, query encoding included; vector matrices of true shape filled from real starter-chunk vectors, see the script's docstring", args.write)
 
 if __name__ == "__main__":
     main()
