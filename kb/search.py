@@ -6,13 +6,15 @@ related articles) gets results that already respect the role.
 """
 from __future__ import annotations
 
+import html
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from whoosh import highlight, query as Q
+from whoosh import query as Q
 
 from kb.config import Settings
 from kb.encoders import EncoderPool
@@ -20,6 +22,7 @@ from kb.errors import BadQuery, IndexMissing, NotFound
 from kb.fusion import FusionConfig, Ranking, fuse
 from kb.indexstore import IndexStore
 from kb.snapshot import Snapshot
+from kb import snippets
 from kb.text import analyzer, has_cjk, markdown_to_text, spelling_analyzer
 
 ROLES = ("customer", "agent", "engineer", "admin")
@@ -29,7 +32,6 @@ CANDIDATES = 100
 K1 = 1.2
 TYPO_MAX_WORDS = 12
 TERM_CACHE = 20000
-SNIPPET_SOURCE = 6000
 MAX_QUERY_CHARS = 1000
 QUERY_CACHE = 4096
 
@@ -333,16 +335,15 @@ class Searcher:
         key = (doc["id"], best_section, frozenset(kw_terms))
         snippet_html = snap.snippet_cache.get(key)
         if snippet_html is None:
-            source = _snippet_source(sections, best_section, body)
-            snippet_html = _snippet(source, kw_terms) or (
-                _snippet(body[:SNIPPET_SOURCE], kw_terms) if source is not body else "")
+            source = snippets.snippet_source(sections, best_section, body)
+            snippet_html = snippets.snippet(source, kw_terms) or (
+                snippets.snippet(body[:snippets.SNIPPET_SOURCE], kw_terms) if source is not body else "")
             if len(snap.snippet_cache) >= TERM_CACHE:
                 snap.snippet_cache.clear()      # as-you-type repeats recent keys: a reset is enough
             snap.snippet_cache[key] = snippet_html
         if not snippet_html:
-            import html as _h
-            snippet_html = _h.escape(" ".join((doc.get("summary") or body)[:300].split())[:200])
-        snippet = _strip_marks(snippet_html)
+            snippet_html = html.escape(" ".join((doc.get("summary") or body)[:300].split())[:200])
+        snippet = snippets.strip_marks(snippet_html)
         return Hit(doc["id"], doc["slug"], doc["title"], doc.get("summary", ""), doc.get("product", ""),
                    doc.get("language", ""), doc.get("visibility", ""), doc.get("status", ""),
                    meta.get("tags", []), round(f.score, 6), snippet, snippet_html, best_section,
@@ -400,41 +401,6 @@ def _filters(q: SearchQuery):
         keep.append(Q.Term("product", q.product))
     keep += [Q.Term("tag", t.lower()) for t in q.tags]
     return (Q.And(keep) if keep else None), exclude
-
-
-class _MarkFormatter(highlight.HtmlFormatter):
-    """<mark>term</mark>, everything else HTML-escaped."""
-
-    def format_token(self, text, token, replace=False):
-        return "<mark>%s</mark>" % highlight.htmlescape(highlight.get_text(text, token, replace), quote=False)
-
-
-_FRAG = highlight.ContextFragmenter(maxchars=220, surround=60)
-_FMT = _MarkFormatter(between=" … ")
-
-
-def _snippet(text: str, terms: set[str]) -> str:
-    if not terms or not text:
-        return ""
-    text = " ".join(text[:50000].split())
-    return highlight.highlight(text, frozenset(terms), analyzer(), _FRAG, _FMT, top=2,
-                               scorer=highlight.BasicFragmentScorer, minscore=1)
-
-
-def _snippet_source(sections: list[dict], heading: str, body: str) -> str:
-    """Highlight the best-matching section when there is one (shorter than the whole body)."""
-    for sec in sections:
-        if heading and sec.get("heading") == heading:
-            text = markdown_to_text(sec["markdown"])
-            if text.strip():
-                return text
-    return body[:SNIPPET_SOURCE]
-
-
-def _strip_marks(s: str) -> str:
-    import html as _h
-    import re
-    return _h.unescape(re.sub(r"</?mark[^>]*>", "", s))
 
 
 def _ms(t: float) -> float:
