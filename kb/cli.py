@@ -227,6 +227,9 @@ from kb.cli_support import COMMANDS as _support  # noqa: E402
 for _cmd in _support:
     main.add_command(_cmd)
 
+from kb.cli_contrib import contrib_group as _contrib  # noqa: E402
+main.add_command(_contrib)
+
 
 if __name__ == "__main__":
     main()
