@@ -218,6 +218,10 @@ class Searcher:
                                        prefixlength=1))
         if unknown:
             fixed = {w: self._correct(snap, w) for w in unknown}
+            # the corrector reads the whole vocabulary: offer only words this reader may see
+            filt, exclude = _filters(q)
+            fixed = {w: f if f == w or s.search(Q.Term("spell", f), limit=1, filter=filt, mask=exclude)
+                     .scored_length() else w for w, f in fixed.items()}
             if any(fixed[w] != w for w in fixed):
                 suggestion = " ".join(fixed.get(w, w) for w in words)
         if not clauses:

@@ -13,7 +13,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 from kb.errors import BadQuery, NotFound
 from kb.search import SearchQuery
 from kb.suggest import suggest
-from web import common
+from web import articles, common
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -91,6 +91,7 @@ def search():
     out = res.to_dict(explain=explain and role != "customer")
     for hit in out["results"]:
         hit["url"] = article_url(hit["slug"], role)
+        hit["resolution"] = articles.markdown_for(hit["resolution"], hit["slug"] + ".md", role)
     return jsonify(out)
 
 
@@ -134,7 +135,7 @@ def article(key: str):
            "visibility": doc.get("visibility", ""), "status": doc.get("status", ""),
            "tags": meta.get("tags", []), "updated": meta.get("updated"),
            "url": article_url(doc["slug"], role),
-           "sections": [{"heading": s.get("heading", ""), "kind": s.get("kind"), "markdown": s.get("markdown", "")}
+           "sections": [{"heading": s.get("heading", ""), "kind": s.get("kind"), "markdown": articles.markdown_for(s.get("markdown", ""), doc.get("path", ""), role)}
                         for s in meta.get("sections", [])]}
     if role != "customer":
         out.update({"owners": meta.get("owners", []), "review_by": meta.get("review_by"),

@@ -7,7 +7,10 @@ reader's role); nothing here or in the templates filters by visibility or status
 """
 from __future__ import annotations
 
+import posixpath
+import re
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from flask import url_for
 
@@ -31,6 +34,34 @@ def link_for(role: str):
             return None
         return url_for(endpoint, slug=slug)
     return resolve
+
+
+_MD_LINK = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'(][^)]*)?\)")
+_MD_TARGET = re.compile(r"\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'(][^)]*)?\)")
+_MD_REF = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*<?([^\s>]*)>?.*$", re.M)
+
+
+def markdown_for(md: str, article_path: str, role: str) -> str:
+    """Markdown as ``role`` may read it (the JSON API hands out Markdown, not HTML): a link to
+    an article this reader may not see keeps its words and loses its target, as on the pages."""
+    if ".md" not in md:
+        return md
+    resolve = link_for(role)
+    base = posixpath.dirname(article_path)
+
+    def hidden(href: str) -> bool:
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc or href.startswith(("/", "#")) or not parts.path.endswith(".md"):
+            return False
+        target = posixpath.normpath(posixpath.join(base, unquote(parts.path)))
+        return target.startswith("..") or resolve(target[:-3]) is None
+
+    for _ in range(8):          # nested brackets ([a ![b](x.md) c](y.md)) unwrap one level a pass
+        before, md = md, _MD_LINK.sub(lambda m: m.group(2) if hidden(m.group(3)) else m.group(0), md)
+        if md == before:
+            break
+    md = _MD_TARGET.sub(lambda m: "]" if hidden(m.group(1)) else m.group(0), md)    # deeper nesting
+    return _MD_REF.sub(lambda m: "" if hidden(m.group(1)) else m.group(0), md)
 
 
 def _indexed_markdown(doc: dict) -> str:

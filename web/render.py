@@ -46,8 +46,9 @@ class _Links(Treeprocessor):
         self.link_for = link_for
 
     def run(self, root):
-        for el in root.iter("a"):
-            href = el.get("href", "")
+        for el in [e for e in root.iter() if e.tag in ("a", "img")]:
+            attr = "href" if el.tag == "a" else "src"     # an image can point at an article too
+            href = el.get(attr, "")
             parts = urlsplit(href)
             if parts.scheme or parts.netloc or href.startswith(("/", "#")):
                 continue
@@ -55,12 +56,14 @@ class _Links(Treeprocessor):
                 continue
             target = posixpath.normpath(posixpath.join(self.base, parts.path))
             url = None if target.startswith("..") else self.link_for(target[:-3])
-            if url is None:          # the reader may not see it: keep the words, drop the link
+            if url is None and el.tag == "img":
+                el.attrib.pop("src", None)
+            elif url is None:        # the reader may not see it: keep the words, drop the link
                 el.tag = "span"
                 el.attrib.clear()
                 el.set("class", "unlinked")
             else:
-                el.set("href", url + (f"#{parts.fragment}" if parts.fragment else ""))
+                el.set(attr, url + (f"#{parts.fragment}" if parts.fragment else ""))
 
 
 class _LinkExtension(markdown.Extension):
