@@ -310,6 +310,8 @@ def scrub(text: str, names: Iterable[str] = ()) -> str:
 _DOC_DOMAINS = re.compile(r"(?:^|[.@])(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid|localhost)"
                           r"|example|test|invalid|localhost)$", re.I)
 _DOC_PHONES = {"13800138000", "8613800138000"}
+# fiction / documentation ranges: US 555-0100…0199, UK (Ofcom) 020 7946 0xxx and 07700 900xxx
+_DOC_PHONE_RANGES = re.compile(r"^(?:1?\d{3}5550 1\d\d|(?:44|0)(?:2079460|7700900)\d{3})$".replace(" ", ""))
 _PUBLIC_RESOLVERS = {"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "114.114.114.114",
                      "223.5.5.5", "223.6.6.6", "119.29.29.29", "208.67.222.222", "208.67.220.220"}
 
@@ -317,7 +319,8 @@ _PUBLIC_RESOLVERS = {"8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "114
 def is_documentation(r: Replacement) -> bool:
     """Whether a match is a value documentation may show: reserved example domains, private,
     loopback and documentation address ranges, public DNS resolvers, the canonical example
-    mobile number 138 0013 8000 and US 555-01xx fictional numbers."""
+    mobile number 138 0013 8000, and the numbers reserved for fiction (US 555-01xx, UK 020 7946
+    0xxx and 07700 900xxx)."""
     v = r.original
     if r.kind in ("email", "url"):
         host = v.split("@", 1)[1] if r.kind == "email" else re.sub(r"^https?://([^/@]*@)?", "", v, flags=re.I)
@@ -334,5 +337,27 @@ def is_documentation(r: Replacement) -> bool:
         return doc or addr.is_private or addr.is_loopback or addr.is_unspecified or str(addr) in _PUBLIC_RESOLVERS
     if r.kind == "phone":
         digits = re.sub(r"\D", "", v)
-        return digits.lstrip("0") in _DOC_PHONES or bool(re.search(r"555-?01\d\d$", v))
+        return digits.lstrip("0") in _DOC_PHONES or bool(_DOC_PHONE_RANGES.match(digits))
     return False
+
+
+_FM_KEYS_CHECKED = re.compile(r"^(?:title|summary)\s*:")
+
+
+def article_findings(raw: str) -> list[tuple[int, int, Replacement]]:
+    """Customer data left in an article file: (line, column, match) for the title, summary and
+    body — other front matter (owners are staff contacts) and documentation values excepted."""
+    lines = raw.split("\n")
+    in_fm = bool(lines) and lines[0].strip() == "---"
+    out = []
+    for no, line in enumerate(lines, 1):
+        if in_fm:
+            if no > 1 and line.strip() in ("---", "..."):
+                in_fm = False
+                continue
+            if not _FM_KEYS_CHECKED.match(line):
+                continue
+        for r in find(line):
+            if not is_documentation(r):
+                out.append((no, r.start + 1, r))
+    return out

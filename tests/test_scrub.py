@@ -135,3 +135,41 @@ def test_labelled_format_errors_name_the_line(tmp_path):
     bad.write_text("# header\nen\tno third column\n", "utf-8")
     with pytest.raises(ValueError, match=r"bad.tsv:2"):
         bench.load_labelled(bad)
+
+
+def test_check_rejects_customer_data_in_public_articles_only(repo):
+    from click.testing import CliRunner
+
+    from kb.check import check_folder
+    from kb.cli import main
+    from tests.conftest import article, write
+
+    leak = ("## Symptoms\nCustomer Zhang (zhang.wei@contoso.cn) cannot print.\n\n## Environment\nWindows 11\n\n"
+            "## Cause\nA stale port.\n\n## Resolution\n1. Call 13912345678 back.\n2. 客户订单号ORD20240101001。\n")
+    write(repo, {
+        "leaky.md": article("KB-0100", "Printer leak", body=leak),
+        "leaky-internal.md": article("KB-0101", "Internal leak", visibility="internal", body=leak),
+        "clean.md": article("KB-0102", "Placeholders only", body=leak.replace("zhang.wei@contoso.cn", "<email>")
+                            .replace("13912345678", "<phone>").replace("ORD20240101001", "<id>")),
+        "docs-values.md": article("KB-0103", "Documentation values", body=(
+            "## Symptoms\nWindows 10 22H2 (10.0.19045) fails with 0x80370102 after KB5034441.\n\n## Environment\n"
+            "Router 192.168.1.1, DNS 8.8.8.8, mail user@example.com, https://portal.northwind.example/?token=x\n\n"
+            "## Cause\nE1234.\n\n## Resolution\n1. Call +44 20 7946 0100 or 13800138000.\n")),
+    })
+    problems, count = check_folder(repo)
+    assert count == 10
+    leaks = [(Path(p.path).name, p.line, p.message.split(":")[1].split(" at ")[0].strip()) for p in problems]
+    assert leaks == [("leaky.md", 14, "email"), ("leaky.md", 23, "phone"), ("leaky.md", 24, "id")], problems
+    assert "zhang.wei" not in str(problems)  # the value itself does not go into CI logs
+    # the command names file, line and kind, and fails
+    r = CliRunner().invoke(main, ["check", str(repo)], env={"KB_HOME": str(repo.parent / "state")})
+    assert r.exit_code == 1
+    assert "leaky.md:23: customer data in a public article: phone at column" in r.output
+    assert "leaky-internal.md" not in r.output and "clean.md" not in r.output and "docs-values" not in r.output
+
+
+def test_starter_articles_pass_the_customer_data_check():
+    from kb.check import check_folder
+    problems, count = check_folder(ROOT / "articles")
+    assert count >= 61
+    assert [p for p in problems if "customer data" in p.message] == []
