@@ -129,7 +129,11 @@ def check(ctx, path, strict, against):
     """Validate articles; list every problem as path:line and exit 1 if any."""
     from kb.check import check_folder
     root = path or ctx.obj.articles
-    problems, count = check_folder(Path(root), strict=strict, against=against)
+    similarity = None
+    if strict and against:        # near-duplicate check of the added or changed articles
+        from kb.cli_contrib import duplicate_similarity
+        similarity = duplicate_similarity(ctx.obj)
+    problems, count = check_folder(Path(root), strict=strict, against=against, similarity=similarity)
     for p in problems:
         click.echo(str(p))
     click.echo(f"{count} article(s) checked, {len(problems)} problem(s)", err=True)

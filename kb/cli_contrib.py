@@ -93,3 +93,19 @@ def sync_(ctx, as_json):
     for m in merged:
         click.echo(f"contribution {m['id']}: {m['article_id']} merged at {m['merged_at']}")
     click.echo(f"{len(merged)} merged")
+
+
+def duplicate_similarity(settings):
+    """The near-duplicate measure `kb check --strict --against` uses: the configured sentence
+    encoders, or the keyword fallback when semantic search is off or no encoder loads (said on
+    stderr, so a CI log shows which thresholds applied)."""
+    from kb.contrib_dupes import THRESHOLDS, Similarity
+    from kb.encoders import EncoderPool
+    pool = EncoderPool(settings.encoders) if settings.semantic and settings.encoders else None
+    sim = Similarity(pool)
+    methods = {lang: sim.method_for(lang) for lang in ("en", "zh")}
+    for name, why in (pool.failures() if pool else {}).items():
+        click.echo(f"warning: near-duplicate check without {name}: {why}", err=True)
+    click.echo("near-duplicate check: " + ", ".join(f"{lang} by {m} (threshold {THRESHOLDS[m]:.2f})"
+                                                     for lang, m in methods.items()), err=True)
+    return sim

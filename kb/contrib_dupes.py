@@ -1,0 +1,129 @@
+"""Near-duplicate articles: how alike two articles are, and which pairs are too alike.
+
+Used by `kb check --strict --against REF` (each added or changed article against every other
+article of its language) and by the capture form's search-before-create panel.
+
+Similarity is the cosine of sentence embeddings from kb.encoders (MiniLM for English when it
+loads, the multilingual USE v3 for Chinese or when MiniLM does not), or — when no encoder can
+load, or semantic search is switched off — a keyword fallback: the cosine of TF-IDF vectors of
+the index terms (kb.text.tokens, the same analyzer search uses). Each method has its own
+threshold, chosen by measurement with bench/duplicates.py on the starter articles and the dev
+sets in ../shared/eval (figures in docs/ARTICLES.md, "Duplicates"). Articles in different
+languages are never compared: a translation is not a duplicate.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb.articles import Article
+from kb.text import markdown_to_text, tokens
+
+# Chosen by bench/duplicates.py (see docs/ARTICLES.md): the lowest value that flags no pair of
+# distinct articles in the starter KB or the dev sets' distinct documents (≤ 0.1 % of them),
+# while catching the near-copies.
+THRESHOLDS = {"minilm": 0.90, "use3": 0.86, "keyword": 0.55}
+TEXT_CHARS = 2000
+
+
+@dataclass
+class Doc:
+    id: str
+    path: str
+    language: str
+    text: str
+
+
+def article_text(title: str, summary: str, body_md: str) -> str:
+    """What two articles are compared on: title, summary and the plain text of the body."""
+    return f"{title}\n{summary}\n{markdown_to_text(body_md)}"[:TEXT_CHARS]
+
+
+def doc_of(a: Article) -> Doc:
+    return Doc(a.id, a.path, a.language, article_text(a.title, a.summary, a.body))
+
+
+class Similarity:
+    """Cosine similarity of texts with the best method available; ``method_for(lang)`` says
+    which one (and so which threshold) applies."""
+
+    def __init__(self, pool=None):
+        self.pool = pool          # kb.encoders.EncoderPool, or None for keyword only
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def encoder_for(self, language: str):
+        if self.pool is None:
+            return None
+        order = ("use3",) if language == "zh" else ("minilm", "use3")
+        for name in order:
+            if name in self.pool.names:
+                enc = self.pool.get(name)
+                if enc is not None:
+                    return enc
+        return None
+
+    def method_for(self, language: str) -> str:
+        enc = self.encoder_for(language)
+        return enc.name if enc is not None else "keyword"
+
+    def threshold(self, language: str) -> float:
+        return THRESHOLDS[self.method_for(language)]
+
+    def _vectors(self, enc, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if (enc.name, t) not in self._cache]
+        if missing:
+            for t, v in zip(missing, enc.encode(missing)):
+                self._cache[(enc.name, t)] = v
+        return np.vstack([self._cache[(enc.name, t)] for t in texts]) if texts else np.zeros((0, enc.dim))
+
+    def matrix(self, left: list[str], right: list[str], language: str) -> np.ndarray:
+        """len(left) × len(right) cosine similarities."""
+        if not left or not right:
+            return np.zeros((len(left), len(right)), dtype=np.float32)
+        enc = self.encoder_for(language)
+        if enc is not None:
+            return self._vectors(enc, left) @ self._vectors(enc, right).T
+        return keyword_matrix(left, right)
+
+
+def keyword_matrix(left: list[str], right: list[str]) -> np.ndarray:
+    """Cosine of TF-IDF (log tf, smoothed idf over both lists) of the analyzer's index terms."""
+    bags = [Counter(tokens(t)) for t in left + right]
+    df: Counter = Counter()
+    for b in bags:
+        df.update(b.keys())
+    n = len(bags)
+    vocab = {term: i for i, term in enumerate(df)}
+    m = np.zeros((n, len(vocab)), dtype=np.float32)
+    for row, b in enumerate(bags):
+        for term, tf in b.items():
+            m[row, vocab[term]] = (1 + math.log(tf)) * (math.log((1 + n) / (1 + df[term])) + 1)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    norms[norms == 0] = 1
+    m /= norms
+    return m[:len(left)] @ m[len(left):].T
+
+
+def near_duplicates(changed: list[Doc], others: list[Doc], sim: Similarity) -> list[tuple[Doc, Doc, float, str]]:
+    """(changed article, most similar other article of its language, score, method) for each
+    changed article whose best match reaches the threshold of the method used."""
+    out = []
+    for lang in sorted({d.language for d in changed}):
+        left = [d for d in changed if d.language == lang]
+        right = [d for d in others if d.language == lang]
+        if not right:
+            continue
+        m = sim.matrix([d.text for d in left], [d.text for d in right], lang)
+        limit, method = sim.threshold(lang), sim.method_for(lang)
+        for i, d in enumerate(left):
+            scores = m[i].copy()
+            for j, o in enumerate(right):
+                if o.path == d.path or o.id == d.id:
+                    scores[j] = -1
+            j = int(np.argmax(scores))
+            if scores[j] >= limit:
+                out.append((d, right[j], float(scores[j]), method))
+    return out
