@@ -73,6 +73,8 @@ def index(ctx, articles, full):
                f"in {report.timings['total']:.1f}s")
     for name, why in report.encoder_failures.items():
         click.echo(f"warning: semantic search without {name}: {why}", err=True)
+    from kb.cli_similar import update_ticket_index
+    update_ticket_index(s, full, _progress_bar("index"))
     if report.errors:
         click.echo(f"{len(report.errors)} article(s) skipped because of errors", err=True)
         sys.exit(1)
@@ -233,6 +235,10 @@ for _cmd in _support:
 
 from kb.cli_contrib import contrib_group as _contrib  # noqa: E402
 main.add_command(_contrib)
+
+
+from kb.cli_similar import similar as _similar  # noqa: E402
+main.add_command(_similar)
 
 
 if __name__ == "__main__":
