@@ -84,8 +84,9 @@ def console():
     f = read_filters(strict=False)
     ctx = results_context(request.args.get("q", ""), f)
     facets = common.facets()
+    from web.agent.similar import console_slot
     return render_template("agent/console.html", nav="search", products=facets["products"],
-                           tags=facets["tags"], **ctx)
+                           tags=facets["tags"], similar_url=console_slot(), **ctx)
 
 
 @bp.get("/results")

@@ -71,6 +71,7 @@ def ticket(ticket_id: str):
         suggested = tickets.suggest(common.searcher(), db, t["id"], limit=5, role=role)
     except BadQuery:      # a ticket without subject or description gives nothing to search
         suggested = None
+    from web.agent.similar import ticket_panel
     return render_template("agent/ticket.html", nav="tickets", t=t, linked=linked, suggested=suggested,
                            current_ticket=session.get("ticket"), capture_url=capture_url(t["id"]),
-                           resolution=lambda h: articles.resolution(h, role))
+                           resolution=lambda h: articles.resolution(h, role), **ticket_panel(t["id"]))

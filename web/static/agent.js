@@ -7,7 +7,22 @@
   var q = document.getElementById('q');
   var out = document.getElementById('results');
 
+  // Similar resolved tickets for the current ticket: a request of its own, never per keystroke.
+  function loadSimilar(id) {
+    var slot = document.getElementById('similar-slot');
+    if (!slot) return;
+    if (id !== undefined) slot.setAttribute('data-src', id ? slot.getAttribute('data-base') + '?ticket=' + encodeURIComponent(id) : '');
+    var src = slot.getAttribute('data-src');
+    if (!src) { slot.innerHTML = ''; return; }
+    fetch(src, { credentials: 'same-origin', headers: { 'X-Requested-With': 'fetch', 'Accept': 'text/html' } })
+      .then(function (r) { return r.ok ? r.text() : ''; })
+      .then(function (html) { if (slot.getAttribute('data-src') === src) slot.innerHTML = html; })
+      .catch(function () {});
+  }
+  loadSimilar();
+
   function setTicket(id) {
+    loadSimilar(id);
     document.querySelectorAll('input[data-current-ticket]').forEach(function (i) { i.value = id || ''; });
     document.querySelectorAll('[data-needs-ticket]').forEach(function (b) {
       b.disabled = !id; b.title = id ? '' : KB.t('set_ticket_first');

@@ -1,0 +1,180 @@
+"""Similar resolved tickets: the ticket index (incremental, vectors cached in SQLite), ranking
+in both languages, `kb similar`, the panel on the agent console and ticket page, and its
+absence from every customer page and customer-scope API answer."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from kb import similar, store
+from kb.cli import main
+from kb.encoders import EncoderPool
+from kb.errors import BadQuery, IndexMissing
+from kb.similar import SimilarTickets
+from kb.tickets import link_article, upsert_ticket
+from tests.tiny_encoder import TinyEncoder
+from tests.web_support import CUSTOMER, app, client, post, signed_in, web_settings  # noqa: F401
+
+MARKER = "Reseat-the-fuser-unit-7731"     # only in a resolved ticket's resolution
+
+TICKETS = [
+    {"id": "R-1", "subject": "Printer offline after router swap", "product": "printing",
+     "description": "Office printer shows offline since the new Wi-Fi router was installed.",
+     "resolution": f"Re-paired the printer with the new SSID and removed the stale port. {MARKER}",
+     "status": "resolved", "resolved_at": "2026-10-03T10:00:00Z", "contact": "Alice Wong"},
+    {"id": "R-2", "subject": "VPN error 809 from home", "product": "vpn",
+     "description": "Home router blocks IPsec; VPN fails with error 809.",
+     "resolution": "Enabled IPsec passthrough on the home router.", "status": "closed",
+     "resolved_at": "2026-10-05T10:00:00Z", "closed_at": "2026-10-06T10:00:00Z"},
+    {"id": "R-3", "subject": "打印机脱机", "product": "printing",
+     "description": "更换路由器后打印机一直显示脱机。", "resolution": "重新连接新的无线网络并删除旧端口。",
+     "status": "resolved", "resolved_at": "2026-10-07T10:00:00Z"},
+    {"id": "O-1", "subject": "Printer offline again", "product": "printing",
+     "description": "The printer is offline after the router change.", "status": "open"},
+]
+
+
+def add_tickets(db, rows):
+    for t in rows:
+        upsert_ticket(db, {"channel": "phone", "priority": "normal", "created_at": "2026-10-01T09:00:00Z", **t})
+
+
+class TinyUse3(TinyEncoder):
+    name = "use3"
+    fingerprint = "tiny-use3:1"
+
+
+def tiny_pool():
+    return EncoderPool(("use3",), factories={"use3": TinyUse3})
+
+
+def test_index_search_and_incremental_update(settings):
+    db = store.connect(settings.db_path)
+    with pytest.raises(IndexMissing):
+        SimilarTickets(settings).search("printer", role="agent")
+    add_tickets(db, TICKETS)
+    link_article(db, "R-1", "KB-0001", by="alice")
+    r = similar.update(settings, db)
+    assert (r.full, r.tickets, r.added) == (True, 3, 3)       # open tickets are not indexed
+    finder = SimilarTickets(settings)
+    found = finder.for_ticket(db, "O-1", role="agent")
+    assert found[0].id == "R-1" and "O-1" not in [t.id for t in found]
+    assert found[0].articles == ["KB-0001"] and MARKER in found[0].resolution
+    assert (found[0].product, found[0].resolved_at) == ("printing", "2026-10-03T10:00:00Z")
+    assert [t.id for t in finder.search("打印机 脱机", role="agent")][0] == "R-3"
+    # nothing changed: nothing rebuilt; a changed, a new and a reopened ticket: only those
+    r = similar.update(settings, db)
+    assert (r.full, r.added, r.changed, r.removed) == (False, 0, 0, 0)
+    upsert_ticket(db, {"id": "R-2", "resolution": "Replaced the VPN client with the new profile; fixed 809."})
+    add_tickets(db, [{"id": "R-4", "subject": "Outlook password prompt loop", "description": "Keeps asking.",
+                      "resolution": "Cleared cached credentials.", "status": "resolved"}])
+    upsert_ticket(db, {"id": "R-3", "status": "open"})
+    r = similar.update(settings, db)
+    assert (r.full, r.tickets, r.added, r.changed, r.removed) == (False, 3, 1, 1, 1)
+    assert [t.id for t in finder.search("outlook password", role="agent")][:1] == ["R-4"]
+    assert "R-3" not in [t.id for t in finder.search("打印机 脱机", role="agent")]
+    assert "new profile" in [t for t in finder.search("vpn 809", role="agent") if t.id == "R-2"][0].resolution
+
+
+def test_customers_and_bad_input_are_refused(settings):
+    db = store.connect(settings.db_path)
+    add_tickets(db, TICKETS)
+    similar.update(settings, db)
+    finder = SimilarTickets(settings)
+    with pytest.raises(BadQuery, match="role"):
+        finder.search("printer", role="customer")
+    with pytest.raises(BadQuery, match="limit"):
+        finder.search("printer", role="agent", limit=0)
+    with pytest.raises(BadQuery, match="q"):
+        finder.search("  ", role="agent")
+
+
+def test_vectors_are_cached_in_sqlite_by_hash_and_fingerprint(settings):
+    s = settings.replace(semantic=True, encoders=("use3",))
+    db = store.connect(s.db_path)
+    add_tickets(db, TICKETS)
+    r = similar.update(s, db, pool=tiny_pool())
+    assert r.embedded == {"use3": 3}
+    fp = TinyUse3.fingerprint
+    assert db.conn.execute("SELECT count(*) FROM embeddings WHERE fingerprint = ?", [fp]).fetchone()[0] == 3
+    # a changed ticket is the only one embedded again; a full rebuild takes everything from the cache
+    upsert_ticket(db, {"id": "R-1", "resolution": "Printer re-paired with the new router."})
+    assert similar.update(s, db, pool=tiny_pool()).embedded == {"use3": 1}
+    r = similar.update(s, db, pool=tiny_pool(), full=True)
+    assert r.full and r.embedded == {"use3": 0}
+    m = np.load(similar.index_dir(s) / "vec-use3.npy")
+    assert m.shape == (3, TinyUse3.dim)
+    found = SimilarTickets(s, pool=tiny_pool()).search("打印机 脱机", role="agent")   # use3 weighs in on Chinese
+    assert found[0].id == "R-3" and found[0].explanation["use3"] > 0
+
+
+def test_kb_index_builds_it_and_kb_similar_prints_it(settings):
+    db = store.connect(settings.db_path)
+    add_tickets(db, TICKETS)
+    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0"}
+    r = CliRunner().invoke(main, ["index"], env=env, catch_exceptions=False)
+    assert r.exit_code == 0 and "indexed 3 resolved tickets for similar-ticket search (full build" in r.output
+    r = CliRunner().invoke(main, ["similar", "O-1", "--json", "--limit", "2"], env=env, catch_exceptions=False)
+    data = json.loads(r.output)
+    assert data["ticket"] == "O-1" and data["similar"][0]["id"] == "R-1" and len(data["similar"]) <= 2
+    assert {"resolution", "resolved_at", "product", "articles"} <= set(data["similar"][0])
+    r = CliRunner().invoke(main, ["similar", "O-1"], env=env, catch_exceptions=False)
+    assert r.exit_code == 0 and "R-1  Printer offline after router swap" in r.output and MARKER in r.output
+    r = CliRunner().invoke(main, ["similar", "NOPE"], env=env)
+    assert r.exit_code == 2 and "no ticket 'NOPE'" in r.output
+
+
+# --- web ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def with_similar(web_settings):
+    db = store.connect(web_settings.db_path)
+    add_tickets(db, [dict(t, customer=CUSTOMER) for t in TICKETS])
+    link_article(db, "R-1", "KB-0001", by="alice")
+    similar.update(web_settings, db)
+    db.conn.close()
+    return web_settings
+
+
+@pytest.fixture
+def sclient(with_similar, client):
+    return client
+
+
+def test_ticket_page_shows_similar_resolved_tickets(sclient):
+    signed_in(sclient, "alice")
+    page = sclient.get("/agent/tickets/T-100").get_data(as_text=True)
+    assert 'data-testid="similar-tickets"' in page
+    assert 'data-ticket-id="R-1"' in page and MARKER in page
+    assert "Printer shows offline after the router was replaced" in page      # its linked article, by title
+    assert 'data-ticket-id="T-100"' not in page                               # never itself
+
+
+def test_console_loads_the_panel_as_its_own_fragment(sclient):
+    signed_in(sclient, "alice")
+    page = sclient.get("/agent?q=printer").get_data(as_text=True)
+    assert 'id="similar-slot"' in page and 'data-src=""' in page                # no current ticket yet
+    assert post(sclient, "/agent/ticket", {"ticket_id": "O-1"}).status_code == 200
+    page = sclient.get("/agent").get_data(as_text=True)
+    assert 'data-src="/agent/similar?ticket=O-1"' in page and MARKER not in page  # not in the page itself
+    typing = sclient.get("/agent/results?q=printer offline").get_data(as_text=True)
+    assert "similar-tickets" not in typing and MARKER not in typing             # nor in the as-you-type fragment
+    frag = sclient.get("/agent/similar?ticket=O-1")
+    assert frag.status_code == 200 and 'data-ticket-id="R-1"' in frag.get_data(as_text=True)
+    assert 'data-ticket-id="R-3"' in sclient.get("/agent/similar?q=打印机脱机").get_data(as_text=True)
+    assert sclient.get("/agent/similar?ticket=NOPE").status_code == 400
+    assert sclient.get("/agent/similar?bogus=1").status_code == 400
+
+
+def test_no_similar_tickets_for_customers_or_anonymous_api(sclient):
+    markers = (MARKER, "similar-tickets", "similar-ticket", "R-1", "Re-paired the printer")
+    assert sclient.get("/agent/similar?ticket=O-1").status_code in (302, 401, 403)
+    for url in ("/", "/search?q=printer+offline", "/articles/printer-offline", "/api/v1/search?q=printer+offline",
+                "/api/v1/articles/KB-0001", "/api/v1/suggest?q=printer", "/search?q=打印机脱机"):
+        r = sclient.get(url)
+        body = r.get_data(as_text=True)
+        for m in markers:
+            assert m not in body, (url, m)
