@@ -340,9 +340,11 @@ def fill_new(db: sqlite_utils.Database, fields: dict, paths: set[str], ids: dict
 
 
 def capture_new(db: sqlite_utils.Database, articles, author: str, fields: dict,
-                ticket_id: str | None = None) -> tuple[dict[str, str], int | None, dict]:
+                ticket_id: str | None = None, blocking: dict[str, str] | None = None
+                ) -> tuple[dict[str, str], int | None, dict]:
     """Validate and store a new article; returns (problems by field, contribution id or None,
-    the fields as kept). The draft is saved first, so nothing typed is lost on an error."""
+    the fields as kept). The draft is saved first, so nothing typed is lost on an error.
+    ``blocking``: problems found by the caller (e.g. an unconfirmed near-duplicate)."""
     paths, ids = inventory(articles)
     key = draft_key("new", ticket_id or "-", author)
     draft = load_draft(db, key) or {}
@@ -350,12 +352,11 @@ def capture_new(db: sqlite_utils.Database, articles, author: str, fields: dict,
     if draft.get("contribution_id"):      # a resubmit keeps the id and slug it was given
         c = get(db, draft["contribution_id"])
         if c["state"] == "pending":
-            fields.setdefault("id", c["article_id"])
-            fields.setdefault("slug", c["slug"])
-            fields["id"], fields["slug"] = fields["id"] or c["article_id"], fields["slug"] or c["slug"]
+            fields["id"] = fields.get("id") or c["article_id"]
+            fields["slug"] = fields.get("slug") or c["slug"]
     fields = fill_new(db, fields, paths, ids)
     save_draft(db, key, author, fields)
-    problems = validate_new(fields, paths, ids)
+    problems = {**validate_new(fields, paths, ids), **(blocking or {})}
     if problems:
         return problems, None, fields
     cid, _ = submit(db, key, kind="new", author=author, fields=fields, markdown=compose(fields),

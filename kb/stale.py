@@ -12,7 +12,9 @@ An article is listed with one reason for each signal that fires, as of a day ``t
 - ``negative_feedback``: in the last 90 days its "helpful" share fell by 20 points or more
   against the 90 days before (at least 5 votes in each, significant at 2.5 %), or at least 5
   votes came in and fewer than 40 % said helpful;
-- ``flagged``: people raised flags on it that nobody has resolved yet.
+- ``flagged``: people raised flags on it that nobody has resolved yet;
+- ``improvement_pending``: agents submitted improvements to it (kb/contrib.py) that are not
+  merged or rejected yet.
 
 Archived articles are never listed.
 """
@@ -100,6 +102,14 @@ def _flag_signals(db: sqlite_utils.Database) -> dict[str, list[dict]]:
                  "open_flags": len(r)}] for a, r in by.items()}
 
 
+def _improvement_signals(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    from kb.contrib import pending_for_article
+    return {a: [{"code": "improvement_pending", "detail": f"{len(cs)} improvement(s) waiting for review or merge: "
+                 + ", ".join(f"#{c['id']} by {c['author']} ({c['state']})" for c in cs),
+                 "improvements": len(cs), "contributions": [c["id"] for c in cs]}]
+            for a, cs in pending_for_article(db).items()}
+
+
 def stale_articles(db: sqlite_utils.Database, articles: list[dict] | None, today: dt.datetime | None = None) -> list[dict]:
     """Articles with at least one reason to review them, most reasons first.
 
@@ -116,7 +126,8 @@ def stale_articles(db: sqlite_utils.Database, articles: list[dict] | None, today
             if a.get("status") != "archived" and review_by and str(review_by) < today.date().isoformat():
                 reasons[a["id"]].append({"code": "review_overdue", "detail": f"review_by {review_by} has passed",
                                          "review_by": str(review_by)})
-    for signals in (_ticket_signals(db, today), _feedback_signals(db, today), _flag_signals(db)):
+    for signals in (_ticket_signals(db, today), _feedback_signals(db, today), _flag_signals(db),
+                    _improvement_signals(db)):
         for article, rs in signals.items():
             if known is not None and (article not in known or known[article].get("status") == "archived"):
                 continue

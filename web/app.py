@@ -89,6 +89,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.register_blueprint(portal.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(webhooks.bp)
+    from web import contrib
+    app.register_blueprint(contrib.bp)
     # Machine-to-machine blueprints authenticate by signature or token, not by a session cookie.
     for name in ("webhooks",):
         if name in app.blueprints:

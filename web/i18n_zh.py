@@ -305,4 +305,7 @@ ZH: dict[str, str] = {
     "merged": "已合并",
     "{id} is {p}% similar: confirm this is not a duplicate, or link the ticket to it instead.": "{id} 的相似度为 {p}%：请确认这不是重复文章，或改为把工单关联到它。",
     "{n} improvement(s) by agents wait for review or merge.": "有 {n} 个客服提交的改进等待审核或合并。",
+    "Exported": "已导出",
+    "Merged": "已合并",
+    "Rejected": "已拒绝",
 }

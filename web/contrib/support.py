@@ -1,0 +1,88 @@
+"""Helpers shared by the contribution pages: the similarity panel (search for candidates with
+the reader's role, then score them with kb.contrib_dupes), rendering a whole article file for
+preview, and the diff against the current version."""
+from __future__ import annotations
+
+import difflib
+
+from flask import current_app
+
+from kb.articles import parse_article
+from kb.contrib_dupes import Similarity, article_text
+from kb.errors import ArticleError, BadQuery, NotFound
+from kb.search import SearchQuery
+from web import common
+from web.articles import link_for
+from web.render import render_markdown
+
+CANDIDATES = 20
+SHOWN = 5
+
+
+def similarity() -> Similarity:
+    """One Similarity per app, sharing the Searcher's encoders (loaded once per process)."""
+    sim = current_app.extensions.get("kb_similarity")
+    if sim is None:
+        pool = common.searcher().pool
+        sim = current_app.extensions["kb_similarity"] = Similarity(pool if pool.names else None)
+    return sim
+
+
+def _doc_text(doc: dict) -> str:
+    body = "\n\n".join(f"## {s.get('heading') or ''}\n{s.get('markdown') or ''}"
+                       for s in doc.get("meta", {}).get("sections", []))
+    return article_text(doc["title"], doc.get("summary") or "", body)
+
+
+def similar(title: str, text: str, language: str, exclude: str | None = None) -> dict:
+    """The articles most like a draft, with similarity, among what this reader may see."""
+    sim = similarity()
+    lang = language if language in ("en", "zh") else "en"
+    query = " ".join(f"{title} {text}".split())[:400]
+    out = {"threshold": round(sim.threshold(lang), 2), "method": sim.method_for(lang), "results": []}
+    if not query:
+        return out
+    role = common.role()
+    try:
+        res = common.searcher().search(SearchQuery(text=query, limit=CANDIDATES, role=role, lang=lang,
+                                                   detail=False))
+    except BadQuery:
+        return out
+    docs = []
+    for h in res.results:
+        if h.id == exclude:
+            continue
+        try:
+            docs.append(common.searcher().get(h.id, role=role))
+        except NotFound:
+            continue
+    if not docs:
+        return out
+    draft = article_text(title, "", text)
+    scores = sim.matrix([draft], [_doc_text(d) for d in docs], lang)[0]
+    ranked = sorted(zip(docs, scores), key=lambda ds: -float(ds[1]))[:SHOWN]
+    out["results"] = [{"id": d["id"], "slug": d["slug"], "title": d["title"], "status": d.get("status"),
+                       "similarity": round(float(s), 3), "above": bool(s >= out["threshold"])}
+                      for d, s in ranked]
+    return out
+
+
+def preview(markdown: str, path: str) -> tuple[str, str | None]:
+    """(sanitised HTML of the body, error) of a whole article file as it would be published."""
+    try:
+        art = parse_article(path, markdown.encode("utf-8"))
+        body = art.body
+        error = None
+    except ArticleError as e:
+        body, error = markdown, f"line {e.line}: {e.message}"
+    return render_markdown(body, path, link_for(common.role())).html, error
+
+
+def diff(old: str, new: str, path: str) -> list[tuple[str, str]]:
+    """Unified diff lines tagged add / del / hunk / meta / ctx, as the history page shows them."""
+    out = []
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}", lineterm=""):
+        kind = ("meta" if line.startswith(("--- ", "+++ ")) else "hunk" if line.startswith("@@")
+                else "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx")
+        out.append((kind, line))
+    return out
