@@ -108,6 +108,13 @@ def main() -> None:
     lines, mistakes = table(load_labelled())
     for m in mistakes:
         print(m, file=sys.stderr)
+    lines += ["", "The lines after the comment in the middle of the file were written after the rules and first "
+              "showed 8 mistakes; two rules were then fixed (netmasks are not addresses; 415.555.2671 is a "
+              "phone number, not a dotted version) and one label (陈工, surname + honorific, is a name by the "
+              "rule). Left as known limits: a 10-digit Unix time counts as an id, a landline without area "
+              "code as an id rather than a phone, a 7-digit QQ number is missed. Names are only those of the "
+              "ticket's customer and contact fields: a name written in another script (Zhang Wei for 张伟) "
+              "is not found."]
     report(lines, "Scrub", "python bench/scrub.py --write",
            "exact span and kind must match; tests/data/scrub_labelled.tsv", args.write)
 

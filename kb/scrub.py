@@ -17,8 +17,8 @@ What counts, and why (the labelled set in tests/data/scrub_labelled.tsv pins the
   number, read for region CN (so ``+``/``00`` international numbers and Chinese landlines and
   mobiles) and, when written with separators, for region US; plus Chinese mobiles
   ``1[3-9]x xxxx xxxx`` with optional ``+86``/``0086`` and spaces or hyphens.
-- ``<ip>``: IPv4 (four parts 0–255, not inside a longer dotted number such as a version, and not
-  right after ``v``) and IPv6 (validated by ``ipaddress``).
+- ``<ip>``: IPv4 (four parts 0–255, not inside a longer dotted number such as a version, not
+  right after ``v`` or a word such as version / firmware / build / 版本, and not a netmask) and IPv6 (validated by ``ipaddress``).
 - ``<mac>``: six hex pairs separated by ``:`` or ``-``, or Cisco's ``xxxx.xxxx.xxxx``.
 - ``<id_card>``: 18-character Chinese resident ID whose birth date is a real date and whose
   ISO 7064 MOD 11-2 check character (0–9 or X) is right; anything else is not an ID card.
@@ -117,6 +117,15 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 # --- individual detectors -----------------------------------------------------------------
 
+def _netmask(s: str) -> bool:
+    """255.255.255.0 and the like: a mask, not an address."""
+    try:
+        bits = format(int(ipaddress.IPv4Address(s.split("/")[0])), "032b")
+    except ValueError:
+        return False
+    return bits.startswith("1") and "01" not in bits
+
+
 def _valid_id_card(s: str) -> bool:
     s = s.upper()
     try:
@@ -165,7 +174,7 @@ def _macs(text: str):
 
 def _ips(text: str):
     for m in _IPV4.finditer(text):
-        if not _VERSION_LABEL.search(text[max(0, m.start() - 24):m.start()]):
+        if not _VERSION_LABEL.search(text[max(0, m.start() - 24):m.start()]) and not _netmask(m.group(0)):
             yield m.start(), m.end(), "ip"
     for m in _IPV6.finditer(text):
         raw = m.group(0)
@@ -197,7 +206,7 @@ def _phones(text: str):
 def _looks_versioned(text: str, start: int, end: int) -> bool:
     """A match that is part of a dotted number (10.0.19045.3803) or a date is not a phone."""
     raw = text[start:end]
-    if re.fullmatch(r"\d+(?:\.\d+)+", raw) or re.fullmatch(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}", raw):
+    if (re.fullmatch(r"\d+(?:\.\d+)+", raw) and not re.fullmatch(r"\d{3}\.\d{3}\.\d{4}", raw)) or re.fullmatch(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}", raw):
         return True
     before, after = text[max(0, start - 2):start], text[end:end + 2]
     return bool(re.search(r"\d\.$|[vV]$|(?:^|[^\w])-$|0[xX]$", before) or re.match(r"\.\d", after))
