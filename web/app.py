@@ -8,9 +8,10 @@ import datetime as dt
 import hashlib
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
-from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -190,6 +191,17 @@ def _error_handlers(app: Flask) -> None:
     @app.errorhandler(IndexMissing)
     def index_missing(e):
         return page(503, i18n.gettext("Search is not ready"), str(e))
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_busy(e):
+        """Still locked after the connection's busy timeout (kb.store waits 30 s): try again
+        later, not a crash. Other database errors stay 500s."""
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise e
+        resp = make_response(page(503, i18n.gettext("The database is busy"),
+                                  i18n.gettext("Try again in a moment; nothing was lost.")))
+        resp.headers["Retry-After"] = "5"
+        return resp
 
     @app.errorhandler(KbError)
     def kb_error(e):
