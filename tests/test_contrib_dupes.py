@@ -19,7 +19,9 @@ UNRELATED = article(
     tags=("calendar",), summary="Update the time zone of the mailbox.",
     body="## Symptoms\nMeeting invites show the wrong hour since the clocks changed.\n\n## Environment\nOutlook\n\n"
          "## Cause\nThe mailbox time zone is still the old one.\n\n## Resolution\n1. Set the mailbox time zone.\n")
-TRANSLATION = article("KB-0102", "打印机在更换路由器后显示脱机", language="zh", tags=("打印机",), summary="重新连接网络。")
+TRANSLATION = article("KB-0102", "更换路由器后打印机显示脱机", language="zh", tags=("打印机",), summary="重新连接网络。",
+                      body="## 问题\n更换路由器后打印机显示脱机。\n\n## 环境\nWindows 11\n\n## 解决方法\n"
+                           "1. 重新启动设备。\n2. 打开**设置**。\n")
 
 
 def _branch(repo, files, name="topic"):

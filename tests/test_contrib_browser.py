@@ -1,0 +1,133 @@
+"""Real Chromium against a real `kb serve`: an agent captures a new article from a demo ticket
+(prefilled, customer data replaced and one replacement undone, similar articles shown while
+typing, a validation error that keeps the text, submit), then an engineer finds it in the
+review queue and exports it to a branch of the articles repository."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from kb import contrib
+from kb.store import connect
+from kb.tickets import get_ticket, upsert_ticket
+from tests.conftest import ROOT, git
+from tests.test_browser import browser, new_page  # noqa: F401  (the shared Chromium fixture)
+from tests.web_support import PASSWORDS
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from kb import demo
+    from kb.users import add_user
+    from tests.web_support import build_settings
+    s = build_settings(tmp_path_factory.mktemp("contrib-browser"))
+    db = connect(s.db_path)
+    add_user(db, "alice", PASSWORDS["alice"], "agent", "Alice Agent")
+    add_user(db, "bob", PASSWORDS["bob"], "engineer", "Bob Engineer")
+    demo.load(db, s, seed=7)
+    tid = db.conn.execute("SELECT id FROM tickets WHERE demo = 1 AND product = 'printing' AND resolution != '' "
+                          "ORDER BY id LIMIT 1").fetchone()[0]
+    t = get_ticket(db, tid)
+    # the demo ticket as a customer wrote it: with their name and e-mail address in it
+    upsert_ticket(db, {"id": tid, "contact": "Wendy Kowalski",
+                       "description": f"Hello, this is Wendy Kowalski (wendy.k@fabrikam.example.net). {t['description']}"})
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, KB_HOME=str(s.home), KB_ARTICLES=str(s.articles), KB_SEMANTIC="0", KB_ENCODERS="none",
+               KB_WORKERS="1", KB_THREADS="4", KB_SECRET_KEY="browser-test-secret")
+    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(base + "/robots.txt", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise AssertionError("kb serve did not start")
+    yield base, s, tid
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _sign_in(page, base, user):
+    page.goto(base + "/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORDS[user])
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/agent")
+
+
+def test_agent_captures_an_article_from_a_demo_ticket_and_an_engineer_exports_it(server, browser, tmp_path):
+    base, s, tid = server
+    ctx, page, errors = new_page(browser)
+    _sign_in(page, base, "alice")
+    page.goto(f"{base}/agent/tickets/{tid}")
+    page.click("[data-testid=capture-entry]")
+    page.wait_for_url(f"**/agent/contrib/ticket/{tid}")
+    ticket = get_ticket(connect(s.db_path), tid)
+    assert page.input_value("input[name=title]") == ticket["subject"]
+    symptoms = page.input_value("textarea[name=symptoms]")
+    assert "wendy.k@fabrikam.example.net" not in symptoms and "<email>" in symptoms and "<name>" in symptoms
+    assert page.input_value("textarea[name=resolution]") == ticket["resolution"]
+    # the name was the agent's colleague after all: undo that one replacement
+    page.locator("[data-scrub-for=symptoms] li:has(mark:text('<name>')) [data-undo]").first.click()
+    assert "Wendy Kowalski" in page.input_value("textarea[name=symptoms]")
+    assert "<email>" in page.input_value("textarea[name=symptoms]")
+
+    # similar articles follow the typing
+    page.fill("input[name=title]", "")
+    page.locator("input[name=title]").type("Printer shows offline after the router", delay=10)
+    page.wait_for_selector("[data-similar-list] li[data-id=KB-0001]")
+    assert page.locator("[data-similar-list] li[data-id=KB-0001] .sim").inner_text().endswith("%")
+    page.fill("input[name=title]", "Label printer prints blank labels after a firmware update")
+    page.fill("input[name=summary]", "Recalibrate the media sensor after updating the firmware.")
+    page.fill("input[name=tags]", "printer, labels")
+    page.fill("textarea[name=cause]", "The firmware update resets the media sensor calibration.")
+    page.wait_for_selector("[data-draft-status]:has-text('Draft saved')")
+    # forgetting the visibility is an error next to the field; everything typed stays
+    page.click("[data-testid=capture-submit]")
+    page.wait_for_selector("[data-error-for=visibility]")
+    assert page.input_value("textarea[name=cause]") == "The firmware update resets the media sensor calibration."
+    assert "Wendy Kowalski" in page.input_value("textarea[name=symptoms]")
+    page.check("input[name=visibility][value=internal]")
+    if page.locator("[data-duplicate-confirm]").is_visible():
+        page.check("input[name=not_duplicate]")
+    page.click("[data-testid=capture-submit]")
+    page.wait_for_url(f"**/agent/tickets/{tid}")
+    assert page.locator(".flash").inner_text().startswith("Captured as contribution")
+    page.screenshot(path=str(tmp_path / "capture-done.png"))
+    # the one console message is the 400 answer to the submit without a visibility
+    assert [e for e in errors if "status of 400" not in e] == [] and len(errors) == 1
+
+    db = connect(s.db_path)
+    c = contrib.list_contributions(db)[0]
+    assert (c["state"], c["author"], c["ticket_id"], c["visibility"]) == ("pending", "alice", tid, "internal")
+    assert "wendy.k@fabrikam.example.net" not in c["markdown"] and "Wendy Kowalski" in c["markdown"]
+    assert "## Cause\n\nThe firmware update resets" in c["markdown"]
+
+    ctx2, eng, errors2 = new_page(browser)
+    _sign_in(eng, base, "bob")
+    eng.click("a:has-text('Contributions')")
+    eng.click(f"tr[data-id='{c['id']}'] a >> nth=1")
+    eng.wait_for_selector(".diff .d-add")
+    eng.click("[data-testid=export]")
+    eng.wait_for_selector(".flash:has-text('Exported to branch')")
+    branch = contrib.get(db, c["id"])["branch"]
+    assert branch.startswith(f"kb/contrib-{c['id']}-label-printer-prints-blank-labels")
+    assert git(s.articles, "show", "-s", "--format=%an|%s", branch).strip() == \
+        "Alice Agent|Add " + c["article_id"] + ": Label printer prints blank labels after a firmware update"[:72 - 6 - len(c["article_id"])]
+    assert git(s.articles, "status", "--porcelain") == ""
+    eng.screenshot(path=str(tmp_path / "review-exported.png"), full_page=True)
+    assert errors2 == []
+    ctx.close()
+    ctx2.close()
