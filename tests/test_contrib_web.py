@@ -8,6 +8,7 @@ import html
 import pytest
 
 from kb import contrib
+from kb.contrib_dupes import THRESHOLDS
 from kb.store import connect
 from kb.tickets import upsert_ticket
 from tests.conftest import git
@@ -80,7 +81,7 @@ def test_a_near_duplicate_needs_confirmation(web_settings, client):
     sims = client.get("/agent/contrib/similar", query_string={"title": copy["title"], "text": copy["symptoms"],
                                                              "language": "en"}).get_json()
     assert sims["results"][0]["id"] == "KB-0001" and sims["results"][0]["above"]
-    assert sims["method"] == "keyword" and sims["threshold"] == pytest.approx(0.55)
+    assert sims["method"] == "keyword" and sims["threshold"] == pytest.approx(THRESHOLDS["keyword"])
     r = _form(client, "/agent/contrib/ticket/T-100", copy)
     assert r.status_code == 400
     page = html.unescape(r.get_data(as_text=True))
