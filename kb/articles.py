@@ -25,6 +25,7 @@ STATUSES = ("draft", "review", "published", "archived")
 REQUIRED = ("id", "title", "summary", "product", "tags", "language", "visibility", "status",
             "owners", "review_by")
 KNOWN = set(REQUIRED)
+MAX_BYTES = 2 * 1024 * 1024      # an article is a page someone reads; larger files are refused, not indexed
 
 # KCS section kinds, by the headings engineers use in English and Chinese.
 SECTION_KINDS = {
@@ -157,6 +158,9 @@ def slug_for(relpath: str) -> str:
 def parse_article(relpath: str, raw: bytes, display_path: str | None = None) -> Article:
     """Parse one article file. Raises ArticleError(path, line, message) on a broken file."""
     shown = display_path or relpath
+    if len(raw) > MAX_BYTES:
+        raise ArticleError(shown, 1, f"the file is {len(raw) / 1048576:.1f} MB; an article may be at most "
+                                     f"{MAX_BYTES // 1048576} MB (move attachments out of the Markdown)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

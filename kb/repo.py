@@ -45,12 +45,24 @@ def git(cwd: Path, *args: str, input: bytes | None = None, env: dict | None = No
 def list_markdown(root: Path) -> list[str]:
     """Relative posix paths of every .md file under root (hidden and tool folders skipped)."""
     out = []
+    real_root = Path(root).resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         for name in sorted(filenames):
             if name.endswith(".md") and not name.startswith("."):
-                out.append((Path(dirpath) / name).relative_to(root).as_posix())
+                path = Path(dirpath) / name
+                if path.is_symlink() and not _inside(path, real_root):
+                    continue    # a link out of the folder (/etc/passwd, KB_HOME/secret_key) is never read
+                out.append(path.relative_to(root).as_posix())
     return out
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    try:
+        path.resolve(strict=True).relative_to(real_root)
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return True
 
 
 class ArticleRepo:
@@ -90,7 +102,10 @@ class ArticleRepo:
         return list_markdown(self.root)
 
     def read(self, relpath: str) -> bytes:
-        return (self.root / relpath).read_bytes()
+        path = self.root / relpath
+        if not _inside(path, self.root):
+            raise RepoError(f"{path}: outside the articles folder (a symbolic link or ..); not read")
+        return path.read_bytes()
 
     def last_commits(self, relpaths: list[str] | None = None) -> dict[str, CommitInfo]:
         """Last commit of each article file in one `git log` pass (all files when None)."""
