@@ -349,11 +349,20 @@ def capture_new(db: sqlite_utils.Database, articles, author: str, fields: dict,
     key = draft_key("new", ticket_id or "-", author)
     draft = load_draft(db, key) or {}
     fields = {k: v for k, v in fields.items() if isinstance(v, str)}
+    own = None
     if draft.get("contribution_id"):      # a resubmit keeps the id and slug it was given
         c = get(db, draft["contribution_id"])
         if c["state"] == "pending":
+            own = c["id"]
             fields["id"] = fields.get("id") or c["article_id"]
             fields["slug"] = fields.get("slug") or c["slug"]
+    for name, col in (("id", "article_id"), ("slug", "slug")):
+        # an id or file name another open contribution holds (or held, for a finished one of
+        # this draft) is given anew rather than reported: the person never chose the id
+        if fields.get(name) and db.conn.execute(
+                f"SELECT 1 FROM contributions WHERE kind = 'new' AND {col} = ? AND id != ? "
+                "AND state IN ('pending', 'exported', 'merged')", [fields[name], own or -1]).fetchone():
+            fields[name] = ""
     fields = fill_new(db, fields, paths, ids)
     save_draft(db, key, author, fields)
     problems = {**validate_new(fields, paths, ids), **(blocking or {})}

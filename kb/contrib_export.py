@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -68,6 +69,17 @@ def _file_path(repo: ArticleRepo, c: dict) -> str:
     return repo.repo_path(f"{c['slug']}.md")     # an improvement keeps its article's slug
 
 
+def _id_used(top: Path, commit: str, prefix: str, article_id: str) -> bool:
+    """Whether any article file of ``commit`` declares ``id: article_id`` in its front matter."""
+    literal = re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", article_id)
+    pattern = rf"^id:[[:space:]]*[\"']?{literal}[\"']?[[:space:]]*(#.*)?$"
+    try:
+        git(top, "grep", "-q", "-E", pattern, commit, "--", f"{prefix}/*.md" if prefix else "*.md")
+    except RepoError:
+        return False           # git grep exits 1 when nothing matches
+    return True
+
+
 def export(db: sqlite_utils.Database, articles: Path, contribution_id: int, *, exported_by: str | None = None,
            display_name: str | None = None, push: str | None = None) -> dict:
     """Commit a pending contribution on its own new branch; returns the updated contribution."""
@@ -91,6 +103,9 @@ def export(db: sqlite_utils.Database, articles: Path, contribution_id: int, *, e
         pass
     if c["kind"] == "new" and existing is not None:
         raise FieldError("slug", f"{path} already exists on {base_ref}: change the slug before exporting")
+    if c["kind"] == "new" and _id_used(top, base, repo.prefix, c["article_id"]):
+        raise FieldError("id", f"{c['article_id']} is already used by an article on {base_ref}: "
+                               "change the id in the review queue before exporting")
     if c["kind"] == "improve":
         if existing is None:
             raise NotFound(f"{path} is no longer on {base_ref}")

@@ -180,3 +180,23 @@ def test_cli_list_show_export_reject_sync(settings, db, tmp_path):
     assert r.exit_code == 0 and "0 merged" in r.output
     r = run(main, ["contrib", "show", "999"], env=env)
     assert r.exit_code == 2 and "999" in r.output
+
+
+def test_export_refuses_an_id_taken_meanwhile_and_a_recapture_gets_a_new_id(settings, db):
+    repo = settings.articles
+    _, cid, kept = contrib.capture_new(db, repo, "alice", FIELDS, ticket_id="T-1")
+    assert kept["id"] == "KB-0007"
+    (repo / "someone-elses.md").write_text((repo / "printer-offline.md").read_text()
+                                           .replace("id: KB-0001", "id: KB-0007"))
+    git(repo, "add", "someone-elses.md")
+    git(repo, "commit", "-qm", "Another article took KB-0007")
+    with pytest.raises(FieldError, match="KB-0007 is already used"):
+        export(db, repo, cid)
+    assert contrib.get(db, cid)["state"] == "pending"
+    git(repo, "rm", "-q", "someone-elses.md")
+    git(repo, "commit", "-qm", "Gone again")
+    assert export(db, repo, cid)["state"] == "exported"
+    # the same agent captures from the same ticket again: a new contribution with a fresh id and file
+    problems, cid2, kept2 = contrib.capture_new(db, repo, "alice", FIELDS, ticket_id="T-1")
+    assert problems == {} and cid2 != cid
+    assert kept2["id"] == "KB-0008" and kept2["slug"] == "label-printer-prints-blank-labels-2"

@@ -143,3 +143,15 @@ def test_review_queue_roles_reject_and_export(web_settings, client):
     assert git(web_settings.articles, "show", "-s", "--format=%an", branch).strip() == "Alice Agent"
     r = post(eng, f"{page}/reject", {"reason": "late"}, page=page)
     assert r.status_code == 400 and "exported" in r.get_json()["error"]
+
+
+def test_after_export_the_capture_page_starts_afresh(web_settings, client):
+    from kb.contrib_export import export
+    signed_in(client, "alice")
+    assert _form(client, "/agent/contrib/ticket/T-200", GOOD).status_code == 302
+    db = connect(web_settings.db_path)
+    cid = contrib.list_contributions(db)[0]["id"]
+    export(db, web_settings.articles, cid)
+    page = client.get("/agent/contrib/ticket/T-200").get_data(as_text=True)
+    assert f"captured before as contribution {cid} (Exported)" in page
+    assert 'value="VPN error 809 at home"' in page        # prefilled from the ticket again

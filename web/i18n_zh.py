@@ -308,4 +308,5 @@ ZH: dict[str, str] = {
     "Exported": "已导出",
     "Merged": "已合并",
     "Rejected": "已拒绝",
+    "An article from this ticket was captured before as contribution {id} ({state}); this one is new.": "此工单之前已整理为贡献 {id}（{state}）；这是一篇新的文章。",
 }

@@ -9,7 +9,7 @@ import json
 from flask import abort, render_template, request, url_for
 
 from kb import contrib, tickets
-from kb.errors import FieldError
+from kb.errors import FieldError, NotFound
 from web import common, i18n
 from web.contrib import bp, support
 from web.common import login_required
@@ -54,13 +54,14 @@ def _ticket(ticket_id: str) -> dict:
     return t
 
 
-def _render(t: dict, fields: dict, problems: dict, scrub: dict, status: int = 200, submitted: int | None = None):
+def _render(t: dict, fields: dict, problems: dict, scrub: dict, status: int = 200, submitted: int | None = None,
+            earlier: dict | None = None):
     sims = support.similar(fields.get("title", ""), f"{fields.get('symptoms', '')}\n{fields.get('resolution', '')}",
                            fields.get("language") or "en")
     products = common.facets("agent")["products"]
     return render_template("contrib/capture.html", nav="tickets", t=t, f=fields, problems=problems, scrub=scrub,
                            scrub_json=json.dumps(scrub, ensure_ascii=False), sims=sims, products=products,
-                           headings=contrib.HEADINGS, submitted=submitted,
+                           headings=contrib.HEADINGS, submitted=submitted, earlier=earlier,
                            draft_target=t["id"]), status
 
 
@@ -70,7 +71,14 @@ def capture_from_ticket(ticket_id: str):
     t = _ticket(ticket_id)
     user = common.current_user()
     draft = contrib.load_draft(common.db(), contrib.draft_key("new", t["id"], user.username))
-    if draft:            # what the agent typed before (also across restarts) wins over the ticket
+    earlier = None
+    if draft and draft.get("contribution_id"):
+        try:
+            earlier = contrib.get(common.db(), draft["contribution_id"])
+        except NotFound:
+            earlier = None
+    if draft and (earlier is None or earlier["state"] == "pending"):
+        # what the agent typed before (also across restarts) wins over the ticket
         fields = {k: "" for k in FIELDS}
         fields.update(draft.get("fields", {}))
         scrub = json.loads(fields.pop("scrub", "") or "{}")
@@ -79,7 +87,7 @@ def capture_from_ticket(ticket_id: str):
     if lang not in contrib.HEADINGS:
         lang = "zh" if i18n.locale() == "zh" else "en"
     fields, scrub = prefill(t, lang)
-    return _render(t, fields, {}, scrub)
+    return _render(t, fields, {}, scrub, earlier=earlier)
 
 
 @bp.post("/ticket/<ticket_id>")
