@@ -137,6 +137,10 @@ def test_improvement_export_and_conflict(settings, db):
     problems, cid = contrib.capture_improvement(db, repo, "alice", path, "KB-0002", edited,
                                                 base_hash=contrib.content_hash(text))
     assert problems == {} and cid
+    r = CliRunner().invoke(__import__("kb.cli", fromlist=["main"]).main, ["stale"],
+                           env={"KB_HOME": str(settings.home), "KB_ARTICLES": str(repo)})
+    assert r.exit_code == 0 and f"improvement_pending: 1 improvement(s) waiting for review or merge: #{cid} by alice" \
+        in r.output
     bad, none = contrib.capture_improvement(db, repo, "bob", path, "KB-0002", edited.replace("id: KB-0002", "id: KB-9"))
     assert none is None and "must stay KB-0002" in bad["markdown"]
     # main moves on under the improvement: export refuses rather than undo that change
