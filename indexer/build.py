@@ -19,9 +19,9 @@ from typing import Callable
 import numpy as np
 from whoosh import index as whoosh_index
 
-from indexer.keyword import document
+from indexer.keyword import document, stored_terms
 from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows
-from kb import store
+from kb import impact, store
 from kb.articles import Article, _key_line, parse_article
 from kb.config import Settings
 from kb.encoders import EncoderPool
@@ -122,7 +122,8 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
 
     gen = idx.new_generation()
     try:
-        _write_keyword(gen, live, full, parsed, report.removed + report.changed, progress)
+        _write_keyword(gen, live, full, parsed, report.removed + report.changed,
+                       [entry["id"] for entry in kept.values()], progress)
         report.timings["keyword"] = time.perf_counter() - t0
         entries, rows, texts = _chunk_rows(parsed, kept)
         report.articles, report.chunks = len(entries), len(rows)
@@ -150,19 +151,30 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     return report
 
 
-def _write_keyword(gen, live, full, parsed, drop, progress) -> None:
+def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress) -> None:
+    """The Whoosh index and the BM25F impacts (kb.impact) of the new generation."""
     if full or live is None:
         gen.whoosh_dir.mkdir()
         ix = whoosh_index.create_in(str(gen.whoosh_dir), schema())
     else:
         shutil.copytree(live.whoosh_dir, gen.whoosh_dir)
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
+    impacts = impact.ImpactWriter(None if full or live is None else live.path / impact.DIR)
+    lacking = impacts.carry(kept_ids)
+    if lacking:   # counts missing from the previous generation: rebuild them from stored text
+        with ix.searcher() as s:
+            for d in lacking:
+                stored = s.document(id=d)
+                if stored is not None:
+                    impacts.add(d, stored_terms(stored))
     writer = ix.writer(limitmb=256)
     try:
         for rel in drop:
             writer.delete_by_term("path", rel)
         for i, rel in enumerate(sorted(parsed)):
-            writer.add_document(**document(parsed[rel]))
+            doc, terms = document(parsed[rel])
+            writer.add_document(**doc)
+            impacts.add(doc["id"], terms)
             if i % 200 == 0:
                 progress("index", i, len(parsed))
         writer.commit(optimize=full)
@@ -171,6 +183,7 @@ def _write_keyword(gen, live, full, parsed, drop, progress) -> None:
         raise
     finally:
         ix.close()
+    impacts.write(gen.path / impact.DIR)
 
 
 def _chunk_rows(parsed: dict[str, Article], kept: dict[str, dict]):

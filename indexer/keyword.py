@@ -1,10 +1,16 @@
-"""Keyword side of indexing: an Article becomes one Whoosh document (plain text, no Markdown)."""
+"""Keyword side of indexing: an Article becomes one Whoosh document (plain text, no Markdown)
+and the analysed terms of its scored fields (for the BM25F impacts, kb.impact).
+
+The long ``content`` field is analysed once, here: Whoosh receives its terms already joined
+by spaces and splits them again, so jieba and stemming do not run twice per article."""
 from __future__ import annotations
 
 import json
 
 from kb.articles import Article
-from kb.text import markdown_to_text
+from kb.text import analyzer, markdown_to_text
+
+_ANALYZER = analyzer()
 
 
 def article_meta(a: Article) -> dict:
@@ -24,8 +30,26 @@ def article_meta(a: Article) -> dict:
     }
 
 
-def document(a: Article) -> dict:
+def terms(text: str) -> list[str]:
+    return [t.text for t in _ANALYZER(text) if t.text and not any(c.isspace() for c in t.text)]
+
+
+def field_terms(title: str, summary: str, tags: str, text: str) -> dict[str, list[str]]:
+    return {"title": terms(title), "summary": terms(summary), "tags": terms(tags),
+            "content": terms(f"{title}\n{summary}\n{tags}\n{text}")}
+
+
+def stored_terms(stored: dict) -> dict[str, list[str]]:
+    """The scored fields' terms of an already indexed article, from its stored fields."""
+    return field_terms(stored.get("title", ""), stored.get("summary", ""), stored.get("tags", ""),
+                       stored.get("body", ""))
+
+
+def document(a: Article) -> tuple[dict, dict[str, list[str]]]:
+    """The Whoosh document and the analysed terms of each scored field."""
     text = markdown_to_text(a.body)
+    tags = " ".join(a.tags)
+    fields = field_terms(a.title, a.summary, tags, text)
     return {
         "id": a.id,
         "path": a.path,
@@ -34,7 +58,7 @@ def document(a: Article) -> dict:
         "summary": a.summary,
         "tags": " ".join(a.tags),
         "body": text,
-        "content": f"{a.title}\n{a.summary}\n{' '.join(a.tags)}\n{text}",
+        "content": " ".join(fields["content"]),
         "spell": f"{a.title}\n{a.summary}\n{' '.join(a.tags)}\n{text}",
         "product": a.product,
         "language": a.language,
@@ -42,4 +66,4 @@ def document(a: Article) -> dict:
         "status": a.status,
         "tag": ",".join(t.lower() for t in a.tags),
         "meta": article_meta(a),
-    }
+    }, fields

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
 from kb.errors import IndexMissing
@@ -33,7 +34,9 @@ def schema() -> Schema:
         summary=TEXT(analyzer=ana, stored=True),
         tags=TEXT(analyzer=ana, stored=True),
         body=STORED,                     # plain text for snippets; searched through `content`
-        content=TEXT(analyzer=ana),      # title + summary + tags + body: the main BM25 field
+        # title + summary + tags + body, the main BM25 field: analysed by the indexer, given
+        # to Whoosh as space-separated terms (see indexer/keyword.py)
+        content=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=False),
         spell=TEXT(analyzer=spelling_analyzer()),
         product=ID(stored=True),
         language=ID(stored=True),

@@ -14,23 +14,19 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from whoosh import query as Q
 
 from kb.config import Settings
 from kb.encoders import EncoderPool
 from kb.errors import BadQuery, IndexMissing, NotFound
 from kb.fusion import FusionConfig, Ranking, fuse
 from kb.indexstore import IndexStore
+from kb.keyword import CANDIDATES, KeywordRanker, whoosh_filters
 from kb.snapshot import Snapshot
 from kb import snippets
-from kb.text import analyzer, has_cjk, markdown_to_text, spelling_analyzer
+from kb.text import analyzer, has_cjk, markdown_to_text
 
 ROLES = ("customer", "agent", "engineer", "admin")
 MODES = ("keyword", "semantic", "hybrid")
-FIELD_BOOSTS = {"content": 1.0, "title": 0.2, "summary": 0.1, "tags": 0.1}   # measured: bench/RESULTS.md
-CANDIDATES = 100
-K1 = 1.2
-TYPO_MAX_WORDS = 12
 TERM_CACHE = 20000
 MAX_QUERY_CHARS = 1000
 QUERY_CACHE = 4096
@@ -120,7 +116,7 @@ class Searcher:
         self._lock = threading.Lock()
         self._qcache: dict = {}          # (encoder fingerprint, query text) → vector
         self._analyzer = analyzer()
-        self._spell = spelling_analyzer()
+        self.keyword = KeywordRanker()
 
     # --- the live generation -------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -150,7 +146,8 @@ class Searcher:
         suggestion = None
         if q.mode in ("keyword", "hybrid"):
             t = time.perf_counter()
-            kw, kw_terms, suggestion = self._keyword(snap, q, mask)
+            kw, kw_terms, suggestion = self.keyword.rank(
+                snap, q.text, mask, whoosh_filters(q.role, q.status, q.lang, q.product, q.tags))
             rankings.append(kw)
             timings["keyword_ms"] = _ms(t)
         if q.mode in ("semantic", "hybrid"):
@@ -160,7 +157,8 @@ class Searcher:
                 degraded, reason = True, why
                 if q.mode == "semantic" and not vec_rankings:
                     t = time.perf_counter()
-                    kw, kw_terms, suggestion = self._keyword(snap, q, mask)
+                    kw, kw_terms, suggestion = self.keyword.rank(
+                        snap, q.text, mask, whoosh_filters(q.role, q.status, q.lang, q.product, q.tags))
                     rankings.append(kw)
                     timings["keyword_ms"] = _ms(t)
         t = time.perf_counter()
@@ -201,42 +199,6 @@ class Searcher:
         mask = snap.allowed(role, None, None, (), None)
         return [f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]]]
 
-    # --- keyword side --------------------------------------------------------------------
-    def _keyword(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray):
-        terms = list(dict.fromkeys(t.text for t in self._analyzer(q.text)))
-        words = list(dict.fromkeys(t.text for t in self._spell(q.text)))
-        clauses = [Q.Term(f, t, boost=b) for f, b in FIELD_BOOSTS.items() for t in terms]
-        suggestion = None
-        scores: dict[str, float] = {}
-        s = snap.searcher()
-        reader = s.reader()
-        # typo tolerance is for what people type: short queries, a few unknown words at most
-        unknown = [] if len(words) > TYPO_MAX_WORDS else [
-            w for w in words if len(w) >= 4 and not has_cjk(w) and not reader.frequency("spell", w)][:3]
-        for w in unknown:  # typo tolerance: close spellings of words the index lacks
-            clauses.append(Q.FuzzyTerm("spell", w, boost=0.5, maxdist=1 if len(w) < 7 else 2,
-                                       prefixlength=1))
-        if unknown:
-            fixed = {w: self._correct(snap, w) for w in unknown}
-            # the corrector reads the whole vocabulary: offer only words this reader may see
-            filt, exclude = _filters(q)
-            fixed = {w: f if f == w or s.search(Q.Term("spell", f), limit=1, filter=filt, mask=exclude)
-                     .scored_length() else w for w, f in fixed.items()}
-            if any(fixed[w] != w for w in fixed):
-                suggestion = " ".join(fixed.get(w, w) for w in words)
-        if not clauses:
-            return Ranking("keyword", {}, "keyword"), set(), suggestion
-        if not mask.any():
-            return Ranking("keyword", {}, "keyword"), set(terms), suggestion
-        filt, exclude = _filters(q)
-        res = s.search(Q.Or(clauses), limit=CANDIDATES, filter=filt, mask=exclude)
-        for hit in res:
-            scores[hit["id"]] = float(hit.score)
-        # BM25's upper bound for this query: every term saturated in every boosted field
-        bound = sum(b * s.idf(f, t) * (K1 + 1) for f, b in FIELD_BOOSTS.items() for t in terms
-                    if reader.doc_frequency(f, t))
-        return Ranking("keyword", scores, "keyword", scale=bound or None), set(terms), suggestion
-
     # --- vector side ---------------------------------------------------------------------
     def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, timings):
         out: list[Ranking] = []
@@ -256,16 +218,21 @@ class Searcher:
             qv = self._query_vector(enc, q.text)
             timings[f"encode_{name}_ms"] = _ms(t)
             t = time.perf_counter()
+            # read only the rows this encoder may score: an English-only encoder skips Chinese
+            # chunks; the multilingual one, when it only stands in for it, reads just those
+            which = "zh" if self.fusion.weight(language, name) <= 0 else "all" if enc.multilingual else "not-zh"
+            rows, part = snap.part(name, which)
             with threadpool_limits(limits=1, user_api="blas"):
-                sims = matrix @ qv
+                part_sims = part @ qv
+            if rows is None:
+                sims = part_sims
+            else:
+                sims = np.full(len(matrix), -np.inf, dtype=np.float32)
+                sims[rows] = part_sims
             if len(snap.row_weight) == len(sims):
                 sims = sims * snap.row_weight
-            row_ok = mask[snap.row_article]
-            if not enc.multilingual:
-                row_ok &= snap.row_lang != "zh"
-            sims = np.where(row_ok, sims, -np.inf)
-            best = np.full(len(snap.ids), -np.inf, dtype=np.float32)
-            np.maximum.at(best, snap.row_article, sims)
+            sims = np.where(mask[snap.row_article], sims, -np.inf)
+            best = snap.best_rows(sims)
             k = min(CANDIDATES, int(np.isfinite(best).sum()))
             scores: dict[str, float] = {}
             sections: dict[str, str] = {}
@@ -273,7 +240,7 @@ class Searcher:
                 top = np.argpartition(-best, k - 1)[:k]
                 scores = {snap.ids[i]: float(best[i]) for i in top if np.isfinite(best[i])}
                 for i in top[np.argsort(-best[top])][:q.limit]:
-                    rows = np.flatnonzero(snap.row_article == i)
+                    rows = snap.rows_of(i)
                     sections[snap.ids[i]] = snap.row_section[rows[np.argmax(sims[rows])]]
             out.append(Ranking(name, scores, "vector", sections))
             timings[f"vector_{name}_ms"] = _ms(t)
@@ -353,17 +320,6 @@ class Searcher:
                    meta.get("tags", []), round(f.score, 6), snippet, snippet_html, best_section,
                    resolution, meta.get("updated"), explanation)
 
-    def _correct(self, snap: Snapshot, word: str) -> str:
-        """The closest indexed spelling of ``word`` (cached: Whoosh's corrector scans the
-        lexicon, ~100 ms a word at 1k articles)."""
-        fixed = snap.spell_cache.get(word)
-        if fixed is None:
-            found = snap.searcher().corrector("spell").suggest(word, limit=1, maxdist=1 if len(word) < 7 else 2)
-            fixed = found[0] if found else word
-            if len(snap.spell_cache) < TERM_CACHE:
-                snap.spell_cache[word] = fixed
-        return fixed
-
     def _analyzer_terms(self, text: str) -> list[str]:
         return [t.text for t in self._analyzer(text[:20000])]
 
@@ -387,24 +343,6 @@ class Searcher:
             if n > best_n:
                 best, best_n = sec.get("heading") or "", n
         return best
-
-
-def _filters(q: SearchQuery):
-    """The Whoosh twin of Snapshot.allowed: (documents to keep, documents to exclude)."""
-    keep: list = []
-    exclude = None
-    if q.role == "customer":
-        keep += [Q.Term("visibility", "public"), Q.Term("status", "published")]
-    elif q.status:
-        keep.append(Q.Term("status", q.status))
-    else:
-        exclude = Q.Term("status", "archived")
-    if q.lang:
-        keep.append(Q.Term("language", q.lang))
-    if q.product:
-        keep.append(Q.Term("product", q.product))
-    keep += [Q.Term("tag", t.lower()) for t in q.tags]
-    return (Q.And(keep) if keep else None), exclude
 
 
 def _ms(t: float) -> float:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from whoosh import scoring
 
+from kb import impact
 from kb.indexstore import Generation
 
 # A title-only chunk scores a little below a body chunk of equal similarity: it still finds
@@ -35,10 +36,16 @@ class Snapshot:
     row_lang: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     row_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    seg_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # first row of each run of one article's rows
+    seg_article: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # the article of each run
+    seg_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))       # article → its run, or -1
+    impacts: impact.Impacts | None = None  # BM25F impacts; None for generations built before them
     term_cache: dict = field(default_factory=dict)   # article id → analysed terms (for hits)
     spell_cache: dict = field(default_factory=dict)  # unknown word → closest indexed spelling
     snippet_cache: dict = field(default_factory=dict)  # (id, section, terms) → highlighted snippet
     _local: threading.local = field(default_factory=threading.local)
+    _parts: dict = field(default_factory=dict)
+    _parts_lock: threading.Lock = field(default_factory=threading.Lock)
     _opened: list = field(default_factory=list)
 
     def searcher(self):
@@ -79,7 +86,46 @@ class Snapshot:
                 if path.exists():
                     m = np.load(path)
                     snap.vectors[name] = np.ascontiguousarray(m[keep]) if len(keep) != len(rows) else m
+            ra = snap.row_article
+            snap.seg_start = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]])) if len(ra) else ra
+            snap.seg_article = ra[snap.seg_start]
+            snap.seg_of = np.full(len(ids), -1, dtype=np.int64)
+            snap.seg_of[snap.seg_article] = np.arange(len(snap.seg_start))
+        if (gen.path / impact.DIR / "ids.json").exists():
+            snap.impacts = impact.Impacts(gen.path / impact.DIR, pos)
         return snap
+
+    def part(self, name: str, which: str) -> tuple[np.ndarray | None, np.ndarray]:
+        """(chunk rows, their vectors) of encoder ``name``: ``all`` rows (rows None), only the
+        Chinese ones (``zh``) or all but them (``not-zh``). Parts are copied once, on first use:
+        a query reads only the rows its encoder can score."""
+        if which == "all":
+            return None, self.vectors[name]
+        key = (name, which)
+        got = self._parts.get(key)
+        if got is None:
+            with self._parts_lock:
+                got = self._parts.get(key)
+                if got is None:
+                    zh = self.row_lang == "zh"
+                    rows = np.flatnonzero(zh if which == "zh" else ~zh)
+                    got = self._parts[key] = (rows, np.ascontiguousarray(self.vectors[name][rows]))
+        return got
+
+    def best_rows(self, sims: np.ndarray) -> np.ndarray:
+        """Per article, the best value of ``sims`` (one per chunk row); -inf without rows."""
+        best = np.full(len(self.ids), -np.inf, dtype=np.float32)
+        if len(sims):
+            best[self.seg_article] = np.maximum.reduceat(sims, self.seg_start)
+        return best
+
+    def rows_of(self, article: int) -> np.ndarray:
+        """The chunk rows of one article (its rows are contiguous in chunk order)."""
+        seg = self.seg_of[article] if len(self.seg_of) else -1
+        if seg < 0:
+            return np.zeros(0, np.int64)
+        end = self.seg_start[seg + 1] if seg + 1 < len(self.seg_start) else len(self.row_article)
+        return np.arange(self.seg_start[seg], end)
 
     def allowed(self, role: str, lang: str | None, product: str | None, tags: tuple[str, ...],
                 status: str | None) -> np.ndarray:

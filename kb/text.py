@@ -14,7 +14,7 @@ import threading
 from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
 from whoosh.analysis import STOP_WORDS
 
-ANALYZER_VERSION = "6"
+ANALYZER_VERSION = "7"   # 7: content terms analysed by the indexer, BM25F impacts
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
 CJK_RE = re.compile(f"[{_CJK}]")
