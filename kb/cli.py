@@ -62,8 +62,10 @@ def _progress_bar(label: str):
 def index(ctx, articles, full):
     """Build or update the search index from the articles folder."""
     from indexer.build import build
+    from kb.encoders import EncoderPool
     s = _settings(ctx, articles=articles)
-    report = build(s, full=full, progress=_progress_bar("index"))
+    pool = EncoderPool(s.encoders if s.semantic else ())    # loaded once for articles and tickets
+    report = build(s, full=full, pool=pool, progress=_progress_bar("index"))
     for e in report.errors:
         click.echo(str(e), err=True)
     kind = "full build" if report.full else "incremental"
@@ -74,7 +76,7 @@ def index(ctx, articles, full):
     for name, why in report.encoder_failures.items():
         click.echo(f"warning: semantic search without {name}: {why}", err=True)
     from kb.cli_similar import update_ticket_index
-    update_ticket_index(s, full, _progress_bar("index"))
+    update_ticket_index(s, full, _progress_bar("index"), pool)
     if report.errors:
         click.echo(f"{len(report.errors)} article(s) skipped because of errors", err=True)
         sys.exit(1)

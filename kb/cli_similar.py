@@ -9,10 +9,10 @@ import click
 from kb.config import Settings
 
 
-def update_ticket_index(settings: Settings, full: bool, progress) -> None:
+def update_ticket_index(settings: Settings, full: bool, progress, pool=None) -> None:
     """Index resolved tickets for `kb similar` and the agent pages (incremental)."""
     from kb import similar
-    r = similar.update(settings, full=full, progress=progress)
+    r = similar.update(settings, full=full, pool=pool, progress=progress)
     kind = "full build" if r.full else "incremental"
     click.echo(f"indexed {r.tickets} resolved tickets for similar-ticket search ({kind}: {r.added} added, "
                f"{r.changed} changed, {r.removed} removed), embedded {sum(r.embedded.values())} "

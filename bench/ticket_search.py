@@ -1,0 +1,147 @@
+"""Does a big ticket history slow article search down? One run, same process, same queries:
+article search latency (hybrid, real encoders, ticket boost on, role agent — as the console
+runs it) on the starter KB before tickets exist, after importing 100,000 generated tickets
+(bench/tickets.py's generator) into a copy of the same state folder, and after building the
+similar-ticket index over them; then both folders again, taking turns query by query, since the
+machine is shared and load from elsewhere shifts sequential figures; plus
+the time that index build takes and the latency of a similar-ticket query at that size.
+`--write` records the figures in bench/RESULTS.md under "## Tickets and article search".
+
+    .venv/bin/python bench/ticket_search.py [--rows 100000] [--rounds 5] [--keyword-only] [--write]
+
+The similar-ticket index is built keyword-only here: embedding 100k tickets with the real
+encoders takes tens of minutes on 2 cores (once; later runs of `kb index` take cached vectors
+from SQLite and embed only new or changed tickets), and article search never reads it either way.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from indexer.build import build  # noqa: E402
+from kb import similar, store  # noqa: E402
+from kb.config import Settings  # noqa: E402
+from kb.encoders import EncoderPool  # noqa: E402
+from kb.search import Searcher, SearchQuery  # noqa: E402
+from kb.ticket_import import import_file  # noqa: E402
+from kb.tickets import boost_provider  # noqa: E402
+from results import pct, report  # noqa: E402
+from search import QUERIES  # noqa: E402
+from tickets import generate  # noqa: E402
+
+
+def _searcher(settings: Settings, pool: EncoderPool) -> Searcher:
+    searcher = Searcher(settings, pool=pool, boosts=boost_provider(settings))
+    for q in QUERIES:                      # warm: index snapshot, boost table, query vectors
+        searcher.search(SearchQuery(q, limit=6, role="agent"))
+    return searcher
+
+
+def latencies(searchers: list[Searcher], rounds: int) -> list[tuple[float, float]]:
+    """p50 / p95 ms of article searches for each searcher, the searchers taking turns query by
+    query, so that load from elsewhere on the machine falls on all of them alike."""
+    took: list[list[float]] = [[] for _ in searchers]
+    for _ in range(rounds):
+        for q in QUERIES:
+            for i, searcher in enumerate(searchers):
+                t = time.perf_counter()
+                searcher.search(SearchQuery(q, limit=6, role="agent"))
+                took[i].append((time.perf_counter() - t) * 1000)
+    return [(pct(x, 50), pct(x, 95)) for x in took]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=5, help="passes over the 20 queries per measurement")
+    ap.add_argument("--keyword-only", action="store_true", help="article search without the encoders")
+    ap.add_argument("--write", action="store_true", help="record the figures in bench/RESULTS.md")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="kb-bench-ticket-search-"))
+    try:
+        encoders = () if args.keyword_only else ("minilm", "use3")
+        settings = Settings.load(env={}, home=tmp / "state", articles=ROOT / "articles",
+                                 semantic=not args.keyword_only, encoders=encoders)
+        pool = EncoderPool(encoders)
+        t = time.perf_counter()
+        built = build(settings, pool=pool)
+        print(f"article index: {built.articles} articles in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        empty = _searcher(settings, pool)
+        before = latencies([empty], args.rounds)[0]
+        print(f"before: {before}", file=sys.stderr)
+
+        # the same state folder, copied, gets the tickets; the copy without them stays beside it
+        full_home = tmp / "with-tickets"
+        shutil.copytree(settings.home, full_home)
+        loaded = settings.replace(home=full_home)
+        csv_path = tmp / "export.csv"
+        generate(csv_path, args.rows)
+        db = store.connect(loaded.db_path)
+        imported = import_file(db, csv_path)
+        after_import = latencies([_searcher(loaded, pool)], args.rounds)[0]
+        print(f"after import: {after_import}", file=sys.stderr)
+
+        ticket_settings = loaded.replace(semantic=False, encoders=())
+        upd = similar.update(ticket_settings, db, pool=EncoderPool(()))
+        again = similar.update(ticket_settings, db, pool=EncoderPool(()))
+        with_tickets = _searcher(loaded, pool)
+        after_index = latencies([with_tickets], args.rounds)[0]
+        print(f"after ticket index: {after_index}", file=sys.stderr)
+        paired_empty, paired_full = latencies([empty, with_tickets], args.rounds)
+        print(f"paired: {paired_empty} {paired_full}", file=sys.stderr)
+
+        finder = similar.SimilarTickets(ticket_settings, pool=EncoderPool(()))
+        finder.search(QUERIES[0], role="agent", db=db)
+        took = []
+        for _ in range(args.rounds):
+            for q in QUERIES:
+                t = time.perf_counter()
+                finder.search(q, role="agent", db=db)
+                took.append((time.perf_counter() - t) * 1000)
+        db.conn.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    mode = "keyword" if args.keyword_only else "hybrid (minilm + use3)"
+    n = len(QUERIES) * args.rounds
+    lines = [
+        f"Article search, {mode}, ticket boost on, role agent, 61 starter articles, {n} searches per row:",
+        "",
+        "| tickets in the database | article search p50 ms | p95 ms |",
+        "|---|---:|---:|",
+        f"| none | {before[0]:.1f} | {before[1]:.1f} |",
+        f"| {imported.added:,} imported ({imported.links_added:,} links) | {after_import[0]:.1f} | {after_import[1]:.1f} |",
+        f"| same, plus the similar-ticket index over {upd.tickets:,} resolved tickets | {after_index[0]:.1f} | "
+        f"{after_index[1]:.1f} |",
+        f"| taking turns query by query: no tickets | {paired_empty[0]:.1f} | {paired_empty[1]:.1f} |",
+        f"| taking turns query by query: {imported.added:,} tickets + similar-ticket index | {paired_full[0]:.1f} | "
+        f"{paired_full[1]:.1f} |",
+        "",
+        f"**With {imported.added:,} tickets / without, taking turns: p50 {paired_full[0] / paired_empty[0]:.2f}, p95 "
+        f"{paired_full[1] / paired_empty[1]:.2f}** (one after the other: p50 {after_index[0] / before[0]:.2f}, "
+        f"p95 {after_index[1] / before[1]:.2f}).",
+        f"- importing {imported.rows:,} rows: {imported.seconds:.1f} s",
+        f"- similar-ticket index over {upd.tickets:,} tickets (keyword side): full build {upd.seconds:.1f} s, "
+        f"update with nothing changed {again.seconds:.1f} s",
+        f"- similar-ticket query at that size (keyword side): p50 {pct(took, 50):.1f} ms, p95 {pct(took, 95):.1f} ms",
+        "",
+        "Ticket vectors were not built in this run (see the script's docstring). The generated tickets draw "
+        "their subjects from a vocabulary of 26 words, so every query term matches about a sixth of all tickets: "
+        "a worst case for the similar-ticket keyword query, which the console loads as a request of its own.",
+    ]
+    report(lines, "Tickets and article search", "python bench/ticket_search.py --write",
+           "same process, same queries, before and after the import", args.write)
+
+
+if __name__ == "__main__":
+    main()
