@@ -27,6 +27,7 @@ from kb.text import markdown_to_text, tokens
 # dev sets' distinct documents; each catches all near-copies of the starter articles.
 THRESHOLDS = {"minilm": 0.78, "use3": 0.82, "keyword": 0.52}
 TEXT_CHARS = 2000
+CACHE_SIZE = 5000
 
 
 @dataclass
@@ -74,6 +75,8 @@ class Similarity:
 
     def _vectors(self, enc, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if (enc.name, t) not in self._cache]
+        if len(self._cache) + len(missing) > CACHE_SIZE:
+            self._cache.clear()     # drafts change on every keystroke: keep the cache bounded
         if missing:
             for t, v in zip(missing, enc.encode(missing)):
                 self._cache[(enc.name, t)] = v

@@ -9,7 +9,7 @@ import json
 from flask import abort, render_template, request, url_for
 
 from kb import contrib, tickets
-from kb.errors import FieldError, NotFound
+from kb.errors import FieldError, IndexMissing, NotFound
 from web import common, i18n
 from web.contrib import bp, support
 from web.common import login_required
@@ -58,7 +58,10 @@ def _render(t: dict, fields: dict, problems: dict, scrub: dict, status: int = 20
             earlier: dict | None = None):
     sims = support.similar(fields.get("title", ""), f"{fields.get('symptoms', '')}\n{fields.get('resolution', '')}",
                            fields.get("language") or "en")
-    products = common.facets("agent")["products"]
+    try:
+        products = common.facets("agent")["products"]
+    except IndexMissing:
+        products = []
     return render_template("contrib/capture.html", nav="tickets", t=t, f=fields, problems=problems, scrub=scrub,
                            scrub_json=json.dumps(scrub, ensure_ascii=False), sims=sims, products=products,
                            headings=contrib.HEADINGS, submitted=submitted, earlier=earlier,

@@ -9,7 +9,7 @@ from flask import current_app
 
 from kb.articles import parse_article
 from kb.contrib_dupes import Similarity, article_text
-from kb.errors import ArticleError, BadQuery, NotFound
+from kb.errors import ArticleError, BadQuery, IndexMissing, NotFound
 from kb.search import SearchQuery
 from web import common
 from web.articles import link_for
@@ -46,7 +46,7 @@ def similar(title: str, text: str, language: str, exclude: str | None = None) ->
     try:
         res = common.searcher().search(SearchQuery(text=query, limit=CANDIDATES, role=role, lang=lang,
                                                    detail=False))
-    except BadQuery:
+    except (BadQuery, IndexMissing):      # no index yet: capture still works, without the panel
         return out
     docs = []
     for h in res.results:
