@@ -16,6 +16,7 @@ from kb.errors import BadQuery, IndexMissing
 from kb.similar import SimilarTickets
 from kb.tickets import link_article, upsert_ticket
 from tests.tiny_encoder import TinyEncoder
+from tests.test_browser import browser, new_page, server  # noqa: F401  (real Chromium, real `kb serve`)
 from tests.web_support import CUSTOMER, app, client, post, signed_in, web_settings  # noqa: F401
 
 MARKER = "Reseat-the-fuser-unit-7731"     # only in a resolved ticket's resolution
@@ -178,3 +179,32 @@ def test_no_similar_tickets_for_customers_or_anonymous_api(sclient):
         body = r.get_data(as_text=True)
         for m in markers:
             assert m not in body, (url, m)
+
+
+# --- in a real browser: the console fetches the panel when a ticket becomes current ---------
+
+@pytest.mark.browser
+def test_console_panel_in_chromium(server, browser):
+    from tests.web_support import PASSWORDS
+    base, s = server
+    db = store.connect(s.db_path)
+    add_tickets(db, [t for t in TICKETS if t["id"] == "R-2"])
+    similar.update(s, db)
+    ctx, page, errors = new_page(browser)
+    page.goto(base + "/login?next=/agent")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORDS["alice"])
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/agent")
+    assert page.locator("#similar-slot .similar-ticket").count() == 0
+    page.fill("#ticket-id", "T-200")
+    page.press("#ticket-id", "Enter")
+    page.wait_for_selector("#similar-slot .similar-ticket[data-ticket-id='R-2']")
+    assert "Enabled IPsec passthrough" in page.locator("#similar-slot").inner_text()
+    page.fill("#q", "printer offline")                  # typing does not touch the panel
+    page.wait_for_selector(".hit:first-child[data-id='KB-0001']")
+    assert page.locator("#similar-slot .similar-ticket[data-ticket-id='R-2']").count() == 1
+    page.reload()
+    page.wait_for_selector("#similar-slot .similar-ticket[data-ticket-id='R-2']")
+    assert errors == []
+    ctx.close()
