@@ -1,14 +1,15 @@
 """Similar resolved tickets, for staff only: how the same problem was fixed last time.
 
 A ticket index of its own, beside the article indexes, in ``KB_HOME/tickets-index``:
-- a Whoosh index (kb.text's analyzer) over subject + description + resolution of every
-  resolved or closed ticket;
+- BM25 term impacts (kb.impact, kb.text's analyzer) over subject + description + resolution
+  of every resolved or closed ticket: a query is a few numpy slices, fast at 100k tickets;
 - one vector per ticket and encoder (``vec-<encoder>.npy``, rows in ``ids.json`` order),
   embedded through indexer.vectors.embed_rows, so vectors are cached in SQLite's
   ``embeddings`` table under (encoder fingerprint, content hash) exactly like article chunks;
-- ``manifest.json`` last: ticket id → content hash, the analyzer version and the encoder
-  fingerprints. A changed analyzer or encoder rebuilds everything; otherwise ``update``
-  touches only tickets added, changed or no longer resolved.
+- all of it in a generation folder ``gen-<time>``; ``manifest.json`` (replaced in one step)
+  names the live one, the analyzer version and the encoder fingerprints; the generation keeps
+  ticket id → content hash (``hashes.json``). A changed analyzer or encoder rebuilds everything; otherwise ``update``
+  re-analyses and re-embeds only tickets added or changed, and carries the rest over.
 
 ``update`` runs at the end of `kb index`. Queries fuse BM25 and cosine similarities with
 kb.fusion, as article search does. Article search never reads this index, so the number of
@@ -21,6 +22,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,23 +31,18 @@ from typing import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from whoosh import index as whoosh_index
-from whoosh import query as Q
-from whoosh import scoring
-from whoosh.fields import ID, TEXT, Schema
 
-from kb import store, tickets
+from kb import impact, store, tickets
 from kb.config import Settings
 from kb.encoders import EncoderPool
 from kb.errors import BadQuery, IndexMissing, NotFound
 from kb.fusion import FusionConfig, Ranking, fuse
 from kb.text import ANALYZER_VERSION, analyzer, detect_language, has_cjk
 
-FORMAT = "1"
+FORMAT = "3"
 EMBED_CHARS = 1500          # the encoders read ~256 word pieces; the start of each part matters
 INDEX_CHARS = 20000
 CANDIDATES = 100
-K1 = 1.2
 
 
 @dataclass
@@ -94,10 +91,6 @@ def _hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def _schema() -> Schema:
-    return Schema(id=ID(stored=True, unique=True), content=TEXT(analyzer=analyzer()))
-
-
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
@@ -106,9 +99,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 # --- building ----------------------------------------------------------------------------
 
+KEEP_GENERATIONS = 2     # the live one and the one before (a reader may still be on it)
+
+
 def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: bool = False,
            progress: Callable[[str, int, int], None] | None = None) -> UpdateReport:
-    """Bring the ticket index in step with the resolved tickets in SQLite."""
+    """Bring the ticket index in step with the resolved tickets in SQLite: a new generation
+    folder (keyword impacts, vectors, ids) made from the previous one plus what changed, then
+    ``manifest.json`` replaced in one step to point at it."""
     t0 = time.perf_counter()
     db = db or store.connect(settings.db_path)
     pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
@@ -121,120 +119,117 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
         report.encoder_failures = pool.failures()
         fingerprints = {e.name: e.fingerprint for e in encoders}
         old = _read_manifest(root)
+        prev = root / old["generation_dir"] if old.get("generation_dir") else None
         full = full or not old or old.get("format") != FORMAT or old.get("analyzer") != ANALYZER_VERSION \
-            or old.get("encoders") != fingerprints or not (root / "whoosh").is_dir()
-        old_hashes: dict[str, str] = {} if full else old.get("hashes", {})
+            or old.get("encoders") != fingerprints or prev is None or not prev.is_dir()
+        old_hashes: dict[str, str] = {} if full else _read_json(prev / "hashes.json", {})
         rows: dict[str, dict] = {}
         hashes: dict[str, str] = {}
-        cur = db.conn.execute("SELECT id, subject, description, resolution FROM tickets "
-                              "WHERE status IN ('resolved', 'closed') ORDER BY id")
-        for tid, subject, desc, resolution in cur:
+        for tid, subject, desc, resolution in db.conn.execute(
+                "SELECT id, subject, description, resolution FROM tickets WHERE status IN ('resolved', 'closed')"):
             row = {"subject": subject, "description": desc, "resolution": resolution}
             rows[tid] = row
             hashes[tid] = _hash(ticket_text(row))
-        todo = [t for t in hashes if old_hashes.get(t) != hashes[t]]
-        gone = [t for t in old_hashes if t not in hashes]
+        todo = {t for t in hashes if old_hashes.get(t) != hashes[t]}
         report.full, report.tickets = full, len(hashes)
         report.added = sum(1 for t in todo if t not in old_hashes)
-        report.changed, report.removed = len(todo) - report.added, len(gone)
-        _update_keyword(root, rows, todo, gone, full, progress)
-        ids = list(hashes)
-        langs = {}
+        report.changed = len(todo) - report.added
+        report.removed = sum(1 for t in old_hashes if t not in hashes)
+        if not full and not todo and not report.removed:
+            report.seconds = time.perf_counter() - t0
+            return report
+        gen = root / f"gen-{time.time_ns()}"
+        gen.mkdir()
+        writer = impact.ImpactWriter(None if full else prev / impact.DIR)
+        lacking = writer.carry([t for t in hashes if t not in todo])
+        new = sorted(set(lacking) | todo)
+        ana = analyzer()
+        for i, t in enumerate(new, 1):
+            writer.add(t, {"content": [tok.text for tok in ana(ticket_text(rows[t]))]})
+            if progress and (i % 1000 == 0 or i == len(new)):
+                progress("tickets", i, len(new))
+        writer.write(gen / impact.DIR)
+        ids = writer.ids
+        old_lang = {} if full else _read_ids(prev)
+        langs = [old_lang.get(t) if t not in todo and old_lang.get(t) else detect_language(_embed_text(rows[t]))
+                 for t in ids]
+        (gen / "ids.json").write_text(json.dumps({"ids": ids, "lang": langs}), "utf-8")
+        (gen / "hashes.json").write_text(json.dumps(hashes), "utf-8")
         for enc in encoders:
-            report.embedded[enc.name] = _update_vectors(db, root, enc, ids, rows, set(todo), full, progress)
-        for t in ids:
-            langs[t] = detect_language(_embed_text(rows[t]))
-        _write_atomic(root / "ids.json", json.dumps({"ids": ids, "lang": [langs[t] for t in ids]}).encode())
+            report.embedded[enc.name] = _write_vectors(db, gen, None if full else prev, enc, ids, rows, todo,
+                                                       progress)
         _write_atomic(root / "manifest.json", json.dumps({
-            "format": FORMAT, "analyzer": ANALYZER_VERSION, "encoders": fingerprints, "hashes": hashes,
-            "generation": time.time_ns()}).encode())
+            "format": FORMAT, "analyzer": ANALYZER_VERSION, "encoders": fingerprints,
+            "generation_dir": gen.name, "tickets": len(ids)}).encode())
+        gens = sorted(p for p in root.glob("gen-*") if p.is_dir())
+        for old_gen in gens[:-KEEP_GENERATIONS]:
+            shutil.rmtree(old_gen, ignore_errors=True)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _read_manifest(root: Path) -> dict:
+def _read_json(path: Path, default):
     try:
-        return json.loads((root / "manifest.json").read_text("utf-8"))
+        return json.loads(path.read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return default
+
+
+def _read_manifest(root: Path) -> dict:
+    """The small pointer readers check on every query (ticket hashes live in the generation)."""
+    return _read_json(root / "manifest.json", {})
+
+
+def _read_ids(gen: Path) -> dict[str, str]:
+    """ticket id → language, from a generation's ids.json."""
+    try:
+        meta = json.loads((gen / "ids.json").read_text("utf-8"))
     except (FileNotFoundError, ValueError):
         return {}
+    return dict(zip(meta["ids"], meta["lang"]))
 
 
-def _update_keyword(root: Path, rows, todo, gone, full, progress) -> None:
-    wdir = root / "whoosh"
-    if full or not whoosh_index.exists_in(str(wdir)):
-        wdir.mkdir(exist_ok=True)
-        ix = whoosh_index.create_in(str(wdir), _schema())
-    else:
-        ix = whoosh_index.open_dir(str(wdir))
-    if not todo and not gone:
-        ix.close()
-        return
-    writer = ix.writer(limitmb=128)
-    try:
-        for t in gone:
-            writer.delete_by_term("id", t)
-        add = writer.add_document if full else writer.update_document
-        for i, t in enumerate(todo, 1):
-            add(id=t, content=ticket_text(rows[t]))
-            if progress and (i % 1000 == 0 or i == len(todo)):
-                progress("tickets", i, len(todo))
-        writer.commit(optimize=full)
-    except BaseException:
-        writer.cancel()
-        raise
-    finally:
-        ix.close()
-
-
-def _update_vectors(db, root: Path, enc, ids: list[str], rows, todo: set[str], full: bool, progress) -> int:
+def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], rows, todo: set[str], progress) -> int:
     """Rows of unchanged tickets come from the previous matrix; the rest through embed_rows
     (the SQLite cache first, then the encoder)."""
     from indexer.vectors import embed_rows
     previous: dict[str, np.ndarray] = {}
-    path = root / f"vec-{enc.name}.npy"
-    if not full and path.exists():
-        try:
-            old_ids = json.loads((root / "ids.json").read_text("utf-8"))["ids"]
-            matrix = np.load(path)
-            if len(old_ids) == len(matrix):
-                previous = {t: matrix[i] for i, t in enumerate(old_ids) if t not in todo}
-        except (FileNotFoundError, ValueError, KeyError):
-            previous = {}
-    texts = {t: _embed_text(rows[t]) for t in ids if t not in previous}
-    hashes = [_hash(texts[t]) if t in texts else f"prev:{t}" for t in ids]
-    prev_by_hash = {f"prev:{t}": v for t, v in previous.items()}
-    by_hash = {_hash(x): x for x in texts.values()}
+    if prev is not None and (prev / f"vec-{enc.name}.npy").exists():
+        old_ids = list(_read_ids(prev))
+        matrix = np.load(prev / f"vec-{enc.name}.npy", mmap_mode="r")
+        if len(old_ids) == len(matrix):
+            previous = {f"prev:{t}": matrix[i] for i, t in enumerate(old_ids) if t not in todo}
+    texts: dict[str, str] = {}
+    hashes = []
+    for t in ids:
+        if f"prev:{t}" in previous:
+            hashes.append(f"prev:{t}")
+        else:
+            text = _embed_text(rows[t])
+            hashes.append(_hash(text))
+            texts[hashes[-1]] = text
     done = [0]
 
     def tick(n):
         done[0] += n
         if progress:
-            progress(f"ticket vectors ({enc.name})", done[0], len(by_hash))
-    matrix, embedded = embed_rows(db, enc, hashes, by_hash, previous=prev_by_hash, progress=tick)
-    buf = _npy_bytes(matrix)
-    _write_atomic(path, buf)
+            progress(f"ticket vectors ({enc.name})", done[0], len(texts))
+    matrix, embedded = embed_rows(db, enc, hashes, texts, previous=previous, progress=tick)
+    np.save(gen / f"vec-{enc.name}.npy", np.ascontiguousarray(matrix, dtype=np.float32))
     return embedded
-
-
-def _npy_bytes(matrix: np.ndarray) -> bytes:
-    import io
-    out = io.BytesIO()
-    np.save(out, np.ascontiguousarray(matrix, dtype=np.float32))
-    return out.getvalue()
 
 
 # --- querying ----------------------------------------------------------------------------
 
 @dataclass
 class _Loaded:
-    generation: int
-    ix: object
+    generation: str
+    impacts: impact.Impacts
     ids: list[str]
     pos: dict[str, int]
     lang: np.ndarray
     vectors: dict[str, np.ndarray]
     fingerprints: dict[str, str]
-    local: threading.local = field(default_factory=threading.local)
 
 
 class SimilarTickets:
@@ -253,19 +248,21 @@ class SimilarTickets:
         manifest = _read_manifest(self.root)
         if not manifest:
             raise IndexMissing(f"no ticket index in {self.root}: run `kb index` first")
+        name = manifest["generation_dir"]
         cur = self._loaded
-        if cur is not None and cur.generation == manifest["generation"]:
+        if cur is not None and cur.generation == name:
             return cur
         with self._lock:
-            if self._loaded is None or self._loaded.generation != manifest["generation"]:
-                meta = json.loads((self.root / "ids.json").read_text("utf-8"))
+            if self._loaded is None or self._loaded.generation != name:
+                gen = self.root / name
+                meta = json.loads((gen / "ids.json").read_text("utf-8"))
+                pos = {t: i for i, t in enumerate(meta["ids"])}
                 vectors = {}
-                for name in manifest.get("encoders", {}):
-                    m = np.load(self.root / f"vec-{name}.npy")
+                for enc in manifest.get("encoders", {}):
+                    m = np.load(gen / f"vec-{enc}.npy", mmap_mode="r")
                     if len(m) == len(meta["ids"]):
-                        vectors[name] = m
-                self._loaded = _Loaded(manifest["generation"], whoosh_index.open_dir(str(self.root / "whoosh")),
-                                       meta["ids"], {t: i for i, t in enumerate(meta["ids"])},
+                        vectors[enc] = m
+                self._loaded = _Loaded(name, impact.Impacts(gen / impact.DIR, pos), meta["ids"], pos,
                                        np.array(meta["lang"], dtype=object), vectors, manifest.get("encoders", {}))
             return self._loaded
 
@@ -309,16 +306,13 @@ class SimilarTickets:
         return self.search(tickets.ticket_query(t) or t["id"], role=role, limit=limit, exclude=(t["id"],), db=db)
 
     def _keyword(self, cur: _Loaded, text: str) -> Ranking:
-        terms = list(dict.fromkeys(t.text for t in self._analyzer(text)))
-        if not terms:
-            return Ranking("keyword", {}, "keyword")
-        s = getattr(cur.local, "searcher", None)
-        if s is None:
-            s = cur.local.searcher = cur.ix.searcher(weighting=scoring.BM25F(B=0.75, K1=K1))
-        res = s.search(Q.Or([Q.Term("content", t) for t in terms]), limit=CANDIDATES)
-        scores = {hit["id"]: float(hit.score) for hit in res}
-        bound = sum(s.idf("content", t) * (K1 + 1) for t in terms if s.reader().doc_frequency("content", t))
-        return Ranking("keyword", scores, "keyword", scale=bound or None)
+        """BM25 over subject + description + resolution, from the precomputed impacts."""
+        imp = cur.impacts
+        columns = [c for c in dict.fromkeys(imp.column("content", t.text) for t in self._analyzer(text))
+                   if c is not None]
+        found = imp.top([(c, 1.0) for c in columns], np.ones(len(cur.ids), dtype=bool), CANDIDATES)
+        bound = float(sum(imp.idf[c] for c in columns) * (impact.K1 + 1))
+        return Ranking("keyword", {cur.ids[i]: score for i, score in found}, "keyword", scale=bound or None)
 
     def _vectors(self, cur: _Loaded, text: str, language: str) -> list[Ranking]:
         out = []

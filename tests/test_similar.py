@@ -78,6 +78,7 @@ def test_index_search_and_incremental_update(settings):
     assert [t.id for t in finder.search("outlook password", role="agent")][:1] == ["R-4"]
     assert "R-3" not in [t.id for t in finder.search("打印机 脱机", role="agent")]
     assert "new profile" in [t for t in finder.search("vpn 809", role="agent") if t.id == "R-2"][0].resolution
+    assert len(list(similar.index_dir(settings).glob("gen-*"))) == similar.KEEP_GENERATIONS   # old ones pruned
 
 
 def test_customers_and_bad_input_are_refused(settings):
@@ -106,7 +107,8 @@ def test_vectors_are_cached_in_sqlite_by_hash_and_fingerprint(settings):
     assert similar.update(s, db, pool=tiny_pool()).embedded == {"use3": 1}
     r = similar.update(s, db, pool=tiny_pool(), full=True)
     assert r.full and r.embedded == {"use3": 0}
-    m = np.load(similar.index_dir(s) / "vec-use3.npy")
+    live = json.loads((similar.index_dir(s) / "manifest.json").read_text("utf-8"))["generation_dir"]
+    m = np.load(similar.index_dir(s) / live / "vec-use3.npy")
     assert m.shape == (3, TinyUse3.dim)
     found = SimilarTickets(s, pool=tiny_pool()).search("打印机 脱机", role="agent")   # use3 weighs in on Chinese
     assert found[0].id == "R-3" and found[0].explanation["use3"] > 0
