@@ -129,7 +129,7 @@ def _field_of(error: ArticleError, fields: dict, default: str) -> str:
 def validate_new(fields: dict, known_paths: set[str], known_ids: dict[str, str]) -> dict[str, str]:
     """Field → message for a new-article form; empty when `kb check --strict` would accept it."""
     problems: dict[str, str] = {}
-    for key in ("title", "summary", "product", "symptoms", "resolution"):
+    for key in ("title", "summary", "product", "resolution"):
         if not str(fields.get(key) or "").strip():
             problems[key] = "required"
     if fields.get("language") not in LANGUAGES:
