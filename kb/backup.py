@@ -83,7 +83,10 @@ def backup(settings: Settings, dest: Path) -> Path:
         raise BackupError(f"DEST: folder {dest.parent} does not exist")
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as e:
+        raise BackupError(f"DEST: cannot write in {dest.parent}: {e.strerror or e}") from None
     try:
         live = store.connect(src)             # brings the schema up to date first, like the server
         out = sqlite3.connect(str(tmp / "kb.sqlite"))
@@ -115,6 +118,9 @@ def backup(settings: Settings, dest: Path) -> Path:
             with open(p, "rb") as f:
                 os.fsync(f.fileno())
         tmp.rename(dest)
+    except (OSError, sqlite3.OperationalError) as e:     # disk full, folder gone, no permission …
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BackupError(f"DEST: could not write the backup into {dest.parent}: {e}; nothing was kept") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

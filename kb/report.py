@@ -237,5 +237,12 @@ def write(text: str, out: Path) -> None:
     if out.parent and not out.parent.exists():
         raise ConfigError(f"--out: folder {out.parent} does not exist")
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, "utf-8")
-    tmp.replace(out)
+    try:
+        tmp.write_text(text, "utf-8")
+        tmp.replace(out)
+    except OSError as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise ConfigError(f"--out: cannot write {out}: {e.strerror or e}") from None

@@ -202,6 +202,19 @@ def test_invalid_utf8_article_and_csv_name_the_place(tmp_path):
     assert "t.csv" in str(e.value)
 
 
+def test_report_and_backup_outputs_that_cannot_be_written_are_clear_errors(hostile, tmp_path):
+    """Regression: `kb report --out` to a place that cannot be written ended in a traceback."""
+    s, _ = hostile
+    env = dict(os.environ, KB_HOME=str(s.home), KB_ARTICLES=str(s.articles), KB_SEMANTIC="0", KB_ENCODERS="none")
+    for args, flag in ((["report", "--out", "/proc/kb-report.md"], "--out"),
+                       (["report", "--out", str(tmp_path / "missing" / "r.md")], "--out"),
+                       (["backup", "/proc/kb-backup"], "DEST"), (["backup", str(s.db_path)], "DEST"),
+                       (["restore", str(tmp_path)], "SRC")):
+        p = subprocess.run([sys.executable, "-m", "kb.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode != 0 and "Traceback" not in p.stderr and flag in p.stderr, (args, p.stderr[-400:])
+
+
 # --- formula injection in reports ---------------------------------------------------------------
 
 FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1"]
