@@ -99,7 +99,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 # --- building ----------------------------------------------------------------------------
 
-KEEP_GENERATIONS = 2     # the live one and the one before (a reader may still be on it)
+KEEP_GENERATIONS = 2     # the live one and the one before it (a reader may still be on it)
 
 
 def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: bool = False,
@@ -161,9 +161,10 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
         _write_atomic(root / "manifest.json", json.dumps({
             "format": FORMAT, "analyzer": ANALYZER_VERSION, "encoders": fingerprints,
             "generation_dir": gen.name, "tickets": len(ids)}).encode())
-        gens = sorted(p for p in root.glob("gen-*") if p.is_dir())
-        for old_gen in gens[:-KEEP_GENERATIONS]:
-            shutil.rmtree(old_gen, ignore_errors=True)
+        keep = {gen.name, prev.name if prev is not None else ""}    # and any half-built one goes
+        for other in root.glob("gen-*"):
+            if other.name not in keep:
+                shutil.rmtree(other, ignore_errors=True)
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -69,6 +69,8 @@ def test_index_search_and_incremental_update(settings):
     # nothing changed: nothing rebuilt; a changed, a new and a reopened ticket: only those
     r = similar.update(settings, db)
     assert (r.full, r.added, r.changed, r.removed) == (False, 0, 0, 0)
+    crashed = similar.index_dir(settings) / "gen-9999999999999999999"       # a build that died half way
+    crashed.mkdir()
     upsert_ticket(db, {"id": "R-2", "resolution": "Replaced the VPN client with the new profile; fixed 809."})
     add_tickets(db, [{"id": "R-4", "subject": "Outlook password prompt loop", "description": "Keeps asking.",
                       "resolution": "Cleared cached credentials.", "status": "resolved"}])
@@ -79,6 +81,7 @@ def test_index_search_and_incremental_update(settings):
     assert "R-3" not in [t.id for t in finder.search("打印机 脱机", role="agent")]
     assert "new profile" in [t for t in finder.search("vpn 809", role="agent") if t.id == "R-2"][0].resolution
     assert len(list(similar.index_dir(settings).glob("gen-*"))) == similar.KEEP_GENERATIONS   # old ones pruned
+    assert not crashed.exists()
 
 
 def test_customers_and_bad_input_are_refused(settings):
