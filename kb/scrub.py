@@ -246,13 +246,13 @@ def name_patterns(names: Iterable[str]) -> list[re.Pattern]:
                 core = re.sub(rf"(?:{_ZH_HONORIFICS})$", "", core)
                 if len(core) < 2:
                     continue
-                forms.add(core)
+                forms.add(re.escape(core))
                 surname = core[:2] if core[:2] in _ZH_COMPOUND_SURNAMES and len(core) > 2 else core[:1]
                 given = core[len(surname):]
                 if len(given) >= 2:
-                    forms.add(given)
+                    forms.add(re.escape(given))
                 if len(core) <= 4:
-                    forms.add(f"{surname}(?:{_ZH_HONORIFICS})")
+                    forms.add(f"{re.escape(surname)}(?:{_ZH_HONORIFICS})")
                 continue
             words = [w for w in re.split(r"[\s.·_-]+", piece) if w]
             kept = [w for w in words if w.lower().strip("'") not in _HONORIFICS_EN | _COMPANY_WORDS]

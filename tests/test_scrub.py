@@ -85,6 +85,8 @@ def test_names_and_their_parts_in_both_languages():
     # company suffixes and honorifics are not name parts; no names given, no names found
     assert kinds("Olivia at Contoso Ltd", ["Olivia Brown", "Contoso Ltd"]) == [("name", "Olivia"), ("name", "Contoso")]
     assert kinds("John Smith called") == []
+    # names are text, not patterns
+    assert kinds("王*明 and a+b called; aab did not", ["王*明", "a+b"]) == [("name", "王*明"), ("name", "a+b")]
 
 
 def test_replacements_are_sorted_non_overlapping_offsets_into_the_original():
