@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from whoosh import query as Q
+from whoosh.reading import TermNotFound
 
 from kb import impact
 from kb.fusion import Ranking
@@ -47,6 +48,8 @@ class KeywordRanker:
         suggestion = None
         if unknown:
             fixed = {w: self.correct(snap, w) for w in unknown}
+            # the corrector reads the whole vocabulary: offer only words this reader may see
+            fixed = {w: f if f == w or self.visible(snap, f, mask) else w for w, f in fixed.items()}
             if any(fixed[w] != w for w in fixed):
                 suggestion = " ".join(fixed.get(w, w) for w in words)
         if snap.impacts is None:
@@ -65,6 +68,24 @@ class KeywordRanker:
             return Ranking("keyword", {}, "keyword"), set(terms), suggestion
         scores = {snap.ids[p]: s for p, s in imp.top(columns, mask, CANDIDATES, flat)}
         return Ranking("keyword", scores, "keyword", scale=bound or None), set(terms), suggestion
+
+    @staticmethod
+    def visible(snap: Snapshot, word: str, mask: np.ndarray) -> bool:
+        """Whether ``word`` occurs in an article ``mask`` allows ("did you mean" must never
+        offer a word that only internal, draft or archived articles contain)."""
+        s = snap.searcher()
+        reader = s.reader()
+        try:
+            docs = reader.postings("spell", word).all_ids()
+        except TermNotFound:
+            return False
+        for d in docs:
+            if reader.is_deleted(d):
+                continue
+            i = snap.pos.get(s.stored_fields(d).get("id"))
+            if i is not None and mask[i]:
+                return True
+        return False
 
     def correct(self, snap: Snapshot, word: str) -> str:
         """The closest indexed spelling of ``word`` (cached: Whoosh's corrector scans the
