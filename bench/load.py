@@ -7,7 +7,7 @@ suggestions, article views by both, and the helpdesk's webhook updating tickets.
 throughput, p50/p95/p99 latency per kind of request, errors, and the server's resident memory
 (all its processes, from /proc) over time.
 
-    .venv/bin/python bench/load.py [--clients 32] [--seconds 60] [--keyword-only] [--write]
+    .venv/bin/python bench/load.py [--clients 32] [--seconds 60] [--keyword-only] [--reindex] [--write]
 
 Targets on 2 cores: 0 errors, search p95 ≤ 200 ms, memory flat after warm-up. ``--write``
 stores the result as the "Load" section of bench/RESULTS.md.
@@ -203,6 +203,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--keyword-only", action="store_true", help="KB_SEMANTIC=0 (default: hybrid search, the "
                                                                "production default)")
+    ap.add_argument("--reindex", action="store_true", help="run `kb index --full` again and again meanwhile "
+                                                           "(the served generation changes under load)")
     ap.add_argument("--write", action="store_true", help="store the result in bench/RESULTS.md")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="kb-load-"))
@@ -227,6 +229,19 @@ def main() -> None:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        builds: list[int] = []
+
+        def reindex():
+            while time.monotonic() < deadline - 1:
+                r = subprocess.run([PY, "-m", "kb.cli", "index", "--full"], env=env, cwd=ROOT, capture_output=True,
+                                   text=True)
+                builds.append(r.returncode)
+                if r.returncode:
+                    errors.append(f"kb index --full failed: {r.stderr.strip()[-300:]}")
+
+        indexer = threading.Thread(target=reindex, daemon=True)
+        if args.reindex:
+            indexer.start()
         threads = [threading.Thread(target=worker, args=(k, port, deadline, cat, token, log, errors), daemon=True)
                    for k in range(args.clients)]
         for t in threads:
@@ -235,6 +250,8 @@ def main() -> None:
             t.join(timeout=args.seconds + 120)
         done.set()
         sampler.join()
+        if args.reindex:
+            indexer.join(timeout=300)
         memory.append((time.monotonic() - t0, rss_mb(proc.pid)))
         elapsed = time.monotonic() - t0
         load_after = Path("/proc/loadavg").read_text().split()[:3]
@@ -243,10 +260,14 @@ def main() -> None:
             stop(proc)
         shutil.rmtree(home, ignore_errors=True)
     lines = summarise(args, log, errors, memory, elapsed, load_before, load_after)
+    if args.reindex:
+        lines.insert(1, f"Meanwhile `kb index --full` ran {len(builds)} times ({builds.count(0)} completed), "
+                        "each swapping in a new index generation under the load.")
     print("\n".join(lines))
     if args.write:
         cmd = "bench/load.py" + (f" --clients {args.clients}" if args.clients != 32 else "") + (
-            f" --seconds {args.seconds:g}" if args.seconds != 60 else "") + (" --keyword-only" if args.keyword_only else "")
+            f" --seconds {args.seconds:g}" if args.seconds != 60 else "") + (" --keyword-only" if args.keyword_only else "") + (
+            " --reindex" if args.reindex else "")
         write_section("Load", cmd, f"`kb serve` on 127.0.0.1, starter KB + demo tickets, "
                                    f"{'keyword' if args.keyword_only else 'hybrid'} search", "\n".join(lines))
 
