@@ -72,7 +72,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     report = BuildReport(full=full)
 
     files = repo.files()
-    raw = {rel: repo.read(rel) for rel in files}
+    raw = repo.read_listed(files)
     hashes = {rel: hashlib.sha1(b).hexdigest() for rel, b in raw.items()}
     prev: dict[str, dict] = {} if full else manifest["articles"]
     to_parse = [rel for rel in files if prev.get(rel, {}).get("hash") != hashes[rel]]
@@ -209,21 +209,30 @@ def _write_vectors(settings, gen, live, manifest, rows, texts, pool, report, pro
     db = store.connect(settings.db_path)
     hashes = [r[2] for r in rows]
     try:
+        live_src = None
         for enc in pool.available():
-            previous: dict[str, np.ndarray] = {}
+            src, old = np.full(len(hashes), -1, dtype=np.int64), None
             if live is not None and manifest and manifest.get("encoders", {}).get(enc.name) == enc.fingerprint:
-                old_rows = json.loads(live.chunks_file.read_text("utf-8"))
+                if live_src is None:    # rows the live generation already has: copied in one gather
+                    where = {r[2]: i for i, r in enumerate(json.loads(live.chunks_file.read_text("utf-8")))}
+                    live_src = np.array([where.get(h, -1) for h in hashes], dtype=np.int64)
+                src = live_src
                 old = np.load(live.vectors_file(enc.name), mmap_mode="r")
-                wanted = set(hashes)
-                previous = {r[2]: old[i] for i, r in enumerate(old_rows) if r[2] in wanted}
+            fresh = list(dict.fromkeys(h for h, i in zip(hashes, src) if i < 0))
             done = [0]
-            todo = len(set(hashes) - set(previous))
 
-            def tick(n, enc=enc):
+            def tick(n, enc=enc, todo=len(fresh)):
                 done[0] += n
                 progress(f"embed {enc.name}", done[0], todo)
 
-            matrix, n = embed_rows(db, enc, hashes, texts, previous, tick)
+            new, n = embed_rows(db, enc, fresh, texts, None, tick)
+            matrix = np.empty((len(hashes), enc.dim), dtype=np.float32)
+            have = src >= 0
+            if have.any():
+                matrix[have] = old[src[have]]
+            if fresh:
+                at = {h: i for i, h in enumerate(fresh)}
+                matrix[~have] = new[[at[h] for h, i in zip(hashes, src) if i < 0]]
             np.save(gen.vectors_file(enc.name), matrix)
             report.embedded[enc.name] = n
             report.encoders[enc.name] = enc.fingerprint

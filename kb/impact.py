@@ -62,7 +62,12 @@ class ImpactWriter:
             return sorted(wanted)
         old_ids = json.loads((self._prev / "ids.json").read_text("utf-8"))
         old_keys = json.loads((self._prev / "vocab.json").read_text("utf-8"))
-        remap = np.array([self._col(k) for k in old_keys], dtype=np.int32)
+        if not self.keys:       # the usual case: start from the previous vocabulary as it is
+            self.keys = list(old_keys)
+            self.vocab = dict(zip(old_keys, range(len(old_keys))))
+            remap = np.arange(len(old_keys), dtype=np.int32)
+        else:
+            remap = np.array([self._col(k) for k in old_keys], dtype=np.int32)
         ptr = np.load(self._prev / "raw_ptr.npy")
         cols = np.load(self._prev / "raw_cols.npy", mmap_mode="r")
         tf = np.load(self._prev / "raw_tf.npy", mmap_mode="r")

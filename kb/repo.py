@@ -45,15 +45,17 @@ def git(cwd: Path, *args: str, input: bytes | None = None, env: dict | None = No
 def list_markdown(root: Path) -> list[str]:
     """Relative posix paths of every .md file under root (hidden and tool folders skipped)."""
     out = []
+    root = os.fspath(root)
     real_root = Path(root).resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
         for name in sorted(filenames):
             if name.endswith(".md") and not name.startswith("."):
-                path = Path(dirpath) / name
-                if path.is_symlink() and not _inside(path, real_root):
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path) and not _inside(Path(path), real_root):
                     continue    # a link out of the folder (/etc/passwd, KB_HOME/secret_key) is never read
-                out.append(path.relative_to(root).as_posix())
+                out.append(name if rel_dir == "." else f"{rel_dir}/{name}")
     return out
 
 
@@ -106,6 +108,15 @@ class ArticleRepo:
         if not _inside(path, self.root):
             raise RepoError(f"{path}: outside the articles folder (a symbolic link or ..); not read")
         return path.read_bytes()
+
+    def read_listed(self, relpaths: list[str]) -> dict[str, bytes]:
+        """The bytes of files that ``files()`` listed (already checked to lie inside the
+        folder, so not resolved again: that costs more than reading at 10k articles)."""
+        out = {}
+        for rel in relpaths:
+            with open(os.path.join(self.root, rel), "rb") as f:
+                out[rel] = f.read()
+        return out
 
     def last_commits(self, relpaths: list[str] | None = None) -> dict[str, CommitInfo]:
         """Last commit of each article file in one `git log` pass (all files when None)."""
