@@ -329,6 +329,37 @@ def test_search_api_parameters_are_200_or_a_400_naming_the_field(query_app, p):
         assert r.get_json()["field"]
 
 
+@given(st.dictionaries(st.sampled_from(["q", "limit", "lang", "product", "tag"]),
+                       st.one_of(st.text(max_size=30), st.integers(-3, 20).map(str)), max_size=5),
+       st.sampled_from(["/api/v1/suggest", "/help/search", "/api/v1/articles/KB-0001"]))
+def test_suggest_portal_and_article_parameters_are_answered_or_a_400(query_app, p, path):
+    r = query_app.test_client().get(path, query_string=p)
+    assert r.status_code in (200, 400), (path, p, r.status_code)
+    if r.status_code == 400 and path.startswith("/api/"):
+        assert r.get_json()["field"]
+
+
+@given(st.lists(st.one_of(st.dictionaries(st.sampled_from(["id", "subject", "channel", "priority", "created_at",
+                                                           "csat", "articles", "customer"]), ticket_value,
+                                          max_size=6).map(lambda d: __import__("json").dumps(d)),
+                          st.text(max_size=40)), min_size=1, max_size=6))
+def test_jsonl_import_reports_bad_lines_or_a_config_error_naming_the_file(tmp_path_factory, lines):
+    from kb.ticket_import import import_file
+    d = tmp_path_factory.mktemp("jsonl")
+    path = d / "export.jsonl"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    db = connect(d / "kb.sqlite")
+    try:
+        report = import_file(db, path)
+    except ConfigError as e:
+        assert "export.jsonl" in str(e)
+    else:
+        for b in report.bad:
+            assert b.line >= 1 and b.message
+    finally:
+        db.conn.close()
+
+
 @given(st.text(max_size=120), st.integers(-2, 200), st.sampled_from(["customer", "agent", "admin", "x", ""]),
        st.sampled_from([None, "en", "zh", "fr"]), st.sampled_from(["keyword", "hybrid", "semantic", "x"]))
 def test_query_parser_gives_results_or_a_bad_query_naming_the_field(hostile, text, limit, role, lang, mode):
