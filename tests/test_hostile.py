@@ -25,9 +25,9 @@ from tests.conftest import BASIC, ROOT, make_repo
 from tests.hostile_support import PAYLOADS, executable, hostile_settings
 from tests.web_support import signed_in
 
-hsettings.register_profile("kb", max_examples=60, deadline=None,
-                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-hsettings.load_profile("kb")
+# small example counts keep the whole file well under a minute; applied per test, not globally
+BOUNDED = hsettings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
@@ -249,6 +249,7 @@ front = st.dictionaries(st.sampled_from(["id", "title", "summary", "product", "t
                                          "status", "owners", "review_by", "x-extra"]), yaml_scalar, max_size=8)
 
 
+@BOUNDED
 @given(front, st.text(max_size=200))
 def test_front_matter_parser_never_crashes_on_structured_input(fm, body):
     import yaml
@@ -261,6 +262,7 @@ def test_front_matter_parser_never_crashes_on_structured_input(fm, body):
         assert a.visibility in ("public", "internal") and a.status in ("draft", "review", "published", "archived")
 
 
+@BOUNDED
 @given(st.binary(max_size=300) | st.text(max_size=300).map(lambda t: ("---\n" + t).encode("utf-8", "replace")))
 def test_front_matter_parser_never_crashes_on_arbitrary_bytes(raw):
     try:
@@ -273,6 +275,7 @@ ticket_value = st.one_of(st.text(max_size=40), st.integers(-5, 10**12), st.none(
                          st.floats(allow_nan=True), st.lists(st.text(max_size=5), max_size=3))
 
 
+@BOUNDED
 @given(st.dictionaries(st.sampled_from(["id", "channel", "priority", "customer", "subject", "created_at",
                                         "resolved_at", "first_response_at", "csat", "fcr", "reopened", "status",
                                         "articles", "extra", "zzz"]), ticket_value, max_size=10))
@@ -287,6 +290,7 @@ def test_ticket_fields_give_a_ticket_error_naming_the_field(fields):
 csv_cell = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=15)
 
 
+@BOUNDED
 @given(st.lists(st.lists(csv_cell, min_size=1, max_size=5), min_size=1, max_size=6),
        st.sampled_from(["id,subject,channel,priority,created_at", "Ticket ID,Title,Via", "subject,customer", ""]))
 def test_ticket_import_reports_bad_rows_or_a_config_error_naming_the_file(tmp_path_factory, rows, header):
@@ -321,6 +325,7 @@ params = st.dictionaries(st.sampled_from(["q", "limit", "lang", "product", "tag"
                          st.one_of(st.text(max_size=30), st.integers(-3, 200).map(str)), max_size=6)
 
 
+@BOUNDED
 @given(params)
 def test_search_api_parameters_are_200_or_a_400_naming_the_field(query_app, p):
     r = query_app.test_client().get("/api/v1/search", query_string=p)
@@ -329,6 +334,7 @@ def test_search_api_parameters_are_200_or_a_400_naming_the_field(query_app, p):
         assert r.get_json()["field"]
 
 
+@BOUNDED
 @given(st.dictionaries(st.sampled_from(["q", "limit", "lang", "product", "tag"]),
                        st.one_of(st.text(max_size=30), st.integers(-3, 20).map(str)), max_size=5),
        st.sampled_from(["/api/v1/suggest", "/help/search", "/api/v1/articles/KB-0001"]))
@@ -339,6 +345,7 @@ def test_suggest_portal_and_article_parameters_are_answered_or_a_400(query_app, 
         assert r.get_json()["field"]
 
 
+@BOUNDED
 @given(st.lists(st.one_of(st.dictionaries(st.sampled_from(["id", "subject", "channel", "priority", "created_at",
                                                            "csat", "articles", "customer"]), ticket_value,
                                           max_size=6).map(lambda d: __import__("json").dumps(d)),
@@ -360,6 +367,7 @@ def test_jsonl_import_reports_bad_lines_or_a_config_error_naming_the_file(tmp_pa
         db.conn.close()
 
 
+@BOUNDED
 @given(st.text(max_size=120), st.integers(-2, 200), st.sampled_from(["customer", "agent", "admin", "x", ""]),
        st.sampled_from([None, "en", "zh", "fr"]), st.sampled_from(["keyword", "hybrid", "semantic", "x"]))
 def test_query_parser_gives_results_or_a_bad_query_naming_the_field(hostile, text, limit, role, lang, mode):
