@@ -110,16 +110,26 @@ def test_kill_9_of_kb_index_at_random_points_never_breaks_search(tmp_path):
     searching = Searching(s, [" ".join(rng.sample(WORDS, 2)) for _ in range(50)])
     searching.start()
     killed = 0
+    partial: set[str] = set()      # generations a killed build had started writing
     try:
         for run in range(10):
             if run == 5:        # articles change half way: later builds have different work to do
                 write(repo, _articles(160, random.Random(SEED + 1), version=1))
                 commit_all(repo, "Change and add articles")
+            before_gens = {g.name for g in s.index_root.glob("gen-*")}
             proc = _kb(s, *(["index", "--full"] if run % 2 else ["index"]))
-            time.sleep(rng.uniform(0.05, full_seconds * 1.1))
+            if run % 3 == 2:      # anywhere: starting up, parsing, writing, publishing, or already done
+                time.sleep(rng.uniform(0.05, full_seconds * 1.1))
+            else:                 # while the new generation is being written
+                end = time.monotonic() + 30
+                while time.monotonic() < end and proc.poll() is None and not (
+                        {g.name for g in s.index_root.glob("gen-*")} - before_gens):
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0.0, 0.4))
             if proc.poll() is None:
                 killed += 1
             _kill(proc)
+            partial |= {g.name for g in s.index_root.glob("gen-*") if not (g / "manifest.json").exists()}
             before = searching.ok
             time.sleep(0.1)
             assert searching.ok > before, "search stopped answering after a killed build"
@@ -127,6 +137,7 @@ def test_kill_9_of_kb_index_at_random_points_never_breaks_search(tmp_path):
         searching.stop.set()
         searching.join(timeout=30)
     assert killed >= 5, f"only {killed} of 10 builds were still running when killed"
+    assert len(partial) >= 3, f"only {len(partial)} builds were killed while writing a generation"
     assert not searching.failures, searching.failures[:5]
     assert searching.ok > 50
     # the next build completes and equals a clean build of the same commit
