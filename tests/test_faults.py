@@ -208,7 +208,8 @@ def test_searches_during_repeated_reindexes_never_fail(tmp_path):
 def _ticket_csv(path: Path, n: int) -> list[dict]:
     rows = [{"id": f"T-{i:06d}", "channel": "email", "priority": "normal", "customer": f"Customer {i}",
              "subject": f"Subject number {i} printer offline", "description": "x" * (i % 200),
-             "created_at": "2026-10-01T09:00:00Z", "status": "resolved", "resolved_at": "2026-10-02T09:00:00Z"}
+             "created_at": "2026-10-01T09:00:00Z", "status": "resolved", "resolved_at": "2026-10-02T09:00:00Z",
+             "articles": f"KB-{i % 50:04d}"}
             for i in range(n)]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -236,12 +237,15 @@ def test_kill_9_during_ticket_import_loses_no_committed_row_and_leaves_no_half_r
         db = sqlite3.connect(str(s.db_path))
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         got = db.execute("SELECT id, customer, subject, description, resolved_at FROM tickets").fetchall()
+        linked = dict(db.execute("SELECT ticket_id, article_id FROM links").fetchall())
         db.close()
+        assert len(linked) == len(got), "a ticket and its link were not written together"
         assert len(got) >= seen_max, f"run {run}: {seen_max} rows were committed, {len(got)} are left"
         for tid, customer, subject, description, resolved in got:
             w = want[tid]
             assert (customer, subject, description or "") == (w["customer"], w["subject"], w["description"]), tid
             assert resolved and resolved.startswith("2026-10-02"), tid
+            assert linked[tid] == w["articles"], tid
     assert seen_max > 0, "the import never committed a batch before it was killed"
     done = _kb(s, "tickets", "import", str(tmp_path / "tickets.csv"))
     out, err = done.communicate(timeout=300)
