@@ -11,21 +11,25 @@ PUBLIC = ["/", "/help", "/help/search?q=printer", "/help/products/printing", "/h
           "/sitemap.xml", "/robots.txt", "/login", "/language/zh?next=/help", "/api/v1/search?q=printer",
           "/api/v1/suggest?q=prin", "/api/v1/articles/KB-0001", "/api/v1/health", "/static/app.css"]
 STAFF = ["/agent", "/agent/results?q=printer", "/agent/tickets", "/agent/tickets/T-100",
-         "/agent/articles/printer-offline", "/agent/articles/printer-offline/history/HEAD"]
-ENGINEER = ["/agent/flags"]
+         "/agent/articles/printer-offline", "/agent/articles/printer-offline/history/HEAD",
+         "/agent/contrib/ticket/T-100", "/agent/contrib/similar?title=printer",
+         "/agent/contrib/article/printer-offline/improve"]
+ENGINEER = ["/agent/flags", "/agent/contrib/", "/agent/contrib/1"]
 # POST routes by who may use them.
 POST_PUBLIC = ["/login", "/logout", "/help/articles/printer-offline/feedback"]
-POST_STAFF = ["/agent/ticket", "/agent/links", "/agent/articles/KB-0001/flag"]
-POST_ENGINEER = ["/agent/flags/1/resolve"]
+POST_STAFF = ["/agent/ticket", "/agent/links", "/agent/articles/KB-0001/flag", "/agent/contrib/ticket/T-100",
+              "/agent/contrib/draft", "/agent/contrib/preview", "/agent/contrib/article/printer-offline/improve"]
+POST_ENGINEER = ["/agent/flags/1/resolve", "/agent/contrib/1/edit", "/agent/contrib/1/reject", "/agent/contrib/1/export"]
 
 
-def _rule_of(app, path):
+def _rule_of(app, path, method):
     adapter = app.url_map.bind("localhost")
-    return adapter.match(path.split("?")[0], method="POST" if path in POST_PUBLIC + POST_STAFF + POST_ENGINEER else "GET")[0]
+    return adapter.match(path.split("?")[0], method=method)[0]
 
 
 def test_every_route_has_an_auth_rule(app):
-    covered = {_rule_of(app, p) for p in PUBLIC + STAFF + ENGINEER + POST_PUBLIC + POST_STAFF + POST_ENGINEER}
+    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER}
+               | {_rule_of(app, p, "POST") for p in POST_PUBLIC + POST_STAFF + POST_ENGINEER})
     endpoints = {r.endpoint for r in app.url_map.iter_rules() if not r.endpoint.startswith("webhooks.")}
     assert endpoints - covered == set()
 
@@ -59,8 +63,10 @@ def test_agent_opens_staff_pages_but_not_the_engineer_queue(client):
         r = client.get(path)
         assert r.status_code in (200, 404), path      # HEAD is not a commit of the article: 404
     assert client.get("/agent/articles/printer-offline/history/HEAD").status_code == 404
-    assert client.get("/agent/flags").status_code == 403
-    assert post(client, "/agent/flags/1/resolve").status_code == 403
+    for path in ENGINEER:
+        assert client.get(path).status_code == 403, path
+    for path in POST_ENGINEER:
+        assert post(client, path).status_code == 403, path
 
 
 @pytest.mark.parametrize("user", ["bob", "root"])

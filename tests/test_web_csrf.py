@@ -7,7 +7,7 @@ import pytest
 from kb.store import connect
 from tests.web_support import app, client, csrf_token, post, signed_in, web_settings  # noqa: F401
 
-SAMPLE_ARGS = {"slug": "printer-offline", "article_id": "KB-0001", "flag_id": "1", "ticket_id": "T-100"}
+SAMPLE_ARGS = {"slug": "printer-offline", "article_id": "KB-0001", "flag_id": "1", "ticket_id": "T-100", "cid": "1"}
 EXEMPT = ("webhooks.",)          # signed machine-to-machine calls, not cookie sessions
 
 
