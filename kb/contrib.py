@@ -32,7 +32,6 @@ HEADINGS = {"en": ("Symptoms", "Environment", "Cause", "Resolution"),
             "zh": ("问题", "环境", "原因", "解决方法")}
 MAX_FIELD = 20000
 MAX_REASON = 2000
-REVIEW_MONTHS = 12
 _ID = re.compile(r"^([A-Za-z][A-Za-z0-9]*)-(\d+)$")
 
 
@@ -41,9 +40,8 @@ def now() -> str:
 
 
 def default_review_by(today: dt.date | None = None) -> str:
-    t = today or dt.date.today()
-    return t.replace(year=t.year + 1).isoformat() if not (t.month == 2 and t.day == 29) \
-        else dt.date(t.year + 1, 3, 1).isoformat()
+    """A year from now: when a person must confirm the article is still right."""
+    return ((today or dt.date.today()) + dt.timedelta(days=365)).isoformat()
 
 
 # --- composing and validating ----------------------------------------------------------------
@@ -91,6 +89,14 @@ def _tags(value: Any) -> list[str]:
     return [t.strip() for t in str(value or "").split(",") if t.strip()]
 
 
+def _code_placeholders(text: str) -> str:
+    """``<email>`` and the other scrub placeholders as inline code: bare, Markdown would take
+    them for HTML tags and the sanitiser would drop them from the page."""
+    from kb.scrub import PLACEHOLDERS
+    kinds = "|".join(re.escape(p[1:-1]) for p in PLACEHOLDERS.values())
+    return re.sub(rf"(?<!`)<({kinds})>(?!`)", r"`<\1>`", text)
+
+
 def compose(fields: dict) -> str:
     """The article file (front matter + KCS sections) a new-article form describes."""
     lang = fields.get("language") if fields.get("language") in LANGUAGES else "en"
@@ -108,7 +114,7 @@ def compose(fields: dict) -> str:
     head = yaml.safe_dump(fm, allow_unicode=True, sort_keys=False, default_flow_style=None, width=1000)
     parts = []
     for name, heading in zip(SECTIONS, HEADINGS[lang]):
-        text = str(fields.get(name) or "").replace("\r\n", "\n").strip()
+        text = _code_placeholders(str(fields.get(name) or "").replace("\r\n", "\n").strip())
         if text or name == "resolution":
             parts.append(f"## {heading}\n\n{text}\n")
     return f"---\n{head}---\n\n" + "\n".join(parts)
@@ -195,11 +201,6 @@ def load_draft(db: sqlite_utils.Database, key: str) -> dict | None:
 
 
 # --- the store ---------------------------------------------------------------------------------
-
-_COLS = ("id", "kind", "state", "author", "ticket_id", "article_id", "slug", "title", "language", "visibility",
-         "markdown", "base_hash", "branch", "commit_sha", "reject_reason", "created_at", "updated_at",
-         "exported_at", "merged_at")
-
 
 def _row(cur, row) -> dict:
     return dict(zip([d[0] for d in cur.description], row))

@@ -204,3 +204,12 @@ def test_export_refuses_an_id_taken_meanwhile_and_a_recapture_gets_a_new_id(sett
     problems, cid2, kept2 = contrib.capture_new(db, repo, "alice", FIELDS, ticket_id="T-1")
     assert problems == {} and cid2 != cid
     assert kept2["id"] == "KB-0008" and kept2["slug"] == "label-printer-prints-blank-labels-2"
+
+
+def test_scrub_placeholders_become_inline_code_so_they_survive_rendering(settings, db):
+    fields = dict(FIELDS, symptoms="Mail from <email> bounces; `<phone>` stays as typed.")
+    _, cid, _ = contrib.capture_new(db, settings.articles, "alice", fields, ticket_id="T-1")
+    md = contrib.get(db, cid)["markdown"]
+    assert "Mail from `<email>` bounces; `<phone>` stays as typed." in md
+    from web.render import render_markdown
+    assert "<code>&lt;email&gt;</code>" in render_markdown(md.split("\n---\n", 1)[1], "x.md", lambda s: None).html

@@ -120,7 +120,7 @@
           diffBox.textContent = '';
           res.body.diff.forEach(function (d) {
             var s = document.createElement('span'); s.className = 'd-' + d[0]; s.textContent = d[1];
-            diffBox.appendChild(s); diffBox.appendChild(document.createTextNode('\n'));
+            diffBox.appendChild(s);
           });
         }
       });
