@@ -31,6 +31,9 @@ from kb.repo import ArticleRepo
 from kb.text import ANALYZER_VERSION
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
+# what a generation holds beside the Whoosh index; a change rebuilds everything
+# (2: BM25F impacts, and each article's filter facets in the manifest)
+INDEX_FORMAT = 2
 
 
 @dataclass
@@ -66,6 +69,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     fingerprints = {e.name: e.fingerprint for e in pool.available()}
     if (manifest is None or manifest.get("analyzer") != ANALYZER_VERSION
             or manifest.get("chunking") != CHUNKING_VERSION
+            or manifest.get("format") != INDEX_FORMAT
             or manifest.get("articles_root") != str(repo.root)
             or manifest.get("encoders", {}) != fingerprints):
         full = True  # a new analyzer, folder or encoder fingerprint: reprocess everything
@@ -134,6 +138,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         new_manifest = {
             "analyzer": ANALYZER_VERSION,
             "chunking": CHUNKING_VERSION,
+            "format": INDEX_FORMAT,
             "articles_root": str(repo.root),
             "commit": repo.head(),
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -197,7 +202,9 @@ def _chunk_rows(parsed: dict[str, Article], kept: dict[str, dict]):
         for c in chunks:
             texts[c.hash] = c.text
         entries[rel] = {"hash": a.content_hash, "id": a.id,
-                        "chunks": [[c.section, c.hash, c.language] for c in chunks]}
+                        "chunks": [[c.section, c.hash, c.language] for c in chunks],
+                        # what search filters by, read at load without opening every document
+                        "facets": [a.visibility, a.status, a.language, a.product, [t.lower() for t in a.tags]]}
     rows = [(entries[rel]["id"], section, h, lang) for rel in sorted(entries)
             for section, h, lang in entries[rel]["chunks"]]
     return entries, rows, texts

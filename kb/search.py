@@ -218,10 +218,9 @@ class Searcher:
             qv = self._query_vector(enc, q.text)
             timings[f"encode_{name}_ms"] = _ms(t)
             t = time.perf_counter()
-            # read only the rows this encoder may score: an English-only encoder skips Chinese
-            # chunks; the multilingual one, when it only stands in for it, reads just those
-            which = "zh" if self.fusion.weight(language, name) <= 0 else "all" if enc.multilingual else "not-zh"
-            rows, part = snap.part(name, which)
+            # the multilingual encoder, when it only stands in for the English-only one on
+            # Chinese documents, reads just their rows
+            rows, part = snap.part(name, "zh" if self.fusion.weight(language, name) <= 0 else "all")
             with threadpool_limits(limits=1, user_api="blas"):
                 part_sims = part @ qv
             if rows is None:
@@ -231,7 +230,10 @@ class Searcher:
                 sims[rows] = part_sims
             if len(snap.row_weight) == len(sims):
                 sims = sims * snap.row_weight
-            sims = np.where(mask[snap.row_article], sims, -np.inf)
+            row_ok = mask[snap.row_article]
+            if not enc.multilingual:
+                row_ok &= ~snap.row_zh
+            sims = np.where(row_ok, sims, -np.inf)
             best = snap.best_rows(sims)
             k = min(CANDIDATES, int(np.isfinite(best).sum()))
             scores: dict[str, float] = {}

@@ -34,6 +34,7 @@ class Snapshot:
     row_article: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # chunk row → article pos
     row_section: list[str] = field(default_factory=list)
     row_lang: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    row_zh: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))          # row_lang == "zh"
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     row_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     seg_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # first row of each run of one article's rows
@@ -62,14 +63,25 @@ class Snapshot:
         manifest = gen.manifest()
         ix = gen.open_whoosh()
         ids, vis, status, lang, product, tags = [], [], [], [], [], []
-        with ix.reader() as reader:
-            for fields in reader.all_stored_fields():
-                ids.append(fields["id"])
-                vis.append(fields.get("visibility", "internal"))
-                status.append(fields.get("status", "published"))
-                lang.append(fields.get("language", "en"))
-                product.append(fields.get("product", ""))
-                tags.append({t.lower() for t in fields.get("meta", {}).get("tags", [])})
+        entries = list(manifest.get("articles", {}).values())
+        if entries and all("facets" in e for e in entries):   # written by the indexer: fast
+            for e in entries:
+                v, st, lg, pr, tg = e["facets"]
+                ids.append(e["id"])
+                vis.append(v)
+                status.append(st)
+                lang.append(lg)
+                product.append(pr)
+                tags.append(set(tg))
+        else:
+            with ix.reader() as reader:
+                for fields in reader.all_stored_fields():
+                    ids.append(fields["id"])
+                    vis.append(fields.get("visibility", "internal"))
+                    status.append(fields.get("status", "published"))
+                    lang.append(fields.get("language", "en"))
+                    product.append(fields.get("product", ""))
+                    tags.append({t.lower() for t in fields.get("meta", {}).get("tags", [])})
         pos = {d: i for i, d in enumerate(ids)}
         snap = cls(gen, ix, manifest, ids, pos, np.array(vis, dtype=object), np.array(status, dtype=object),
                    np.array(lang, dtype=object), np.array(product, dtype=object), tags)
@@ -79,12 +91,13 @@ class Snapshot:
             snap.row_article = np.array([pos[rows[i][0]] for i in keep], dtype=np.int64)
             snap.row_section = [rows[i][1] for i in keep]
             snap.row_lang = np.array([rows[i][3] if len(rows[i]) > 3 else "en" for i in keep], dtype=object)
+            snap.row_zh = snap.row_lang == "zh"
             snap.row_weight = np.array([TITLE_CHUNK_WEIGHT if rows[i][1] == "title" else 1.0 for i in keep],
                                        dtype=np.float32)
             for name in manifest.get("encoders", {}):
                 path = gen.vectors_file(name)
                 if path.exists():
-                    m = np.load(path)
+                    m = np.load(path, mmap_mode="r")   # shared by server workers through the page cache
                     snap.vectors[name] = np.ascontiguousarray(m[keep]) if len(keep) != len(rows) else m
             ra = snap.row_article
             snap.seg_start = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]])) if len(ra) else ra
@@ -96,10 +109,10 @@ class Snapshot:
         return snap
 
     def part(self, name: str, which: str) -> tuple[np.ndarray | None, np.ndarray]:
-        """(chunk rows, their vectors) of encoder ``name``: ``all`` rows (rows None), only the
-        Chinese ones (``zh``) or all but them (``not-zh``). Parts are copied once, on first use:
-        a query reads only the rows its encoder can score."""
-        if which == "all":
+        """(chunk rows, their vectors) of encoder ``name``: ``all`` rows (rows None), or only the
+        Chinese ones (``zh``), copied once on first use so that the multilingual encoder, standing
+        in for an English-only one, reads just those."""
+        if which != "zh":
             return None, self.vectors[name]
         key = (name, which)
         got = self._parts.get(key)
@@ -107,8 +120,7 @@ class Snapshot:
             with self._parts_lock:
                 got = self._parts.get(key)
                 if got is None:
-                    zh = self.row_lang == "zh"
-                    rows = np.flatnonzero(zh if which == "zh" else ~zh)
+                    rows = np.flatnonzero(self.row_zh)
                     got = self._parts[key] = (rows, np.ascontiguousarray(self.vectors[name][rows]))
         return got
 

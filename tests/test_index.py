@@ -129,3 +129,23 @@ def test_chunking_change_forces_full_rebuild(indexed, monkeypatch):
     monkeypatch.setattr(build_mod, "CHUNKING_VERSION", "test-next")
     r = build(indexed)
     assert r.full and len(r.added) == 6
+
+
+def test_snapshot_facets_from_manifest_equal_the_stored_fields(indexed, repo):
+    from kb.snapshot import Snapshot
+    write(repo, {"printer-offline.md": article("KB-0001", "Printer offline", visibility="internal",
+                                               tags=("Printer", "WiFi"))})
+    commit_all(repo, "Make KB-0001 internal")
+    assert not build(indexed).full
+    gen = IndexStore(indexed.index_root).current()
+    fast = Snapshot.load(gen)
+    assert all("facets" in e for e in gen.manifest()["articles"].values())
+    manifest = gen.manifest()
+    for e in manifest["articles"].values():
+        del e["facets"]
+    (gen.path / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    slow = Snapshot.load(gen)          # a generation without facets: read from the documents
+    by_id = lambda snap: {d: (snap.visibility[i], snap.status[i], snap.language[i], snap.product[i],
+                              snap.tags[i]) for d, i in snap.pos.items()}
+    assert by_id(fast) == by_id(slow)
+    assert by_id(fast)["KB-0001"] == ("internal", "published", "en", "printing", {"printer", "wifi"})
