@@ -91,17 +91,6 @@ def scores(sim: Similarity, method: str, lang: str, pairs: list[tuple[str, str]]
     if method == "keyword":
         # idf over the group's texts, as `kb check` computes it over the articles folder
         uniq = list(dict.fromkeys([t for p in pairs for t in p]))
-        if len(uniq) > 3000:
-            uniq_idx = {t: i for i, t in enumerate(uniq)}
-            out = []
-            for chunk in range(0, len(pairs), 2000):
-                part = pairs[chunk:chunk + 2000]
-                texts = list(dict.fromkeys([t for p in part for t in p]))
-                m = keyword_matrix(texts, texts)
-                idx = {t: i for i, t in enumerate(texts)}
-                out += [m[idx[a], idx[b]] for a, b in part]
-            del uniq_idx
-            return np.array(out)
         m = keyword_matrix(uniq, uniq)
         idx = {t: i for i, t in enumerate(uniq)}
         return np.array([m[idx[a], idx[b]] for a, b in pairs])

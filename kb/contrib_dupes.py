@@ -8,13 +8,11 @@ loads, the multilingual USE v3 for Chinese or when MiniLM does not), or — when
 load, or semantic search is switched off — a keyword fallback: the cosine of TF-IDF vectors of
 the index terms (kb.text.tokens, the same analyzer search uses). Each method has its own
 threshold, chosen by measurement with bench/duplicates.py on the starter articles and the dev
-sets in ../shared/eval (figures in docs/ARTICLES.md, "Duplicates"). Articles in different
+sets in ../shared/eval (figures in docs/ARTICLES.md, "How the duplicate thresholds were chosen"). Articles in different
 languages are never compared: a translation is not a duplicate.
 """
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,21 +91,14 @@ class Similarity:
 
 
 def keyword_matrix(left: list[str], right: list[str]) -> np.ndarray:
-    """Cosine of TF-IDF (log tf, smoothed idf over both lists) of the analyzer's index terms."""
-    bags = [Counter(tokens(t)) for t in left + right]
-    df: Counter = Counter()
-    for b in bags:
-        df.update(b.keys())
-    n = len(bags)
-    vocab = {term: i for i, term in enumerate(df)}
-    m = np.zeros((n, len(vocab)), dtype=np.float32)
-    for row, b in enumerate(bags):
-        for term, tf in b.items():
-            m[row, vocab[term]] = (1 + math.log(tf)) * (math.log((1 + n) / (1 + df[term])) + 1)
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    norms[norms == 0] = 1
-    m /= norms
-    return m[:len(left)] @ m[len(left):].T
+    """Cosine of TF-IDF vectors (sublinear tf, smoothed idf over both lists, scikit-learn's
+    sparse TfidfVectorizer) of the index terms the search analyzer gives."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    try:
+        m = TfidfVectorizer(analyzer=tokens, sublinear_tf=True, dtype=np.float32).fit_transform(left + right)
+    except ValueError:          # no index term in any of the texts
+        return np.zeros((len(left), len(right)), dtype=np.float32)
+    return (m[:len(left)] @ m[len(left):].T).toarray()
 
 
 def near_duplicates(changed: list[Doc], others: list[Doc], sim: Similarity) -> list[tuple[Doc, Doc, float, str]]:
