@@ -65,7 +65,10 @@ def show(ctx, contribution_id, as_json):
 def export_(ctx, contribution_id, push):
     """Commit a pending contribution on a new branch kb/contrib-<id>-<slug> (working tree untouched)."""
     from kb.contrib_export import export
-    c = export(_db(ctx), ctx.obj.articles, contribution_id, push=push)
+    from kb.users import get_user
+    db = _db(ctx)
+    author = get_user(db, contrib.get(db, contribution_id)["author"] or "")
+    c = export(db, ctx.obj.articles, contribution_id, push=push, display_name=author.name if author else None)
     click.echo(f"contribution {c['id']}: branch {c['branch']} at {c['commit_sha'][:12]}"
                + (f", pushed to {push}" if push else ""))
 

@@ -175,9 +175,13 @@ def test_cli_list_show_export_reject_sync(settings, db, tmp_path):
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     git(settings.articles, "remote", "add", "origin", str(remote))
+    from kb.users import add_user
+    add_user(db, "alice", "alice-password-1", "agent", "Alice Agent")
     r = run(main, ["contrib", "export", str(cid), "--push", "origin"], env=env)
     assert r.exit_code == 0, r.output
     assert f"kb/contrib-{cid}-" in git(remote, "branch", "--list")
+    assert git(remote, "log", "-1", "--format=%an", f"kb/contrib-{cid}-label-printer-prints-blank-labels").strip() \
+        == "Alice Agent"
     r = run(main, ["contrib", "reject", str(cid), "--reason", "late"], env=env)
     assert r.exit_code == 2 and "exported" in r.output
     r = run(main, ["contrib", "sync"], env=env)
