@@ -13,7 +13,7 @@ PUBLIC = ["/", "/help", "/help/search?q=printer", "/help/products/printing", "/h
 STAFF = ["/agent", "/agent/results?q=printer", "/agent/tickets", "/agent/tickets/T-100",
          "/agent/articles/printer-offline", "/agent/articles/printer-offline/history/HEAD",
          "/agent/contrib/ticket/T-100", "/agent/contrib/similar?title=printer",
-         "/agent/contrib/article/printer-offline/improve"]
+         "/agent/contrib/article/printer-offline/improve", "/agent/similar?ticket=T-100"]
 ENGINEER = ["/agent/flags", "/agent/contrib/", "/agent/contrib/1"]
 # POST routes by who may use them.
 POST_PUBLIC = ["/login", "/logout", "/help/articles/printer-offline/feedback"]
