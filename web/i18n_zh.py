@@ -45,6 +45,8 @@ ZH: dict[str, str] = {
     "Reload the page and try again; nothing was saved.": "请刷新页面后重试；刚才的内容没有保存。",
     "That did not work": "操作未成功",
     "Search is not ready": "搜索尚未就绪",
+    "The database is busy": "数据库正忙",
+    "Try again in a moment; nothing was lost.": "请稍后再试；没有丢失任何内容。",
     "You cannot open this page": "您无权打开此页面",
     "Your role does not give access to this page.": "您的角色无权访问此页面。",
     "Not allowed": "不允许的操作",
