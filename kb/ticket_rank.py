@@ -12,8 +12,11 @@ where ``confidence`` = min(1, top evidence / 5): with only a ticket or two of hi
 article is lifted much. A knowledge base without tickets gets no multipliers at all, so its
 ranking is exactly the unboosted one.
 
-The table is computed once and reused for a minute per process; a new link made in this
-process, or a new row in ``links`` from any process, makes the next query recompute it.
+The table is computed once and reused for a minute per process. A new link made in this
+process makes the next query recompute it (the agent who linked sees the effect at once). A
+new row in ``links`` from another process (looked for at most once a second) or the minute
+passing refreshes it in the background while queries keep the current table: at 100k
+tickets a recompute takes ~100 ms, which no search should wait for.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from kb.text import has_cjk
 from kb.ticket_model import fmt_time
 
 TTL_SECONDS = 60.0
+MARKER_SECONDS = 1.0     # how often ``links`` is looked at for rows from other processes
 MIN_EVIDENCE = 5.0
 _generation = 0
 
@@ -94,8 +98,10 @@ class TicketBoost:
         self._db = db                   # given: used as is (e.g. read-only); else opened on first use
         self._owns_db = db is None
         self._table: dict[str, float] | None = None
-        self._at = 0.0
-        self._seen = (-1, None)
+        self._at = 0.0                  # when the table was computed (monotonic)
+        self._seen = (-1, None)         # (_generation, max link id) it was computed from
+        self._checked = 0.0             # when max(links.id) was last read
+        self._refreshing = False
 
     def __call__(self, ids: list[str]) -> dict[str, float]:
         table = self.table()
@@ -111,15 +117,42 @@ class TicketBoost:
             db = self._connect()
             if db is None:
                 return {}
-            marker = db.conn.execute("SELECT max(id) FROM links").fetchone()[0]
-            seen = (_generation, marker)
-            fresh = self.fixed_now is not None or time.monotonic() - self._at < TTL_SECONDS
-            if self._table is not None and fresh and seen == self._seen:
-                return self._table
-            now = self.fixed_now or dt.datetime.now(dt.timezone.utc)
-            self._table = multipliers(evidence(db, now=now, days=self.days, until=self.until), self.strength)
-            self._at, self._seen = time.monotonic(), seen
+            if self._table is None or self.fixed_now is not None or self._seen[0] != _generation:
+                return self._compute(db)
+            now = time.monotonic()
+            if now - self._checked >= MARKER_SECONDS and not self._refreshing:
+                self._checked = now
+                marker = db.conn.execute("SELECT max(id) FROM links").fetchone()[0]
+                if marker != self._seen[1] or now - self._at >= TTL_SECONDS:
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh, name="kb-ticket-boost", daemon=True).start()
             return self._table
+
+    def _compute(self, db) -> dict[str, float]:
+        seen = (_generation, db.conn.execute("SELECT max(id) FROM links").fetchone()[0])
+        now = self.fixed_now or dt.datetime.now(dt.timezone.utc)
+        self._table = multipliers(evidence(db, now=now, days=self.days, until=self.until), self.strength)
+        self._at, self._seen, self._checked = time.monotonic(), seen, time.monotonic()
+        return self._table
+
+    def _refresh(self) -> None:
+        """Recompute on a connection of its own; queries keep the old table until it is done."""
+        from kb import store
+        try:
+            db = store.connect(self.settings.db_path)
+            try:
+                seen = (_generation, db.conn.execute("SELECT max(id) FROM links").fetchone()[0])
+                table = multipliers(evidence(db, now=dt.datetime.now(dt.timezone.utc), days=self.days,
+                                             until=self.until), self.strength)
+            finally:
+                db.conn.close()
+            with self._lock:
+                if self._seen[0] == seen[0]:      # not overtaken by a link made in this process
+                    self._table, self._at, self._seen = table, time.monotonic(), seen
+        except Exception:
+            pass            # the current table stays; the next check tries again
+        finally:
+            self._refreshing = False
 
     def _connect(self):
         if self._db is None:

@@ -2,6 +2,7 @@
 mapping, links from the ``articles`` field), links, suggestions and the ticket boost — on a
 real SQLite file and a real Whoosh index."""
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -240,6 +241,27 @@ def test_boost_lifts_articles_that_resolved_recent_tickets(indexed, db):
                                                           now=__import__("datetime").datetime(2030, 1, 1,
                                                           tzinfo=__import__("datetime").timezone.utc)))
     assert _ranking(old, "printer") == before
+
+
+def test_links_from_another_process_reach_the_boost_without_blocking_a_query(indexed, db, monkeypatch):
+    import subprocess
+    import sys
+    import time
+    from kb import ticket_rank
+    from kb.ticket_model import now_iso
+    monkeypatch.setattr(ticket_rank, "MARKER_SECONDS", 0.0)
+    boost = tickets.boost_provider(indexed)
+    assert boost.table() == {}
+    code = ("import sys; from kb import store, tickets; db = store.connect(sys.argv[1]);\n"
+            "for i in range(6): tickets.upsert_ticket(db, {'id': f'P-{i}', 'channel': 'web', 'priority': 'normal',"
+            " 'subject': 'print', 'created_at': sys.argv[2], 'resolved_at': sys.argv[2], 'articles': ['KB-0004']})")
+    subprocess.run([sys.executable, "-c", code, str(indexed.db_path), now_iso()], check=True,
+                   cwd=Path(__file__).resolve().parent.parent)
+    assert boost.table() == {}          # this query keeps the current table; a refresh starts
+    deadline = time.monotonic() + 10
+    while boost.table().get("KB-0004") is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert boost.table()["KB-0004"] == pytest.approx(1.3)
 
 
 def test_ticket_query_drops_quoted_mail_and_stays_short():
