@@ -1,7 +1,7 @@
 """Search benchmark: hybrid vs keyword latency at 10k and 100k articles, incremental reindex
 after one edit in a 10k KB, and full-build throughput against the raw encoders.
 
-    .venv/bin/python bench/search.py [--sizes 10000,100000] [--throughput 400] [--write]
+    .venv/bin/python bench/search.py [--sizes 10000,100000] [--throughput 400] [--work DIR] [--write]
 
 Articles are generated from the starter KB (same structure and vocabulary, shuffled). The
 throughput part embeds everything for real. For the 10k/100k latency parts, embedding
@@ -12,6 +12,7 @@ shape and the build does everything but the model calls; query encoding is real.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -31,6 +32,7 @@ from kb import store  # noqa: E402
 from kb.articles import parse_article  # noqa: E402
 from kb.config import Settings  # noqa: E402
 from kb.encoders import EncoderPool  # noqa: E402
+from kb.indexstore import IndexStore  # noqa: E402
 from kb.search import Searcher, SearchQuery  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from results import load_generator, pct, report  # noqa: E402
@@ -86,16 +88,20 @@ def prefill(s: Settings, arts_dir: Path, real: dict[str, np.ndarray], pool: Enco
     return len(hashes)
 
 
-def latency(n: int, work: Path, pool: EncoderPool, real: dict) -> dict:
+def latency(n: int, work: Path, pool: EncoderPool, real: dict, reuse: bool = False) -> dict:
     arts_dir = work / f"a{n}"
-    generate(ROOT / "articles", arts_dir, n, seed=5)
     s = Settings.load(env={}, home=work / f"h{n}", articles=arts_dir)
-    t = time.perf_counter()
-    chunks = prefill(s, arts_dir, real, pool)
-    prefill_s = time.perf_counter() - t
-    t = time.perf_counter()
-    build(s, full=True, pool=pool)
-    build_s = time.perf_counter() - t
+    if reuse and (s.index_root / "CURRENT").exists():       # a KB this script built before
+        chunks = len(json.loads(IndexStore(s.index_root).current().chunks_file.read_text("utf-8")))
+        prefill_s = build_s = 0.0
+    else:
+        generate(ROOT / "articles", arts_dir, n, seed=5)
+        t = time.perf_counter()
+        chunks = prefill(s, arts_dir, real, pool)
+        prefill_s = time.perf_counter() - t
+        t = time.perf_counter()
+        build(s, full=True, pool=pool)
+        build_s = time.perf_counter() - t
     searcher = Searcher(s, pool=pool)
     out = {"articles": n, "chunks": chunks, "prefill_s": prefill_s, "build_no_model_s": build_s}
     for mode in ("keyword", "hybrid"):
@@ -117,7 +123,8 @@ def latency(n: int, work: Path, pool: EncoderPool, real: dict) -> dict:
     r = build(s, pool=pool)
     out["incremental_s"] = time.perf_counter() - t
     out["incremental_embedded"] = sum(r.embedded.values())
-    shutil.rmtree(arts_dir, ignore_errors=True)
+    if not reuse:
+        shutil.rmtree(arts_dir, ignore_errors=True)
     return out
 
 
@@ -126,8 +133,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--throughput", type=int, default=400, help="articles for the build-throughput run")
     ap.add_argument("--write", action="store_true", help="write the results into bench/RESULTS.md")
+    ap.add_argument("--work", type=Path, help="keep the generated KBs in this folder and reuse them next time "
+                    "(a 100k KB takes about half an hour to generate and index on 2 cores)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="kb-bench-search-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="kb-bench-search-"))
+    work.mkdir(parents=True, exist_ok=True)
     lines = []
     try:
         tp = throughput(args.throughput, work)
@@ -141,13 +151,14 @@ def main() -> None:
         lines.append("| articles | chunks | keyword p50 / p95 ms | hybrid p50 / p95 ms | hybrid/keyword p95 | incremental reindex (1 edit) |")
         lines.append("|---|---|---|---|---|---|")
         for n in (int(x) for x in args.sizes.split(",")):
-            r = latency(n, work, pool, real)
+            r = latency(n, work, pool, real, reuse=args.work is not None)
             lines.append(f"| {n:,} | {r['chunks']:,} | {r['keyword_p50']:.1f} / {r['keyword_p95']:.1f} | "
                          f"{r['hybrid_p50']:.1f} / {r['hybrid_p95']:.1f} | {r['ratio_p95']:.2f} | "
                          f"{r['incremental_s']:.2f} s ({r['incremental_embedded']} chunks embedded) |")
             print(lines[-1], flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
     report(lines, "Search", ".venv/bin/python bench/search.py --write", "latency: 20 English/Chinese queries × 5, server-side, role agent, query encoding included; vector matrices of true shape filled from real starter-chunk vectors, see the script's docstring", args.write)
 
 if __name__ == "__main__":

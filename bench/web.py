@@ -3,7 +3,7 @@ console's results fragment and the portal's suggestions, one request per key str
 person types), first page renders, and the same typing from several agents at once — for the
 starter knowledge base and for 10,000 generated articles, served by waitress and by gunicorn.
 
-    .venv/bin/python bench/web.py [--articles 10000] [--servers waitress,gunicorn] [--quick]
+    .venv/bin/python bench/web.py [--articles 10000] [--servers waitress,gunicorn] [--quick] [--kb DIR/h10000]
 
 Prints a Markdown report (paste it under "## Web" in bench/RESULTS.md).
 """
@@ -64,14 +64,16 @@ def generate(src: Path, dst: Path, n: int, seed: int = 5) -> None:
         (dst / f"gen-{i:05d}.md").write_text(fm + "\n---\n" + "\n\n".join(head + rest), "utf-8")
 
 
-def prepare(home: Path, articles: Path, semantic: bool) -> dict:
+def prepare(home: Path, articles: Path, semantic: bool, index: bool = True) -> dict:
     env = dict(os.environ, KB_HOME=str(home), KB_ARTICLES=str(articles), HF_HUB_OFFLINE="1",
                KB_SEMANTIC="1" if semantic else "0", KB_ENCODERS="minilm,use3" if semantic else "none")
     t = time.perf_counter()
-    subprocess.run([PY, "-m", "kb.cli", "index", "--full"], env=env, cwd=ROOT, check=True, capture_output=True)
+    if index:
+        subprocess.run([PY, "-m", "kb.cli", "index", "--full"], env=env, cwd=ROOT, check=True, capture_output=True)
     env["_index_s"] = f"{time.perf_counter() - t:.1f}"
     code = ("import sys; from kb.config import Settings; from kb.store import connect; from kb.users import add_user;"
-            "add_user(connect(Settings.load().db_path), 'bench', 'bench-password-1', 'agent')")
+            "from kb.errors import KbError\ntry: add_user(connect(Settings.load().db_path), 'bench', 'bench-password-1', 'agent')\n"
+            "except KbError: pass")
     subprocess.run([PY, "-c", code], env=env, cwd=ROOT, check=True)
     return env
 
@@ -214,6 +216,9 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=10000)
     ap.add_argument("--servers", default="waitress,gunicorn")
     ap.add_argument("--quick", action="store_true", help="fewer queries (a smoke run)")
+    ap.add_argument("--kb", type=Path, action="append", default=[],
+                    help="also serve a hybrid KB that bench/search.py --work DIR built (DIR/aN articles, DIR/hN "
+                         "state with vectors of true shape); give DIR/hN, repeatable")
     args = ap.parse_args()
     servers = [s for s in args.servers.split(",") if s]
     if "waitress" in servers and not (ROOT / ".venv" / "bin" / "waitress-serve").exists():
@@ -231,8 +236,13 @@ def main() -> None:
         if args.articles:
             generate(ROOT / "articles", tmp / "gen", args.articles)
             setups.append((f"{args.articles:,} generated articles (keyword only)", tmp / "gen", False, "gen-00007"))
-        for i, (label, articles, semantic, slug) in enumerate(setups):
-            env = prepare(tmp / f"home{i}", articles, semantic)
+        for home in args.kb:
+            articles = home.parent / ("a" + home.name[1:])
+            n = sum(1 for _ in articles.glob("*.md"))
+            setups.append((f"{n:,} generated articles (hybrid, vectors of true shape: bench/search.py)",
+                           articles, True, "gen-00007", home))
+        for i, (label, articles, semantic, slug, *home) in enumerate(setups):
+            env = prepare(home[0] if home else tmp / f"home{i}", articles, semantic, index=not home)
             for server in servers:
                 m = measure(server, env, slug, args.quick)
                 lines += report(label, server, m)
