@@ -1,13 +1,16 @@
 """Load test: N concurrent clients for a bounded time against a real `kb serve` on 127.0.0.1,
 with the starter knowledge base and the demo tickets in a temporary KB_HOME.
 
-The mix is what a support desk does all day: agents searching as they type (one request per
-key stroke of a real query, as the console sends them), customers on portal pages and
-suggestions, article views by both, and the helpdesk's webhook updating tickets. Reported:
+The mix is what a support desk does all day: agents searching as they type (real queries
+typed key by key at 3–20 keys a second; a request goes out when the next key is slower than
+the console's 80 ms debounce, as web/static/agent.js does), customers on portal pages and
+suggestions (100 ms debounce), article views by both, and the helpdesk's webhook updating
+tickets; each client pauses 0.5–3 s between actions. Reported:
 throughput, p50/p95/p99 latency per kind of request, errors, and the server's resident memory
 (all its processes, from /proc) over time.
 
-    .venv/bin/python bench/load.py [--clients 32] [--seconds 60] [--keyword-only] [--reindex] [--write]
+    .venv/bin/python bench/load.py [--clients 32] [--seconds 60] [--keyword-only] [--reindex]
+                                   [--saturate] [--write]
 
 Targets on 2 cores: 0 errors, search p95 ≤ 200 ms, memory flat after warm-up. ``--write``
 stores the result as the "Load" section of bench/RESULTS.md.
@@ -44,6 +47,10 @@ PASSWORD = "load-password-1"
 # (kind, weight): one "agent_type" action is a whole query typed key by key
 MIX = [("agent_type", 30), ("portal_page", 20), ("portal_suggest", 15), ("article_view", 25), ("webhook", 10)]
 SEARCH_KINDS = ("agent_type", "portal_suggest", "portal_search")
+KEY_GAP = (0.05, 0.30)      # seconds between key strokes: 3–20 keys a second
+AGENT_DEBOUNCE = 0.08       # web/static/agent.js waits this long after a key before asking
+PORTAL_DEBOUNCE = 0.10      # web/static/portal.js
+THINK = (0.5, 3.0)          # seconds between actions: reading, talking to the caller
 
 
 def free_port() -> int:
@@ -150,6 +157,18 @@ class Client:
                      expect=(302,))
 
 
+def typing(c: Client, rng: random.Random, deadline: float, query: str, first: int, debounce: float, send) -> None:
+    """Type ``query`` key by key at a person's pace; like the pages' scripts, a request goes out
+    only when no next key comes within the debounce delay (and for the last key)."""
+    for n in range(1, len(query) + 1):
+        gap = rng.uniform(*KEY_GAP)
+        if n >= first and (gap >= debounce or n == len(query)):
+            send(query[:n])
+        time.sleep(gap)
+        if time.monotonic() >= deadline:
+            return
+
+
 def worker(k: int, port: int, deadline: float, catalogue: dict, token: str, log: list, errors: list) -> None:
     rng = random.Random(k)
     c = Client(port, log, errors)
@@ -161,15 +180,12 @@ def worker(k: int, port: int, deadline: float, catalogue: dict, token: str, log:
         kind = rng.choices(kinds, weights)[0]
         query = rng.choice(QUERIES)
         if kind == "agent_type" and c.cookie and k % 2 == 0:
-            for n in range(3, len(query) + 1):          # one request per key stroke, as the console does
-                c.request("agent_type", "GET", f"/agent/results?q={q(query[:n])}",
-                          headers={"X-Requested-With": "fetch", "Accept": "text/html"})
-                time.sleep(rng.uniform(0.03, 0.12))      # typing speed
-                if time.monotonic() >= deadline:
-                    break
+            typing(c, rng, deadline, query, 3, AGENT_DEBOUNCE, lambda text: c.request(
+                "agent_type", "GET", f"/agent/results?q={q(text)}",
+                headers={"X-Requested-With": "fetch", "Accept": "text/html"}))
         elif kind in ("agent_type", "portal_suggest"):
-            for n in range(2, min(len(query), 12) + 1, 2):
-                c.request("portal_suggest", "GET", f"/api/v1/suggest?q={q(query[:n])}&limit=6")
+            typing(c, rng, deadline, query[:16], 2, PORTAL_DEBOUNCE, lambda text: c.request(
+                "portal_suggest", "GET", f"/api/v1/suggest?q={q(text)}&limit=6"))
         elif kind == "portal_page":
             path = rng.choice(["/help", f"/help/products/{rng.choice(catalogue['products'])}",
                                f"/help/search?q={q(query)}"])
@@ -184,7 +200,7 @@ def worker(k: int, port: int, deadline: float, catalogue: dict, token: str, log:
                                "subject": f"{query} (update {rng.randrange(10 ** 6)})"}).encode()
             c.request("webhook", "POST", "/api/v1/tickets", body,
                       {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        time.sleep(rng.uniform(0.0, 0.2))               # think time between actions
+        time.sleep(rng.uniform(*THINK))                 # reading the answer, talking to the caller
 
 
 def catalogue(env: dict) -> dict:
@@ -205,8 +221,14 @@ def main() -> None:
                                                                "production default)")
     ap.add_argument("--reindex", action="store_true", help="run `kb index --full` again and again meanwhile "
                                                            "(the served generation changes under load)")
+    ap.add_argument("--saturate", action="store_true", help="no pauses, no debounce: a request per key stroke "
+                                                             "and 0–0.2 s between actions (capacity, not a desk)")
     ap.add_argument("--write", action="store_true", help="store the result in bench/RESULTS.md")
+    ap.add_argument("--note", default="", help="a paragraph added under the result (what else ran, …)")
     args = ap.parse_args()
+    if args.saturate:
+        global KEY_GAP, AGENT_DEBOUNCE, PORTAL_DEBOUNCE, THINK
+        KEY_GAP, AGENT_DEBOUNCE, PORTAL_DEBOUNCE, THINK = (0.03, 0.12), 0.0, 0.0, (0.0, 0.2)
     home = Path(tempfile.mkdtemp(prefix="kb-load-"))
     proc = None
     try:
@@ -267,9 +289,10 @@ def main() -> None:
     if args.write:
         cmd = "bench/load.py" + (f" --clients {args.clients}" if args.clients != 32 else "") + (
             f" --seconds {args.seconds:g}" if args.seconds != 60 else "") + (" --keyword-only" if args.keyword_only else "") + (
-            " --reindex" if args.reindex else "")
+            " --reindex" if args.reindex else "") + (" --saturate" if args.saturate else "")
         write_section("Load", cmd, f"`kb serve` on 127.0.0.1, starter KB + demo tickets, "
-                                   f"{'keyword' if args.keyword_only else 'hybrid'} search", "\n".join(lines))
+                                   f"{'keyword' if args.keyword_only else 'hybrid'} search",
+                      "\n".join(lines) + (f"\n\n{args.note}" if args.note else ""))
 
 
 def summarise(args, log, errors, memory, elapsed, load_before, load_after) -> list[str]:

@@ -71,7 +71,7 @@ def test_a_short_load_run_against_kb_serve_has_no_errors():
     assert p.returncode == 0, p.stderr[-2000:]
     m = re.search(r"(\d+) requests, [\d.]+ requests/s, (\d+) errors", p.stdout)
     assert m, p.stdout
-    assert int(m.group(1)) > 50 and int(m.group(2)) == 0, p.stdout
+    assert int(m.group(1)) > 30 and int(m.group(2)) == 0, p.stdout
     assert "| webhook |" in p.stdout and "| agent_type |" in p.stdout and "Server memory" in p.stdout
     builds = re.search(r"ran (\d+) times \((\d+) completed\)", p.stdout)
     assert builds and int(builds.group(2)) >= 1, p.stdout     # the generation changed under the load
