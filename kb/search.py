@@ -218,9 +218,10 @@ class Searcher:
             qv = self._query_vector(enc, q.text)
             timings[f"encode_{name}_ms"] = _ms(t)
             t = time.perf_counter()
-            # the multilingual encoder, when it only stands in for the English-only one on
-            # Chinese documents, reads just their rows
-            rows, part = snap.part(name, "zh" if self.fusion.weight(language, name) <= 0 else "all")
+            # read only the rows this encoder may score: an English-only encoder skips Chinese
+            # chunks; the multilingual one, when it only stands in for it, reads just those
+            which = "zh" if self.fusion.weight(language, name) <= 0 else "all" if enc.multilingual else "not-zh"
+            rows, part = snap.part(name, which)
             with threadpool_limits(limits=1, user_api="blas"):
                 part_sims = part @ qv
             if rows is None:

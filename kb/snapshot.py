@@ -109,10 +109,11 @@ class Snapshot:
         return snap
 
     def part(self, name: str, which: str) -> tuple[np.ndarray | None, np.ndarray]:
-        """(chunk rows, their vectors) of encoder ``name``: ``all`` rows (rows None), or only the
-        Chinese ones (``zh``), copied once on first use so that the multilingual encoder, standing
-        in for an English-only one, reads just those."""
-        if which != "zh":
+        """(chunk rows, their vectors) of encoder ``name``: ``all`` rows (rows None, the mapped
+        matrix itself), only the Chinese ones (``zh``: the multilingual encoder standing in for
+        an English-only one reads just those) or all but them (``not-zh``: what an English-only
+        encoder can score). Parts are copied once, on first use."""
+        if which == "all":
             return None, self.vectors[name]
         key = (name, which)
         got = self._parts.get(key)
@@ -120,7 +121,7 @@ class Snapshot:
             with self._parts_lock:
                 got = self._parts.get(key)
                 if got is None:
-                    rows = np.flatnonzero(self.row_zh)
+                    rows = np.flatnonzero(self.row_zh if which == "zh" else ~self.row_zh)
                     got = self._parts[key] = (rows, np.ascontiguousarray(self.vectors[name][rows]))
         return got
 
