@@ -1,16 +1,19 @@
 """Keyword side of indexing: an Article becomes one Whoosh document (plain text, no Markdown)
 and the analysed terms of its scored fields (for the BM25F impacts, kb.impact).
 
-The long ``content`` field is analysed once, here: Whoosh receives its terms already joined
-by spaces and splits them again, so jieba and stemming do not run twice per article."""
+The long ``content`` field is analysed once, here: the impacts need its terms, and Whoosh
+receives them joined by spaces and only splits them again, so jieba and stemming do not run a
+second time inside Whoosh."""
 from __future__ import annotations
 
 import json
+import re
 
 from kb.articles import Article
 from kb.text import analyzer, markdown_to_text
 
 _ANALYZER = analyzer()
+_SPACE = re.compile(r"\s")      # a term Whoosh's space tokenizer would split
 
 
 def article_meta(a: Article) -> dict:
@@ -31,7 +34,7 @@ def article_meta(a: Article) -> dict:
 
 
 def terms(text: str) -> list[str]:
-    return [t.text for t in _ANALYZER(text) if t.text and not any(c.isspace() for c in t.text)]
+    return [t.text for t in _ANALYZER(text) if t.text and not _SPACE.search(t.text)]
 
 
 def field_terms(title: str, summary: str, tags: str, text: str) -> dict[str, list[str]]:
