@@ -19,6 +19,20 @@ import numpy as np
 from kb.errors import ModelUnavailable
 
 
+_blas = None
+
+
+def one_blas_thread():
+    """A context holding BLAS to one thread (the query path: on 2 cores a second thread mostly
+    waits for a core). The controller is built once; ``threadpool_limits()`` scans the loaded
+    libraries on every call, ~3 ms a query."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
+
+
 class Encoder(Protocol):
     name: str
     fingerprint: str

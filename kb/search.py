@@ -13,10 +13,9 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from kb.config import Settings
-from kb.encoders import EncoderPool
+from kb.encoders import EncoderPool, one_blas_thread
 from kb.errors import BadQuery, IndexMissing, NotFound
 from kb.fusion import FusionConfig, Ranking, fuse
 from kb.indexstore import IndexStore
@@ -222,7 +221,7 @@ class Searcher:
             # chunks; the multilingual one, when it only stands in for it, reads just those
             which = "zh" if self.fusion.weight(language, name) <= 0 else "all" if enc.multilingual else "not-zh"
             rows, part = snap.part(name, which)
-            with threadpool_limits(limits=1, user_api="blas"):
+            with one_blas_thread():
                 part_sims = part @ qv
             if rows is None:
                 sims = part_sims

@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from kb import impact, store, tickets
 from kb.config import Settings
-from kb.encoders import EncoderPool
+from kb.encoders import EncoderPool, one_blas_thread
 from kb.errors import BadQuery, IndexMissing, NotFound
 from kb.fusion import FusionConfig, Ranking, fuse
 from kb.text import ANALYZER_VERSION, analyzer, detect_language, has_cjk
@@ -324,7 +323,7 @@ class SimilarTickets:
             if enc is None or enc.fingerprint != cur.fingerprints.get(name):
                 continue
             qv = enc.encode([text])[0]
-            with threadpool_limits(limits=1, user_api="blas"):
+            with one_blas_thread():
                 sims = matrix @ qv
             if not enc.multilingual:
                 sims = np.where(cur.lang != "zh", sims, -np.inf)

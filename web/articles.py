@@ -104,8 +104,8 @@ def resolution(hit_or_doc, role: str) -> tuple[str, str]:
     if not md.strip():
         return "", ""
     gen = common.searcher().snapshot().generation.name
-    r = _cache.get(("resolution", gen, role, aid, md), lambda: render_markdown(md, path, link_for(role)))
-    return r.html, plain_text(md)
+    return _cache.get(("resolution", gen, role, aid, md),
+                      lambda: (render_markdown(md, path, link_for(role)).html, plain_text(md)))
 
 
 def related(doc: dict, role: str, limit: int = 5) -> list[Hit]:
