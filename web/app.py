@@ -11,7 +11,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Flask, g, has_request_context, jsonify, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -148,8 +148,16 @@ def _template_globals(app: Flask, settings: Settings) -> None:
     static = Path(app.static_folder)
     versions = {p.name: hashlib.sha1(p.read_bytes()).hexdigest()[:10] for p in static.iterdir() if p.is_file()}
 
+    built: dict[tuple[str, str], str] = {}
+
     def asset(filename: str) -> str:
-        return url_for("static", filename=filename, v=versions.get(filename))
+        """A static file's URL with its content version (built once per file and mount point:
+        a results fragment draws a few dozen icons)."""
+        key = (request.script_root if has_request_context() else "", filename)
+        url = built.get(key)
+        if url is None:
+            url = built[key] = url_for("static", filename=filename, v=versions.get(filename))
+        return url
 
     def js_strings() -> dict:
         return {k: i18n.gettext(v) for k, v in JS_STRINGS.items()}
