@@ -54,6 +54,8 @@ def articles_of(folder: Path):
 
 def throughput(n: int, work: Path) -> dict:
     arts_dir = work / "tp-articles"
+    for old in (arts_dir, work / "tp-home"):      # always measured from scratch
+        shutil.rmtree(old, ignore_errors=True)
     generate(ROOT / "articles", arts_dir, n, seed=11)
     texts = list(dict.fromkeys(c.text for a in articles_of(arts_dir) for c in chunk_article(a)))
     pool = EncoderPool(("minilm", "use3"))
