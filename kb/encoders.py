@@ -134,6 +134,10 @@ class EncoderPool:
                 self._failed[name] = f"{name}: {type(e).__name__}: {e}"
         return self._loaded.get(name)
 
+    def loaded(self) -> list[Encoder]:
+        """The encoders loaded so far (never loads one)."""
+        return [self._loaded[n] for n in self.names if n in self._loaded]
+
     def available(self) -> list[Encoder]:
         return [e for e in (self.get(n) for n in self.names) if e is not None]
 

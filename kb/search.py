@@ -128,8 +128,26 @@ class Searcher:
                 gen = self.store.current()
                 if gen is None:
                     raise IndexMissing(f"no search index in {self.store.root}: run `kb index` first")
-                self._snap = Snapshot.load(gen)   # the old one is left to the garbage collector
+                snap = Snapshot.load(gen)
+                self.warm(snap)
+                self._snap = snap                 # the old one is left to the garbage collector
             return self._snap
+
+    def warm(self, snap: Snapshot | None = None) -> None:
+        """Pay the one-time costs of a generation before it serves, not in the first searches:
+        the row parts each loaded encoder reads, and the pages of the mapped matrices. Runs
+        when a new generation is loaded; a server also calls it once its encoders are loaded."""
+        snap = snap or self.snapshot()
+        for enc in self.pool.loaded():
+            if enc.name not in snap.vectors:
+                continue
+            if enc.multilingual:
+                snap.part(enc.name, "zh")
+                matrix = snap.vectors[enc.name]
+                if matrix.size:
+                    float(matrix.reshape(-1)[::1024].sum())     # one read per 4 KB page
+            else:
+                snap.part(enc.name, "not-zh")
 
     # --- public API ----------------------------------------------------------------------
     def search(self, q: SearchQuery) -> SearchResult:

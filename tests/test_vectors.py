@@ -151,3 +151,18 @@ def test_rrf_option():
     v = Ranking("use3", {"b": 0.9, "a": 0.1}, "vector")
     out = fuse([kw, v], "en", FusionConfig(method="rrf", weights={"en": {"keyword": 1, "use3": 1}}))
     assert out[0].score == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_warm_prepares_what_the_loaded_encoders_read(vsettings):
+    from kb.search import Searcher, SearchQuery
+    build(vsettings, pool=pool())
+    searcher = Searcher(vsettings, pool=pool(), fusion=TINY)
+    snap = searcher.snapshot()                 # loaded before any encoder: nothing to prepare yet
+    assert not snap._parts
+    res = searcher.search(SearchQuery("printer offline", mode="hybrid", role="agent"))
+    assert res.results and not res.degraded
+    snap._parts.clear()
+    searcher.warm()
+    # the tiny encoder is multilingual: its Chinese rows, for when it stands in for another one
+    rows, part = snap._parts[("tiny", "zh")]
+    assert len(rows) == int(snap.row_zh.sum()) > 0 and part.shape == (len(rows), snap.vectors["tiny"].shape[1])

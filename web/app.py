@@ -125,6 +125,7 @@ def warm_up(app: Flask) -> None:
     try:
         for text in ("printer offline", "打印机脱机"):    # each language uses its own encoders
             app.extensions["kb_searcher"].search(SearchQuery(text=text, limit=1))
+        app.extensions["kb_searcher"].warm()          # now that the encoders are loaded
         with app.app_context():
             for role in ("customer", "agent"):
                 common.facets(role)
