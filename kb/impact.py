@@ -150,6 +150,17 @@ class Impacts:
         c = self.vocab.get(f"{field}{_SEP}{term}")
         return c if c is not None and self.ptr[c + 1] > self.ptr[c] else None
 
+    def any_allowed(self, columns: list[int], allowed: np.ndarray) -> bool:
+        """Whether one article ``allowed`` (a mask over snapshot positions) holds every column."""
+        docs = None
+        for c in columns:
+            here = np.asarray(self.docs[self.ptr[c]:self.ptr[c + 1]])
+            docs = here if docs is None else np.intersect1d(docs, here, assume_unique=True)
+        if docs is None or not len(docs):
+            return False
+        at = self.to_snap[docs]
+        return bool(allowed[at[at >= 0]].any())
+
     def top(self, columns: list[tuple[int, float]], allowed: np.ndarray, k: int,
             flat: list[tuple[list[int], float]] = ()) -> list[tuple[int, float]]:
         """The ``k`` best (snapshot position, score) for a sum of boosted columns, among the

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from whoosh import query as Q
 from whoosh.reading import TermNotFound
+from whoosh.support.levenshtein import damerau_levenshtein
 
 from kb import impact
 from kb.fusion import Ranking
@@ -47,9 +48,7 @@ class KeywordRanker:
             w for w in words if len(w) >= 4 and not has_cjk(w) and not reader.frequency("spell", w)][:TYPO_WORDS]
         suggestion = None
         if unknown:
-            fixed = {w: self.correct(snap, w) for w in unknown}
-            # the corrector reads the whole vocabulary: offer only words this reader may see
-            fixed = {w: f if f == w or self.visible(snap, f, mask) else w for w, f in fixed.items()}
+            fixed = {w: self.correct(snap, w, mask) for w in unknown}
             if any(fixed[w] != w for w in fixed):
                 suggestion = " ".join(fixed.get(w, w) for w in words)
         if snap.impacts is None:
@@ -60,8 +59,7 @@ class KeywordRanker:
         bound = sum(b * float(imp.idf[c]) * (K1 + 1) for c, b in columns)
         flat = []
         for w in unknown:      # close spellings of words the index lacks: a flat, small score
-            near = list(reader.terms_within("spell", w, 1 if len(w) < 7 else 2, prefix=1))
-            cols = {c for spelling in near[:FUZZY_EXPANSIONS] for t in self.terms(spelling)
+            cols = {c for spelling in self.near(snap, w)[:FUZZY_EXPANSIONS] for t in self.terms(spelling)
                     if (c := imp.column("content", t)) is not None}
             flat.append((sorted(cols), FUZZY_BOOST))
         if not (columns or any(cols for cols, _ in flat)) or not mask.any():
@@ -69,10 +67,15 @@ class KeywordRanker:
         scores = {snap.ids[p]: s for p, s in imp.top(columns, mask, CANDIDATES, flat)}
         return Ranking("keyword", scores, "keyword", scale=bound or None), set(terms), suggestion
 
-    @staticmethod
-    def visible(snap: Snapshot, word: str, mask: np.ndarray) -> bool:
+    def visible(self, snap: Snapshot, word: str, mask: np.ndarray) -> bool:
         """Whether ``word`` occurs in an article ``mask`` allows ("did you mean" must never
         offer a word that only internal, draft or archived articles contain)."""
+        imp = snap.impacts
+        if imp is not None:      # through the impacts: every term of the word in one allowed article
+            cols = [imp.column("content", t) for t in self.terms(word)]
+            if not cols or None in cols:
+                return False
+            return imp.any_allowed(cols, mask)
         s = snap.searcher()
         reader = s.reader()
         try:
@@ -87,16 +90,30 @@ class KeywordRanker:
                 return True
         return False
 
-    def correct(self, snap: Snapshot, word: str) -> str:
-        """The closest indexed spelling of ``word`` (cached: Whoosh's corrector scans the
-        lexicon, ~100 ms a word at 1k articles)."""
-        fixed = snap.spell_cache.get(word)
-        if fixed is None:
-            found = snap.searcher().corrector("spell").suggest(word, limit=1, maxdist=1 if len(word) < 7 else 2)
-            fixed = found[0] if found else word
-            if len(snap.spell_cache) < SPELL_CACHE:
-                snap.spell_cache[word] = fixed
-        return fixed
+    def near(self, snap: Snapshot, word: str) -> list[str]:
+        """Indexed spellings within typo distance of ``word`` (1, or 2 from 7 letters on; same
+        first letter), closest first, then the ones that go on from what was typed (an unfinished
+        word), then the most frequent. Remembered per generation: as people
+        type, the same unfinished words come again and again."""
+        found = snap.spell_cache.get(word)
+        if found is None:
+            reader = snap.searcher().reader()
+            near = reader.terms_within("spell", word, 1 if len(word) < 7 else 2, prefix=1)
+            found = sorted(near, key=lambda c: (damerau_levenshtein(word, c), -_common_prefix(word, c),
+                                                -reader.doc_frequency("spell", c), c))
+            if len(snap.spell_cache) >= SPELL_CACHE:
+                snap.spell_cache.clear()
+            snap.spell_cache[word] = found
+        return found
+
+    def correct(self, snap: Snapshot, word: str, mask: np.ndarray) -> str:
+        """The closest, most frequent indexed spelling of ``word`` that occurs in an article the
+        reader may see (``word`` itself when there is none). Whoosh's corrector scanned the
+        whole lexicon for this: ~200 ms a word at 10k articles, on every new unfinished word."""
+        for spelling in self.near(snap, word)[:FUZZY_EXPANSIONS]:
+            if self.visible(snap, spelling, mask):
+                return spelling
+        return word
 
     def _whoosh(self, snap: Snapshot, terms, unknown, mask, filters) -> Ranking:
         clauses = [Q.Term(f, t, boost=b) for f, b in FIELD_BOOSTS.items() for t in terms]
@@ -111,6 +128,15 @@ class KeywordRanker:
         bound = sum(b * s.idf(f, t) * (K1 + 1) for f, b in FIELD_BOOSTS.items() for t in terms
                     if s.reader().doc_frequency(f, t))
         return Ranking("keyword", scores, "keyword", scale=bound or None)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def whoosh_filters(role: str, status: str | None, lang: str | None, product: str | None, tags) -> tuple:

@@ -87,3 +87,15 @@ def test_typo_still_finds_the_article(big):
     assert [h.id for h in res.results][:1] == ["KB-0001"]
     res = searcher.search(SearchQuery("outlok pasword", role="agent", mode="keyword"))
     assert [h.id for h in res.results] == ["KB-1005"] and res.did_you_mean == "outlook password"
+
+
+def test_unfinished_word_is_corrected_to_its_completion_and_only_to_visible_words(big):
+    searcher = Searcher(big)
+    snap = searcher.snapshot()
+    agent = snap.allowed("agent", None, None, (), None)
+    customer = snap.allowed("customer", None, None, (), None)
+    # "print" and "printer" are both one edit away; the one that goes on from what was typed wins
+    assert searcher.keyword.correct(snap, "printe", agent) == "printer"
+    # "spooler" occurs only in an internal article: an agent is offered it, a customer is not
+    assert searcher.keyword.correct(snap, "spoolr", agent) == "spooler"
+    assert searcher.keyword.correct(snap, "spoolr", customer) == "spoolr"
