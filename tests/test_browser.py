@@ -2,26 +2,15 @@
 type, links a result to the ticket and flags one; customers search in Chinese and English,
 open an article and vote; a customer cannot reach an internal article by any way in.
 Screenshots of the three main pages are saved in the test's temp folder."""
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from kb.store import connect
 from kb.tickets import links_for_ticket
-from tests.conftest import ROOT
+from tests.browser_support import chromium, serve
 from tests.web_support import PASSWORDS
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -37,37 +26,13 @@ def server(tmp_path_factory):
                        "description": "VPN fails with error 809 from the home network.", "product": "vpn",
                        "customer": "Contoso", "agent": "Grace", "created_at": "2026-11-02T09:00:00Z"})
     link_article(db, "T-200", "KB-0002", kind="referenced", by="alice")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, KB_HOME=str(s.home), KB_ARTICLES=str(s.articles), KB_SEMANTIC="0", KB_ENCODERS="none",
-               KB_WORKERS="2", KB_THREADS="4", KB_SECRET_KEY="browser-test-secret")
-    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/robots.txt", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        raise AssertionError("kb serve did not start")
-    yield base, s
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve(s, workers=2) as base:
+        yield base, s
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Chromium is missing: apt-get install chromium fonts-wqy-microhei (make test does it)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+    yield from chromium()
 
 
 def new_page(browser, locale="en-US"):

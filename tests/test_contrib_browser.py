@@ -2,20 +2,15 @@
 (prefilled, customer data replaced and one replacement undone, similar articles shown while
 typing, a validation error that keeps the text, submit), then an engineer finds it in the
 review queue and exports it to a branch of the articles repository."""
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from kb import contrib
 from kb.store import connect
 from kb.tickets import get_ticket, upsert_ticket
-from tests.conftest import ROOT, git
+from tests.conftest import git
 from tests.test_browser import browser, new_page  # noqa: F401  (the shared Chromium fixture)
+from tests.browser_support import serve
 from tests.web_support import PASSWORDS
 
 pytestmark = pytest.mark.browser
@@ -37,26 +32,8 @@ def server(tmp_path_factory):
     # the demo ticket as a customer wrote it: with their name and e-mail address in it
     upsert_ticket(db, {"id": tid, "contact": "Wendy Kowalski",
                        "description": f"Hello, this is Wendy Kowalski (wendy.k@fabrikam.example.net). {t['description']}"})
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, KB_HOME=str(s.home), KB_ARTICLES=str(s.articles), KB_SEMANTIC="0", KB_ENCODERS="none",
-               KB_WORKERS="1", KB_THREADS="4", KB_SECRET_KEY="browser-test-secret")
-    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/robots.txt", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        raise AssertionError("kb serve did not start")
-    yield base, s, tid
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve(s) as base:
+        yield base, s, tid
 
 
 def _sign_in(page, base, user):
