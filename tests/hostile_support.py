@@ -11,7 +11,7 @@ from kb.config import Settings
 from kb.store import connect
 from kb.tickets import link_article, upsert_ticket
 from kb.users import add_user
-from tests.conftest import BASIC, make_repo
+from tests.conftest import BASIC
 
 RUN = "window.__xss=1;alert(1)"
 PAYLOADS = [
@@ -108,13 +108,8 @@ def hostile_articles() -> dict[str, str]:
 def hostile_settings(tmp_path: Path) -> Settings:
     """A built KB with the hostile articles, an agent (alice) and an engineer (bob), a ticket
     whose every text field is a payload, feedback comments and flags with payloads."""
-    from indexer.build import build
-    from tests.web_support import PASSWORDS
-    repo = make_repo(tmp_path / "articles", {**BASIC, **hostile_articles()})
-    s = Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=(),
-                      secret_key="hostile-secret")
-    report = build(s)
-    assert report.ok, report.errors
+    from tests.web_support import PASSWORDS, build_settings
+    s = build_settings(tmp_path, {**BASIC, **hostile_articles()}, secret_key="hostile-secret")
     db = connect(s.db_path)
     add_user(db, "alice", PASSWORDS["alice"], "agent", f"Alice {FRONT_PAYLOAD}"[:60])
     add_user(db, "bob", PASSWORDS["bob"], "engineer", "Bob Engineer")

@@ -14,11 +14,10 @@ from urllib.parse import quote, unquote_plus
 
 import pytest
 
-from kb.config import Settings
 from kb.store import connect
 from kb.tickets import link_article, upsert_ticket
 from kb.tokens import create_token, revoke_token
-from tests.conftest import BASIC, article, make_repo
+from tests.conftest import BASIC, article
 
 SEED = 20261128
 HIDDEN = {"internal": dict(visibility="internal"), "draft": dict(status="draft"),
@@ -61,14 +60,9 @@ def _hidden_files() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def probe_app(tmp_path_factory):
-    from indexer.build import build
+    from tests.web_support import build_settings
     from web import create_app
-    tmp = tmp_path_factory.mktemp("probe")
-    repo = make_repo(tmp / "articles", {**BASIC, **_hidden_files()})
-    s = Settings.load(env={}, home=tmp / "state", articles=repo, semantic=False, encoders=(),
-                      secret_key="probe-secret")
-    report = build(s)
-    assert report.ok, report.errors
+    s = build_settings(tmp_path_factory.mktemp("probe"), {**BASIC, **_hidden_files()}, secret_key="probe-secret")
     db = connect(s.db_path)
     ticket = {"channel": "phone", "priority": "urgent", "product": "printing", "status": "resolved",
               "created_at": "2026-11-01T09:00:00Z", "resolved_at": "2026-11-01T10:00:00Z"}

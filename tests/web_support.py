@@ -31,11 +31,13 @@ EXTRA = {
 }
 
 
-def build_settings(tmp_path) -> Settings:
+def build_settings(tmp_path, files: dict[str, str] | None = None, secret_key: str = "test-secret-key") -> Settings:
+    """A keyword-only KB built in ``tmp_path`` from a git repo of ``files`` (default: the basic
+    articles and a few more)."""
     from indexer.build import build
-    repo = make_repo(tmp_path / "articles", {**BASIC, **EXTRA})
+    repo = make_repo(tmp_path / "articles", files if files is not None else {**BASIC, **EXTRA})
     s = Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=(),
-                      secret_key="test-secret-key")
+                      secret_key=secret_key)
     report = build(s)
     assert report.ok, report.errors
     return s
