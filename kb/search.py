@@ -133,6 +133,11 @@ class Searcher:
                 self._snap = snap                 # the old one is left to the garbage collector
             return self._snap
 
+    @staticmethod
+    def _whoosh_filters(snap: Snapshot, q: SearchQuery):
+        """Whoosh's twin of the mask, for generations built before the impacts (else None)."""
+        return None if snap.impacts is not None else whoosh_filters(q.role, q.status, q.lang, q.product, q.tags)
+
     def warm(self, snap: Snapshot | None = None) -> None:
         """Pay the one-time costs of a generation before it serves, not in the first searches:
         the row parts each loaded encoder reads, and the pages of the mapped matrices. Runs
@@ -164,7 +169,7 @@ class Searcher:
         if q.mode in ("keyword", "hybrid"):
             t = time.perf_counter()
             kw, kw_terms, suggestion = self.keyword.rank(
-                snap, q.text, mask, whoosh_filters(q.role, q.status, q.lang, q.product, q.tags))
+                snap, q.text, mask, self._whoosh_filters(snap, q))
             rankings.append(kw)
             timings["keyword_ms"] = _ms(t)
         if q.mode in ("semantic", "hybrid"):
@@ -175,7 +180,7 @@ class Searcher:
                 if q.mode == "semantic" and not vec_rankings:
                     t = time.perf_counter()
                     kw, kw_terms, suggestion = self.keyword.rank(
-                        snap, q.text, mask, whoosh_filters(q.role, q.status, q.lang, q.product, q.tags))
+                        snap, q.text, mask, self._whoosh_filters(snap, q))
                     rankings.append(kw)
                     timings["keyword_ms"] = _ms(t)
         t = time.perf_counter()
