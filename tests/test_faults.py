@@ -218,6 +218,24 @@ def _ticket_csv(path: Path, n: int) -> list[dict]:
     return rows
 
 
+def test_the_app_prepares_the_database_before_its_first_request(tmp_path):
+    """Regression: the first requests of a new app raced to create the database (and each
+    request's close could be the last one, cleaning the WAL up under an exclusive lock); one
+    of them answered "database is busy" at once. The app now opens, migrates and holds it."""
+    from kb.store import MIGRATIONS
+    from web import create_app
+    s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=(),
+                      secret_key="faults")
+    assert not s.db_path.exists()
+    create_app(s)
+    probe = sqlite3.connect(str(s.db_path))
+    try:
+        assert probe.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert probe.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    finally:
+        probe.close()
+
+
 def test_kill_9_during_ticket_import_loses_no_committed_row_and_leaves_no_half_row(tmp_path):
     s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=())
     connect(s.db_path).conn.close()

@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from kb import store
 from kb.config import Settings
 from kb.errors import BadQuery, FieldError, IndexMissing, KbError, NotFound
 from kb.search import Searcher
@@ -78,6 +79,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             pass
         searcher = Searcher(settings, boosts=boosts)
     app.extensions["kb_searcher"] = searcher
+    # One connection held for the app's life: the database exists, is in WAL mode and migrated
+    # before the first request (requests never race to create it), and a request closing its
+    # connection is never the last one, whose WAL clean-up takes an exclusive lock.
+    app.extensions["kb_db_keeper"] = store.connect(settings.db_path)
     csrf = CSRFProtect(app)
     i18n.init_app(app)
 
@@ -207,6 +212,7 @@ def _error_handlers(app: Flask) -> None:
         later, not a crash. Other database errors stay 500s."""
         if "locked" not in str(e) and "busy" not in str(e):
             raise e
+        app.logger.warning("%s %s answered 503: %s", request.method, request.path, e, exc_info=e)
         resp = make_response(page(503, i18n.gettext("The database is busy"),
                                   i18n.gettext("Try again in a moment; nothing was lost.")))
         resp.headers["Retry-After"] = "5"
