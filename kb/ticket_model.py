@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from typing import Any
 
@@ -165,7 +166,7 @@ def _int(value: Any, field: str, lo: int, hi: int | None) -> int | None:
         f = float(str(value).strip())
     except ValueError:
         raise TicketError(field, f"{value!r} is not a whole number") from None
-    if f != int(f) or f < lo or (hi is not None and f > hi):
+    if not math.isfinite(f) or f != int(f) or f < lo or (hi is not None and f > hi):
         raise TicketError(field, f"{value!r} must be a whole number from {lo}"
                                  + (f" to {hi}" if hi is not None else " up"))
     return int(f)
