@@ -32,8 +32,8 @@ from kb.text import ANALYZER_VERSION
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
 # what a generation holds beside the Whoosh index; a change rebuilds everything
-# (2: BM25F impacts, and each article's filter facets in the manifest)
-INDEX_FORMAT = 2
+# (2: BM25F impacts, and each article's filter facets in the manifest; 3: each section's terms stored)
+INDEX_FORMAT = 3
 
 
 @dataclass

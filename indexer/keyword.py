@@ -1,9 +1,9 @@
 """Keyword side of indexing: an Article becomes one Whoosh document (plain text, no Markdown)
 and the analysed terms of its scored fields (for the BM25F impacts, kb.impact).
 
-The long ``content`` field is analysed once, here: the impacts need its terms, and Whoosh
-receives them joined by spaces and only splits them again, so jieba and stemming do not run a
-second time inside Whoosh."""
+The long ``content`` field is analysed once, here, section by section: the impacts need its
+terms, Whoosh receives them joined by spaces and only splits them again (jieba and stemming do
+not run a second time inside Whoosh), and each section's distinct terms are stored for search."""
 from __future__ import annotations
 
 import json
@@ -37,22 +37,35 @@ def terms(text: str) -> list[str]:
     return [t.text for t in _ANALYZER(text) if t.text and not _SPACE.search(t.text)]
 
 
-def field_terms(title: str, summary: str, tags: str, text: str) -> dict[str, list[str]]:
-    return {"title": terms(title), "summary": terms(summary), "tags": terms(tags),
-            "content": terms(f"{title}\n{summary}\n{tags}\n{text}")}
+def analyse(title: str, summary: str, tags: str, sections: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
+    """The terms of each scored field, and each section's distinct terms (space-joined).
+
+    Every section is analysed once, and ``content`` is put together from those pieces: search
+    reads the per-section terms to name the matched terms and the best section of a hit without
+    analysing the article again at query time (that cost ~5-10 ms an article)."""
+    content = terms(f"{title}\n{summary}\n{tags}")
+    per_section = []
+    for sec in sections:
+        if sec.get("heading"):
+            content += terms(sec["heading"])
+        body = terms(markdown_to_text(sec["markdown"]))
+        content += body
+        per_section.append(" ".join(sorted(set(body))))
+    return {"title": terms(title), "summary": terms(summary), "tags": terms(tags), "content": content}, per_section
 
 
 def stored_terms(stored: dict) -> dict[str, list[str]]:
     """The scored fields' terms of an already indexed article, from its stored fields."""
-    return field_terms(stored.get("title", ""), stored.get("summary", ""), stored.get("tags", ""),
-                       stored.get("body", ""))
+    sections = stored.get("meta", {}).get("sections") or [{"heading": "", "markdown": stored.get("body", "")}]
+    return analyse(stored.get("title", ""), stored.get("summary", ""), stored.get("tags", ""), sections)[0]
 
 
 def document(a: Article) -> tuple[dict, dict[str, list[str]]]:
     """The Whoosh document and the analysed terms of each scored field."""
     text = markdown_to_text(a.body)
     tags = " ".join(a.tags)
-    fields = field_terms(a.title, a.summary, tags, text)
+    meta = article_meta(a)
+    fields, meta["section_terms"] = analyse(a.title, a.summary, tags, meta["sections"])
     return {
         "id": a.id,
         "path": a.path,
@@ -68,5 +81,5 @@ def document(a: Article) -> tuple[dict, dict[str, list[str]]]:
         "visibility": a.visibility,
         "status": a.status,
         "tag": ",".join(t.lower() for t in a.tags),
-        "meta": article_meta(a),
+        "meta": meta,
     }, fields

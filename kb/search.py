@@ -27,6 +27,7 @@ from kb.text import analyzer, has_cjk, markdown_to_text
 ROLES = ("customer", "agent", "engineer", "admin")
 MODES = ("keyword", "semantic", "hybrid")
 TERM_CACHE = 20000
+TOKEN_CACHE = 2000        # analysed snippet sources (a body's tokens can take ~100 KB)
 MAX_QUERY_CHARS = 1000
 QUERY_CACHE = 4096
 
@@ -331,9 +332,7 @@ class Searcher:
         key = (doc["id"], best_section, frozenset(kw_terms))
         snippet_html = snap.snippet_cache.get(key)
         if snippet_html is None:
-            source = snippets.snippet_source(sections, best_section, body)
-            snippet_html = snippets.snippet(source, kw_terms) or (
-                snippets.snippet(body[:snippets.SNIPPET_SOURCE], kw_terms) if source is not body else "")
+            snippet_html = self._snippet(snap, doc, sections, best_section, kw_terms) if matched else ""
             if len(snap.snippet_cache) >= TERM_CACHE:
                 snap.snippet_cache.clear()      # as-you-type repeats recent keys: a reset is enough
             snap.snippet_cache[key] = snippet_html
@@ -345,15 +344,39 @@ class Searcher:
                    meta.get("tags", []), round(f.score, 6), snippet, snippet_html, best_section,
                    resolution, meta.get("updated"), explanation)
 
+    def _snippet(self, snap: Snapshot, doc: dict, sections: list[dict], heading: str, terms: set[str]) -> str:
+        """The best section highlighted, else the start of the body. Analysing the text is the
+        costly part and the same while the words typed change: its tokens are kept."""
+        body = doc.get("body", "")
+        for which in ((heading, None) if heading else (None,)):
+            toks = snap.token_cache.get((doc["id"], which))
+            if toks is None:
+                source = snippets.snippet_source(sections, which, body) if which else body[:snippets.SNIPPET_SOURCE]
+                toks = snippets.tokens(source)
+                if len(snap.token_cache) >= TOKEN_CACHE:
+                    snap.token_cache.clear()
+                snap.token_cache[(doc["id"], which)] = toks
+            found = snippets.highlight_tokens(*toks, terms)
+            if found:
+                return found
+        return ""
+
     def _analyzer_terms(self, text: str) -> list[str]:
         return [t.text for t in self._analyzer(text[:20000])]
 
     def _doc_terms(self, snap: Snapshot, doc: dict, sections: list[dict]):
-        """An article's analysed terms (whole and per section), cached for the generation."""
+        """An article's analysed terms (whole and per section), cached for the generation. The
+        indexer stores each section's terms; only the title and headings are analysed here."""
         cached = snap.term_cache.get(doc["id"])
         if cached is None:
-            whole = set(self._analyzer_terms(doc.get("body", "") + " " + doc.get("title", "")))
-            per = [set(self._analyzer_terms(markdown_to_text(sec["markdown"]))) for sec in sections]
+            stored = doc.get("meta", {}).get("section_terms")
+            if stored is not None and len(stored) == len(sections):
+                per = [set(t.split()) for t in stored]
+                heads = " ".join([doc.get("title", "")] + [sec.get("heading") or "" for sec in sections])
+                whole = set(self._analyzer_terms(heads)).union(*per)
+            else:                       # a generation indexed before the terms were stored
+                whole = set(self._analyzer_terms(doc.get("body", "") + " " + doc.get("title", "")))
+                per = [set(self._analyzer_terms(markdown_to_text(sec["markdown"]))) for sec in sections]
             cached = (whole, per)
             if len(snap.term_cache) < TERM_CACHE:
                 snap.term_cache[doc["id"]] = cached

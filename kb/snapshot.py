@@ -44,6 +44,7 @@ class Snapshot:
     term_cache: dict = field(default_factory=dict)   # article id → analysed terms (for hits)
     spell_cache: dict = field(default_factory=dict)  # unknown word → closest indexed spelling
     snippet_cache: dict = field(default_factory=dict)  # (id, section, terms) → highlighted snippet
+    token_cache: dict = field(default_factory=dict)    # (id, section or None) → analysed snippet source
     _local: threading.local = field(default_factory=threading.local)
     _parts: dict = field(default_factory=dict)
     _masks: dict = field(default_factory=dict)

@@ -6,6 +6,7 @@ import html
 import re
 
 from whoosh import highlight
+from whoosh.analysis import Token
 
 from kb.text import analyzer, markdown_to_text
 
@@ -21,14 +22,32 @@ class _MarkFormatter(highlight.HtmlFormatter):
 
 _FRAG = highlight.ContextFragmenter(maxchars=220, surround=60)
 _FMT = _MarkFormatter(between=" … ")
+_ANALYZER = analyzer()
+
+
+def tokens(text: str) -> tuple[str, list[tuple[str, int, int]]]:
+    """The text as highlighted (whitespace collapsed) and its analysed tokens with their
+    offsets: the costly half of highlighting, worth keeping while the query words change."""
+    text = " ".join(text[:50000].split())
+    return text, [(t.text, t.startchar, t.endchar)
+                  for t in _ANALYZER(text, chars=True, mode="query", removestops=False)]
+
+
+def highlight_tokens(text: str, toks: list[tuple[str, int, int]], terms: set[str]) -> str:
+    """What ``whoosh.highlight.highlight`` gives for ``text``, from tokens analysed before."""
+    termset = frozenset(terms)
+    if not termset or not any(t in termset for t, _, _ in toks):
+        return ""
+    stream = (Token(text=t, startchar=a, endchar=b, chars=True, matched=t in termset) for t, a, b in toks)
+    fragments = highlight.top_fragments(_FRAG.fragment_tokens(text, stream), 2, highlight.BasicFragmentScorer(),
+                                        highlight.FIRST, 1)
+    return _FMT(text, fragments)
 
 
 def snippet(text: str, terms: set[str]) -> str:
     if not terms or not text:
         return ""
-    text = " ".join(text[:50000].split())
-    return highlight.highlight(text, frozenset(terms), analyzer(), _FRAG, _FMT, top=2,
-                               scorer=highlight.BasicFragmentScorer, minscore=1)
+    return highlight_tokens(*tokens(text), terms)
 
 
 def snippet_source(sections: list[dict], heading: str, body: str) -> str:

@@ -90,3 +90,63 @@ def test_snippets_escape_html_from_articles(settings, repo):
     hit = next(h for h in run(settings, "router logo", role="customer").results if h.id == "KB-0099")
     assert "<img" not in hit.snippet_html and "<script" not in hit.snippet_html
     assert "&lt;img" in hit.snippet_html
+
+
+def test_hits_read_section_terms_stored_by_the_indexer_and_agree_with_analysing_the_article(indexed):
+    """The matched terms and best section of a hit come from each section's terms, stored at
+    index time; they equal what analysing the article at query time gives."""
+    s = Searcher(indexed)
+    snap = s.snapshot()
+    queries = ["printer offline spooler", "vpn tunnel drops", "打印机 密码", "restart spooler service"]
+    stored = {}
+    for q in queries:
+        for h in s.search(SearchQuery(q, role="agent", mode="keyword")).results:
+            stored[(q, h.id)] = (h.explanation["matched_terms"], h.explanation["section"], h.snippet_html)
+    assert stored and any(m for m, _, _ in stored.values())
+    doc = snap.searcher().document(id="KB-0001")
+    assert len(doc["meta"]["section_terms"]) == len(doc["meta"]["sections"])
+
+    # the same hits with the stored terms withheld: the search analyses the articles itself
+    plain = Searcher(indexed)
+    psnap = plain.snapshot()
+    real = psnap.searcher
+
+    class Withheld:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def document(self, **kw):
+            d = dict(self.inner.document(**kw))
+            d["meta"] = {k: v for k, v in d["meta"].items() if k != "section_terms"}
+            return d
+
+    psnap.searcher = lambda: Withheld(real())
+    for q in queries:
+        for h in plain.search(SearchQuery(q, role="agent", mode="keyword")).results:
+            assert stored[(q, h.id)] == (h.explanation["matched_terms"], h.explanation["section"], h.snippet_html)
+
+
+def test_highlighting_from_kept_tokens_equals_whoosh_highlighting():
+    """Snippets are highlighted from tokens analysed once per text (kept while the typed words
+    change); the result is what whoosh.highlight gives when it analyses the text itself."""
+    from whoosh import highlight
+
+    from kb import snippets
+    from kb.text import analyzer
+    texts = ["Restart the print spooler, then print a test page. <b>Printers</b> & queues: " * 8,
+             "打印机脱机时，请先检查网络连接，然后重新启动打印后台处理程序。Printer offline after router change.",
+             "VPN tunnel drops every 10 minutes; renew the certificate and reconnect the VPN client.",
+             "nothing relevant here at all"]
+    term_sets = [{"print", "spooler"}, {"打印", "网络", "printer"}, {"vpn", "certif"}, {"zzz"}, set()]
+    seen = 0
+    for text in texts:
+        norm, toks = snippets.tokens(text)
+        for terms in term_sets:
+            expected = highlight.highlight(norm, frozenset(terms), analyzer(), snippets._FRAG, snippets._FMT, top=2,
+                                           scorer=highlight.BasicFragmentScorer, minscore=1) if terms else ""
+            assert snippets.highlight_tokens(norm, toks, terms) == expected
+            seen += "<mark>" in expected
+    assert seen >= 4
