@@ -6,8 +6,6 @@ related articles) gets results that already respect the role.
 """
 from __future__ import annotations
 
-import html
-import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,13 +19,11 @@ from kb.fusion import FusionConfig, Ranking, fuse
 from kb.indexstore import IndexStore
 from kb.keyword import CANDIDATES, KeywordRanker, whoosh_filters
 from kb.snapshot import Snapshot
-from kb import snippets
-from kb.text import analyzer, has_cjk, markdown_to_text
+from kb.hits import Hit, build_hit
+from kb.text import has_cjk
 
 ROLES = ("customer", "agent", "engineer", "admin")
 MODES = ("keyword", "semantic", "hybrid")
-TERM_CACHE = 20000
-TOKEN_CACHE = 2000        # analysed snippet sources (a body's tokens can take ~100 KB)
 MAX_QUERY_CHARS = 1000
 QUERY_CACHE = 4096
 
@@ -43,6 +39,10 @@ class SearchQuery:
     status: str | None = None
     mode: str = "hybrid"
     detail: bool = True         # snippets, resolution and explanation (off for bulk evaluation)
+    # what the encoders read when it differs from ``text`` (a query still being typed: the
+    # keyword side gets completions of the last word, the encoders only finished words); ""
+    # runs no vector side for this query, which is not a degraded search
+    semantic_text: str | None = None
 
     def validate(self) -> "SearchQuery":
         if not isinstance(self.text, str) or not self.text.strip():
@@ -60,26 +60,6 @@ class SearchQuery:
         if self.status not in (None, "draft", "review", "published", "archived"):
             raise BadQuery("status", f"{self.status!r} is not one of draft, review, published, archived")
         return self
-
-
-@dataclass
-class Hit:
-    id: str
-    slug: str
-    title: str
-    summary: str
-    product: str
-    language: str
-    visibility: str
-    status: str
-    tags: list[str]
-    score: float
-    snippet: str
-    snippet_html: str
-    section: str
-    resolution: str
-    updated: str | None
-    explanation: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -115,7 +95,6 @@ class Searcher:
         self._snap: Snapshot | None = None
         self._lock = threading.Lock()
         self._qcache: dict = {}          # (encoder fingerprint, query text) → vector
-        self._analyzer = analyzer()
         self.keyword = KeywordRanker()
 
     # --- the live generation -------------------------------------------------------------
@@ -178,12 +157,12 @@ class Searcher:
             rankings.extend(vec_rankings)
             if why:
                 degraded, reason = True, why
-                if q.mode == "semantic" and not vec_rankings:
-                    t = time.perf_counter()
-                    kw, kw_terms, suggestion = self.keyword.rank(
-                        snap, q.text, mask, self._whoosh_filters(snap, q))
-                    rankings.append(kw)
-                    timings["keyword_ms"] = _ms(t)
+            if q.mode == "semantic" and not vec_rankings:    # nothing to encode with, or nothing typed yet
+                t = time.perf_counter()
+                kw, kw_terms, suggestion = self.keyword.rank(
+                    snap, q.text, mask, self._whoosh_filters(snap, q))
+                rankings.append(kw)
+                timings["keyword_ms"] = _ms(t)
         t = time.perf_counter()
         cfg = self.fusion
         if q.mode == "semantic" and not any(r.name == "keyword" for r in rankings):
@@ -197,7 +176,7 @@ class Searcher:
         timings["fuse_ms"] = _ms(t)
         t = time.perf_counter()
         ranks = {r.name: r.ranks() for r in rankings}
-        hits = [self._hit(snap, f, rankings, ranks, kw_terms, boosts, q) for f in fused]
+        hits = [build_hit(snap, f, rankings, ranks, kw_terms, boosts, q.detail) for f in fused]
         timings["snippets_ms"] = _ms(t)
         if len(hits) >= 3:
             suggestion = None
@@ -223,9 +202,9 @@ class Searcher:
         return [f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]]]
 
     # --- vector side ---------------------------------------------------------------------
-    def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, timings):
-        out: list[Ranking] = []
-        missing: list[str] = []
+    def _encoders(self, snap: Snapshot, language: str):
+        """The encoders a query in ``language`` needs that can run, and why the others cannot."""
+        usable, missing = [], []
         for name in self.pool.names:
             if not self.fusion.needed(language, name):
                 continue
@@ -237,8 +216,19 @@ class Searcher:
             if matrix is None or snap.manifest.get("encoders", {}).get(name) != enc.fingerprint:
                 missing.append(f"{name}: the index has no vectors for {enc.fingerprint}; run `kb index`")
                 continue
+            usable.append((name, enc, matrix))
+        if not self.pool.names:
+            missing.append("semantic search is switched off (KB_SEMANTIC=0 or KB_ENCODERS=none)")
+        return usable, missing
+
+    def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, timings):
+        out: list[Ranking] = []
+        usable, missing = self._encoders(snap, language)
+        if q.semantic_text is not None and not q.semantic_text.strip():
+            return out, "; ".join(missing) or None      # no finished word yet: nothing to encode
+        for name, enc, matrix in usable:
             t = time.perf_counter()
-            qv = self._query_vector(enc, q.text)
+            qv = self._query_vector(enc, q.text if q.semantic_text is None else q.semantic_text)
             timings[f"encode_{name}_ms"] = _ms(t)
             t = time.perf_counter()
             # read only the rows this encoder may score: an English-only encoder skips Chinese
@@ -280,8 +270,6 @@ class Searcher:
                     r.scores[d] = score
                     if d in o.sections:
                         r.sections[d] = o.sections[d]
-        if not self.pool.names and q.mode != "keyword":
-            missing.append("semantic search is switched off (KB_SEMANTIC=0 or KB_ENCODERS=none)")
         return out, "; ".join(missing) or None
 
     def _query_vector(self, enc, text: str) -> np.ndarray:
@@ -303,94 +291,6 @@ class Searcher:
                 part = todo[i:i + 64]
                 for t, v in zip(part, enc.encode(part)):
                     self._qcache[(enc.fingerprint, t)] = v
-
-    # --- hits ------------------------------------------------------------------------------
-    def _hit(self, snap, f, rankings, ranks, kw_terms, boosts, q) -> Hit:
-        doc = snap.searcher().document(id=f.doc)
-        meta = doc.get("meta", {})
-        if not q.detail:
-            return Hit(doc["id"], doc["slug"], doc["title"], doc.get("summary", ""), doc.get("product", ""),
-                       doc.get("language", ""), doc.get("visibility", ""), doc.get("status", ""),
-                       meta.get("tags", []), round(f.score, 6), "", "", "", "", meta.get("updated"), {})
-        sections = meta.get("sections", [])
-        resolution = next((x["markdown"] for x in sections if x.get("kind") == "resolution"), "")
-        explanation: dict = {"fused": round(f.score, 6), "boosts": {}}
-        for r in rankings:
-            if f.doc in r.scores:
-                explanation[r.name] = {"rank": ranks[r.name][f.doc], "score": round(r.scores[f.doc], 4),
-                                       "contribution": round(f.parts.get(r.name, 0.0), 4)}
-        if boosts and boosts.get(f.doc, 1.0) != 1.0:
-            explanation["boosts"]["tickets"] = round(boosts[f.doc], 4)
-        body = doc.get("body", "")
-        doc_terms, section_terms = self._doc_terms(snap, doc, sections)
-        matched = sorted(t for t in kw_terms if t in doc_terms)
-        explanation["matched_terms"] = matched
-        vec_section = next((r.sections[f.doc] for r in rankings if f.doc in r.sections), None)
-        best_section = self._section_for(sections, section_terms, kw_terms) if kw_terms & set(matched) or not vec_section \
-            else ("" if vec_section in ("title", "body") else vec_section)
-        explanation["section"] = best_section
-        key = (doc["id"], best_section, frozenset(kw_terms))
-        snippet_html = snap.snippet_cache.get(key)
-        if snippet_html is None:
-            snippet_html = self._snippet(snap, doc, sections, best_section, kw_terms) if matched else ""
-            if len(snap.snippet_cache) >= TERM_CACHE:
-                snap.snippet_cache.clear()      # as-you-type repeats recent keys: a reset is enough
-            snap.snippet_cache[key] = snippet_html
-        if not snippet_html:
-            snippet_html = html.escape(" ".join((doc.get("summary") or body)[:300].split())[:200])
-        snippet = snippets.strip_marks(snippet_html)
-        return Hit(doc["id"], doc["slug"], doc["title"], doc.get("summary", ""), doc.get("product", ""),
-                   doc.get("language", ""), doc.get("visibility", ""), doc.get("status", ""),
-                   meta.get("tags", []), round(f.score, 6), snippet, snippet_html, best_section,
-                   resolution, meta.get("updated"), explanation)
-
-    def _snippet(self, snap: Snapshot, doc: dict, sections: list[dict], heading: str, terms: set[str]) -> str:
-        """The best section highlighted, else the start of the body. Analysing the text is the
-        costly part and the same while the words typed change: its tokens are kept."""
-        body = doc.get("body", "")
-        for which in ((heading, None) if heading else (None,)):
-            toks = snap.token_cache.get((doc["id"], which))
-            if toks is None:
-                source = snippets.snippet_source(sections, which, body) if which else body[:snippets.SNIPPET_SOURCE]
-                toks = snippets.tokens(source)
-                if len(snap.token_cache) >= TOKEN_CACHE:
-                    snap.token_cache.clear()
-                snap.token_cache[(doc["id"], which)] = toks
-            found = snippets.highlight_tokens(*toks, terms)
-            if found:
-                return found
-        return ""
-
-    def _analyzer_terms(self, text: str) -> list[str]:
-        return [t.text for t in self._analyzer(text[:20000])]
-
-    def _doc_terms(self, snap: Snapshot, doc: dict, sections: list[dict]):
-        """An article's analysed terms (whole and per section), cached for the generation. The
-        indexer stores each section's terms; only the title and headings are analysed here."""
-        cached = snap.term_cache.get(doc["id"])
-        if cached is None:
-            stored = doc.get("meta", {}).get("section_terms")
-            if stored is not None and len(stored) == len(sections):
-                per = [set(t.split()) for t in stored]
-                heads = " ".join([doc.get("title", "")] + [sec.get("heading") or "" for sec in sections])
-                whole = set(self._analyzer_terms(heads)).union(*per)
-            else:                       # a generation indexed before the terms were stored
-                whole = set(self._analyzer_terms(doc.get("body", "") + " " + doc.get("title", "")))
-                per = [set(self._analyzer_terms(markdown_to_text(sec["markdown"]))) for sec in sections]
-            cached = (whole, per)
-            if len(snap.term_cache) < TERM_CACHE:
-                snap.term_cache[doc["id"]] = cached
-        return cached
-
-    def _section_for(self, sections: list[dict], section_terms: list[set], terms: set[str]) -> str:
-        best, best_n = "", -1.0
-        for sec, have in zip(sections, section_terms):
-            n = len(terms & have) if terms else 0
-            if sec.get("kind") == "resolution":
-                n += 0.5  # on a tie, point the agent at the fix
-            if n > best_n:
-                best, best_n = sec.get("heading") or "", n
-        return best
 
 
 def _ms(t: float) -> float:

@@ -16,7 +16,7 @@ COMPLETIONS = 3
 MIN_PREFIX = 3        # shorter prefixes match too much to help
 
 
-_cache: dict[tuple[str, str, int], list[str]] = {}
+_cache: dict[tuple[str, str, int], list[str] | bool] = {}   # completions, and is_word answers
 _CACHE_SIZE = 4096
 
 
@@ -35,22 +35,44 @@ def complete(searcher: Searcher, prefix: str, n: int = COMPLETIONS) -> list[str]
 
 
 def _complete(snap, prefix: str, n: int) -> list[str]:
-    with snap.index.searcher() as s:
-        reader = s.reader()
-        words = list(itertools.islice(reader.expand_prefix("spell", prefix), MAX_SCAN))
-        words = [w.decode("utf-8") if isinstance(w, bytes) else w for w in words]
-        scored = sorted(((reader.doc_frequency("spell", w), w) for w in words if w != prefix), reverse=True)
+    reader = snap.searcher().reader()        # this thread's, kept open for the generation
+    words = list(itertools.islice(reader.expand_prefix("spell", prefix), MAX_SCAN))
+    words = [w.decode("utf-8") if isinstance(w, bytes) else w for w in words]
+    scored = sorted(((reader.doc_frequency("spell", w), w) for w in words if w != prefix), reverse=True)
     return [w for _, w in scored[:n]]
 
 
 def expand(searcher: Searcher, text: str) -> str:
     """The query text with completions of its last word added, unless that word is finished
     (followed by a space) — "printer off" searches "printer off offline office …"."""
+    return typed(searcher, text)[0]
+
+
+def typed(searcher: Searcher, text: str) -> tuple[str, str]:
+    """(keyword text, encoder text) of a query still being typed. The keyword side searches the
+    completions of an unfinished last word too; the encoders read the finished words only — a
+    fragment like "bitloc" means nothing to them, and while it grows the vectors of the words
+    before it are reused. A last word that is already an index word counts as finished."""
     m = _LAST_WORD.search(text)
-    if not m or len(m.group(1)) < MIN_PREFIX or text.endswith(" "):
-        return text
-    extra = complete(searcher, m.group(1).lower())
-    return f"{text} {' '.join(extra)}" if extra else text
+    if not m or text.endswith(" "):
+        return text, text
+    word = m.group(1).lower()
+    extra = complete(searcher, word) if len(word) >= MIN_PREFIX else []
+    keyword = f"{text} {' '.join(extra)}" if extra else text
+    return keyword, (text if is_word(searcher, word) else text[:m.start()].strip())
+
+
+def is_word(searcher: Searcher, word: str) -> bool:
+    """Whether ``word`` (lower case) occurs in the index's vocabulary, remembered per generation."""
+    snap = searcher.snapshot()
+    key = (snap.generation.name, word, -1)
+    hit = _cache.get(key)
+    if hit is None:
+        hit = snap.searcher().reader().doc_frequency("spell", word) > 0
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[key] = hit
+    return hit
 
 
 def suggest(searcher: Searcher, text: str, *, role: str, limit: int = 6, lang: str | None = None,

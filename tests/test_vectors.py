@@ -166,3 +166,32 @@ def test_warm_prepares_what_the_loaded_encoders_read(vsettings):
     # the tiny encoder is multilingual: its Chinese rows, for when it stands in for another one
     rows, part = snap._parts[("tiny", "zh")]
     assert len(rows) == int(snap.row_zh.sum()) > 0 and part.shape == (len(rows), snap.vectors["tiny"].shape[1])
+
+
+def test_a_query_being_typed_encodes_its_finished_words_only(vsettings):
+    """While a word is unfinished the keyword side searches its completions and the encoder
+    reads the words before it (reused from the cache as the fragment grows); a last word that
+    is already an index word counts as finished. Nothing typed yet to encode is not degraded."""
+    from kb.suggest import typed
+    build(vsettings, pool=pool())
+    p = pool()
+    s = Searcher(vsettings, pool=p, fusion=TINY)
+    assert typed(s, "router repla")[1] == "router"
+    assert "replaced" in typed(s, "router repla")[0].split()[2:]
+    assert typed(s, "router replaced")[1] == "router replaced"
+    assert typed(s, "router ") == ("router ", "router ")
+    assert typed(s, "rou")[1] == ""
+    TinyEncoder.calls = []
+    for prefix in ("router r", "router rep", "router repl", "router repla"):
+        kw, sem = typed(s, prefix)
+        res = s.search(SearchQuery(kw, role="customer", mode="hybrid", semantic_text=sem))
+        assert res.results and not res.degraded
+        assert "tiny" in res.results[0].explanation
+    assert TinyEncoder.calls == ["router"]                    # encoded once, then reused
+    kw, sem = typed(s, "rou")
+    res = s.search(SearchQuery(kw, role="customer", mode="hybrid", semantic_text=sem))
+    assert res.results and not res.degraded and "tiny" not in res.results[0].explanation
+    assert TinyEncoder.calls == ["router"]
+    broken = Searcher(vsettings, pool=pool(BrokenEncoder), fusion=TINY)
+    res = broken.search(SearchQuery(kw, role="customer", mode="hybrid", semantic_text=sem))
+    assert res.degraded and "weights not found" in res.degraded_reason        # still said while typing

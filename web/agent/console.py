@@ -8,7 +8,7 @@ from flask import current_app, jsonify, render_template, request, session
 from kb import activity, tickets
 from kb.errors import BadQuery, NotFound
 from kb.search import SearchQuery
-from kb.suggest import expand
+from kb.suggest import typed
 from web import articles, common, i18n
 from web.agent import bp
 from web.common import login_required
@@ -38,10 +38,10 @@ def run_search(q: str, f: dict, typing: bool = False):
     """Search as the agent types: while a word is unfinished its completions are searched too."""
     if not q.strip():
         return None, None
-    text = expand(common.searcher(), q) if typing else q
+    text, semantic = typed(common.searcher(), q) if typing else (q, None)
     res = common.searcher().search(SearchQuery(
         text=text, limit=RESULTS, role=common.role(), lang=f["lang"], product=f["product"],
-        tags=(f["tag"],) if f["tag"] else (), status=f["status"], mode="hybrid"))
+        tags=(f["tag"],) if f["tag"] else (), status=f["status"], mode="hybrid", semantic_text=semantic))
     res.query = q
     return res, common.log_search(q, len(res.results), res.took_ms)
 
