@@ -236,6 +236,42 @@ def test_the_app_prepares_the_database_before_its_first_request(tmp_path):
         probe.close()
 
 
+def test_a_warm_worker_hides_its_heap_from_the_collector_and_still_frees_old_generations(tmp_path):
+    """warm_up freezes what the worker holds for life (full collections walked it mid-search);
+    the collector then never looks at it, so a replaced generation must be freed by reference
+    counting alone: no reference cycle may hold the index, its searchers or its readers."""
+    import gc
+    import weakref
+
+    from whoosh.query import Every
+
+    from indexer.build import build
+    from web import create_app
+    from web.app import warm_up
+    repo = make_repo(tmp_path / "articles", _articles(20, random.Random(SEED)))
+    s = Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=(),
+                      secret_key="faults")
+    assert build(s).ok
+    app = create_app(s)
+    try:
+        warm_up(app)
+        assert gc.get_freeze_count() > 0
+        searcher = app.extensions["kb_searcher"]
+        snap = searcher.snapshot()
+        snap.searcher().search(Every(), limit=1)
+        first, parts = weakref.ref(snap), [weakref.ref(snap.index), weakref.ref(snap.searcher()),
+                                           weakref.ref(snap.searcher().reader())]
+        del snap
+        write(repo, {"a0001.md": _articles(20, random.Random(1), version=1)["a0001.md"]})
+        commit_all(repo, "Change 1")
+        assert build(s).ok
+        assert app.test_client().get("/api/v1/search?q=printer").status_code == 200   # swaps generation
+        assert searcher.snapshot() is not first()
+        assert first() is None and all(p() is None for p in parts), "the replaced generation is never freed"
+    finally:
+        gc.unfreeze()
+
+
 def test_kill_9_during_ticket_import_loses_no_committed_row_and_leaves_no_half_row(tmp_path):
     s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=())
     connect(s.db_path).conn.close()
