@@ -12,6 +12,7 @@ shape and the build does everything but the model calls; query encoding is real.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -109,6 +110,8 @@ def latency(n: int, work: Path, pool: EncoderPool, real: dict, reuse: bool = Fal
     for mode in ("keyword", "hybrid"):
         for q in QUERIES:                                   # warm: caches, jieba, searchers
             searcher.search(SearchQuery(q, role="agent", mode=mode))
+        gc.collect()            # as a server worker does once warm (web.app.warm_up): the models
+        gc.freeze()             # and the index stay out of the collector's full passes
         took = []
         for _ in range(5):
             for q in QUERIES:
@@ -117,6 +120,7 @@ def latency(n: int, work: Path, pool: EncoderPool, real: dict, reuse: bool = Fal
                 searcher.search(SearchQuery(q, role="agent", mode=mode))
                 took.append((time.perf_counter() - t) * 1000)
         out[f"{mode}_p50"], out[f"{mode}_p95"] = pct(took, 50), pct(took, 95)
+        gc.unfreeze()
     out["ratio_p95"] = out["hybrid_p95"] / out["keyword_p95"]
     # one edited article, then an incremental build
     victim = sorted(arts_dir.glob("*.md"))[n // 2]
