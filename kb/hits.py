@@ -77,6 +77,7 @@ def build_hit(snap: Snapshot, f: Fused, rankings: list[Ranking], ranks: dict, kw
                meta.get("tags", []), round(f.score, 6), snippet, snippet_html, best_section,
                resolution, meta.get("updated"), explanation)
 
+
 def _snippet(snap: Snapshot, doc: dict, sections: list[dict], heading: str, terms: set[str]) -> str:
     """The best section highlighted, else the start of the body. Analysing the text is the
     costly part and the same while the words typed change: its tokens are kept."""
@@ -94,8 +95,10 @@ def _snippet(snap: Snapshot, doc: dict, sections: list[dict], heading: str, term
             return found
     return ""
 
+
 def _analyzer_terms(text: str) -> list[str]:
     return [t.text for t in _ANALYZER(text[:20000])]
+
 
 def _doc_terms(snap: Snapshot, doc: dict, sections: list[dict]):
     """An article's analysed terms (whole and per section), cached for the generation. The
@@ -114,6 +117,7 @@ def _doc_terms(snap: Snapshot, doc: dict, sections: list[dict]):
         if len(snap.term_cache) < TERM_CACHE:
             snap.term_cache[doc["id"]] = cached
     return cached
+
 
 def _section_for(sections: list[dict], section_terms: list[set], terms: set[str]) -> str:
     best, best_n = "", -1.0
