@@ -55,11 +55,12 @@ def typed(searcher: Searcher, text: str) -> tuple[str, str]:
     before it are reused. A last word that is already an index word counts as finished."""
     m = _LAST_WORD.search(text)
     if not m or text.endswith(" "):
-        return text, text
+        return text, " ".join(text.split())
     word = m.group(1).lower()
     extra = complete(searcher, word) if len(word) >= MIN_PREFIX else []
     keyword = f"{text} {' '.join(extra)}" if extra else text
-    return keyword, (text if is_word(searcher, word) else text[:m.start()].strip())
+    # spaces normalised: "router " and "router" are one text to encode, and one cached vector
+    return keyword, " ".join((text if is_word(searcher, word) else text[:m.start()]).split())
 
 
 def is_word(searcher: Searcher, word: str) -> bool:

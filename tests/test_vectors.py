@@ -179,10 +179,10 @@ def test_a_query_being_typed_encodes_its_finished_words_only(vsettings):
     assert typed(s, "router repla")[1] == "router"
     assert "replaced" in typed(s, "router repla")[0].split()[2:]
     assert typed(s, "router replaced")[1] == "router replaced"
-    assert typed(s, "router ") == ("router ", "router ")
+    assert typed(s, "router ") == ("router ", "router")          # one vector for "router" and "router "
     assert typed(s, "rou")[1] == ""
     TinyEncoder.calls = []
-    for prefix in ("router r", "router rep", "router repl", "router repla"):
+    for prefix in ("router", "router ", "router r", "router rep", "router repl", "router repla"):
         kw, sem = typed(s, prefix)
         res = s.search(SearchQuery(kw, role="customer", mode="hybrid", semantic_text=sem))
         assert res.results and not res.degraded
