@@ -44,12 +44,6 @@ def highlight_tokens(text: str, toks: list[tuple[str, int, int]], terms: set[str
     return _FMT(text, fragments)
 
 
-def snippet(text: str, terms: set[str]) -> str:
-    if not terms or not text:
-        return ""
-    return highlight_tokens(*tokens(text), terms)
-
-
 def snippet_source(sections: list[dict], heading: str, body: str) -> str:
     """Highlight the best-matching section when there is one (shorter than the whole body)."""
     for sec in sections:
