@@ -16,22 +16,26 @@ COMPLETIONS = 3
 MIN_PREFIX = 3        # shorter prefixes match too much to help
 
 
-_cache: dict[tuple[str, str, int], list[str] | bool] = {}   # completions, and is_word answers
+_cache: dict[tuple, object] = {}   # (generation, kind, word, …) → answer
 _CACHE_SIZE = 4096
 
 
-def complete(searcher: Searcher, prefix: str, n: int = COMPLETIONS) -> list[str]:
-    """The ``n`` most frequent index words starting with ``prefix`` (lower case); remembered per
-    index generation, since everyone types the same first letters."""
-    snap = searcher.snapshot()
-    key = (snap.generation.name, prefix, n)
+def _remembered(snap, key: tuple, make):
+    """An answer about the index's vocabulary, kept for the generation (everyone types the
+    same first letters); the cache is bounded by a reset."""
+    key = (snap.generation.name, *key)
     hit = _cache.get(key)
-    if hit is not None:
-        return hit
-    if len(_cache) >= _CACHE_SIZE:
-        _cache.clear()
-    _cache[key] = words = _complete(snap, prefix, n)
-    return words
+    if hit is None:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[key] = hit = make()
+    return hit
+
+
+def complete(searcher: Searcher, prefix: str, n: int = COMPLETIONS) -> list[str]:
+    """The ``n`` most frequent index words starting with ``prefix`` (lower case)."""
+    snap = searcher.snapshot()
+    return _remembered(snap, ("complete", prefix, n), lambda: _complete(snap, prefix, n))
 
 
 def _complete(snap, prefix: str, n: int) -> list[str]:
@@ -64,16 +68,10 @@ def typed(searcher: Searcher, text: str) -> tuple[str, str]:
 
 
 def is_word(searcher: Searcher, word: str) -> bool:
-    """Whether ``word`` (lower case) occurs in the index's vocabulary, remembered per generation."""
+    """Whether ``word`` (lower case) occurs in the index's vocabulary."""
     snap = searcher.snapshot()
-    key = (snap.generation.name, word, -1)
-    hit = _cache.get(key)
-    if hit is None:
-        hit = snap.searcher().reader().doc_frequency("spell", word) > 0
-        if len(_cache) >= _CACHE_SIZE:
-            _cache.clear()
-        _cache[key] = hit
-    return hit
+    return _remembered(snap, ("word", word),
+                       lambda: snap.searcher().reader().doc_frequency("spell", word) > 0)
 
 
 def suggest(searcher: Searcher, text: str, *, role: str, limit: int = 6, lang: str | None = None,
