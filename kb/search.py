@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from kb.config import Settings
-from kb.encoders import EncoderPool, one_blas_thread
+from kb import vecscan
+from kb.encoders import EncoderPool
 from kb.errors import BadQuery, IndexMissing, NotFound
 from kb.fusion import FusionConfig, Ranking, fuse
 from kb.indexstore import IndexStore
@@ -120,7 +121,8 @@ class Searcher:
 
     def warm(self, snap: Snapshot | None = None) -> None:
         """Pay the one-time costs of a generation before it serves, not in the first searches:
-        the row parts each loaded encoder reads, and the pages of the mapped matrices. Runs
+        the row parts each loaded encoder reads (with their projections when large), and the
+        pages of the mapped matrices. Runs
         when a new generation is loaded; a server also calls it once its encoders are loaded."""
         snap = snap or self.snapshot()
         for enc in self.pool.loaded():
@@ -131,6 +133,7 @@ class Searcher:
                 matrix = snap.vectors[enc.name]
                 if matrix.size:
                     float(matrix.reshape(-1)[::1024].sum())     # one read per 4 KB page
+                snap.part(enc.name, "all")
             else:
                 snap.part(enc.name, "not-zh")
 
@@ -233,21 +236,14 @@ class Searcher:
             t = time.perf_counter()
             # read only the rows this encoder may score: an English-only encoder skips Chinese
             # chunks; the multilingual one, when it only stands in for it, reads just those
-            which = "zh" if self.fusion.weight(language, name) <= 0 else "all" if enc.multilingual else "not-zh"
-            rows, part = snap.part(name, which)
-            with one_blas_thread():
-                part_sims = part @ qv
-            if rows is None:
+            which = "not-zh" if not enc.multilingual else "zh" if self.fusion.weight(language, name) <= 0 else "all"
+            part = snap.part(name, which)
+            part_sims = vecscan.scores(part.matrix, qv, part.weight, mask[part.article], part.projection)
+            if part.rows is None:
                 sims = part_sims
             else:
                 sims = np.full(len(matrix), -np.inf, dtype=np.float32)
-                sims[rows] = part_sims
-            if len(snap.row_weight) == len(sims):
-                sims = sims * snap.row_weight
-            row_ok = mask[snap.row_article]
-            if not enc.multilingual:
-                row_ok &= ~snap.row_zh
-            sims = np.where(row_ok, sims, -np.inf)
+                sims[part.rows] = part_sims
             best = snap.best_rows(sims)
             k = min(CANDIDATES, int(np.isfinite(best).sum()))
             scores: dict[str, float] = {}

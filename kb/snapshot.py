@@ -11,12 +11,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from whoosh import scoring
 
-from kb import impact
+from kb import impact, vecscan
 from kb.indexstore import Generation
 
 # A title-only chunk scores a little below a body chunk of equal similarity: it still finds
 # an article by its title, but where many documents share a title their bodies decide.
 TITLE_CHUNK_WEIGHT = 0.9
+
+
+@dataclass(frozen=True)
+class Part:
+    """The chunk rows one encoder reads, ready for `kb.vecscan.scores`."""
+    rows: np.ndarray | None               # their positions among all chunk rows (None: all of them)
+    matrix: np.ndarray                    # their vectors
+    article: np.ndarray                   # their article positions
+    weight: np.ndarray                    # their weights (a title-only chunk counts a little less)
+    projection: vecscan.Projection | None  # for the two-stage scan of a large part
 
 
 @dataclass
@@ -110,21 +120,30 @@ class Snapshot:
             snap.impacts = impact.Impacts(gen.path / impact.DIR, pos)
         return snap
 
-    def part(self, name: str, which: str) -> tuple[np.ndarray | None, np.ndarray]:
-        """(chunk rows, their vectors) of encoder ``name``: ``all`` rows (rows None, the mapped
-        matrix itself), only the Chinese ones (``zh``: the multilingual encoder standing in for
-        an English-only one reads just those) or all but them (``not-zh``: what an English-only
-        encoder can score). Parts are copied once, on first use."""
-        if which == "all":
-            return None, self.vectors[name]
+    def part(self, name: str, which: str) -> "Part":
+        """The chunk rows encoder ``name`` reads: ``all`` of them (rows None, the mapped matrix
+        itself), only the Chinese ones (``zh``: the multilingual encoder standing in for an
+        English-only one reads just those) or all but them (``not-zh``: what an English-only
+        encoder can score). Prepared once, on first use: the rows copied out, their articles
+        and weights, and above ``vecscan.EXACT_ROWS`` rows their projection (~1 s at 600k)."""
         key = (name, which)
         got = self._parts.get(key)
         if got is None:
             with self._parts_lock:
                 got = self._parts.get(key)
                 if got is None:
-                    rows = np.flatnonzero(self.row_zh if which == "zh" else ~self.row_zh)
-                    got = self._parts[key] = (rows, np.ascontiguousarray(self.vectors[name][rows]))
+                    matrix = self.vectors[name]
+                    if which == "all":
+                        rows, sub = None, matrix
+                        article, weight = self.row_article, self.row_weight
+                    else:
+                        rows = np.flatnonzero(self.row_zh if which == "zh" else ~self.row_zh)
+                        sub = np.ascontiguousarray(matrix[rows])
+                        article, weight = self.row_article[rows], self.row_weight[rows]
+                    if len(weight) != len(sub):              # generations without chunk rows
+                        weight = np.ones(len(sub), dtype=np.float32)
+                    projection = vecscan.fit(sub) if vecscan.needs_projection(len(sub)) else None
+                    got = self._parts[key] = Part(rows, sub, article, weight, projection)
         return got
 
     def best_rows(self, sims: np.ndarray) -> np.ndarray:

@@ -164,8 +164,10 @@ def test_warm_prepares_what_the_loaded_encoders_read(vsettings):
     snap._parts.clear()
     searcher.warm()
     # the tiny encoder is multilingual: its Chinese rows, for when it stands in for another one
-    rows, part = snap._parts[("tiny", "zh")]
-    assert len(rows) == int(snap.row_zh.sum()) > 0 and part.shape == (len(rows), snap.vectors["tiny"].shape[1])
+    part = snap._parts[("tiny", "zh")]
+    assert len(part.rows) == int(snap.row_zh.sum()) > 0
+    assert part.matrix.shape == (len(part.rows), snap.vectors["tiny"].shape[1])
+    assert snap._parts[("tiny", "all")].rows is None
 
 
 def test_a_query_being_typed_encodes_its_finished_words_only(vsettings):

@@ -1,0 +1,116 @@
+"""The two-stage vector scan (kb/vecscan.py): exact re-scoring of a shortlist chosen on a
+projection, filters applied before the cut, and the search path using it on a real index."""
+import numpy as np
+import pytest
+
+from indexer.build import build
+from kb import vecscan
+from kb.search import Searcher, SearchQuery
+from tests.conftest import article, commit_all, write
+from tests.test_vectors import TINY, pool, vsettings  # noqa: F401 (fixture)
+
+
+def clustered(n=4000, d=48, rank=6, seed=1):
+    """Unit rows near a low-rank subspace, as sentence vectors are."""
+    rng = np.random.default_rng(seed)
+    m = rng.standard_normal((n, rank)) @ rng.standard_normal((rank, d)) + 0.05 * rng.standard_normal((n, d))
+    return (m / np.linalg.norm(m, axis=1, keepdims=True)).astype(np.float32)
+
+
+def exact(m, q, w, ok):
+    s = (m @ q) * w
+    s[~ok] = -np.inf
+    return s
+
+
+def query_near(m, i, seed):
+    q = m[i] + 0.1 * np.random.default_rng(seed).standard_normal(m.shape[1]).astype(np.float32)
+    return (q / np.linalg.norm(q)).astype(np.float32)
+
+
+def test_the_shortlist_holds_the_exact_best_rows_and_they_are_scored_exactly():
+    m = clustered()
+    proj = vecscan.fit(m, dims=8)
+    w = np.ones(len(m), dtype=np.float32)
+    w[::7] = 0.9                                    # title-chunk weights count in both passes
+    ok = np.ones(len(m), dtype=bool)
+    for i in range(20):
+        q = query_near(m, i * 37, i)
+        got = vecscan.scores(m, q, w, ok, proj, shortlist=200)
+        want = exact(m, q, w, ok)
+        assert np.count_nonzero(np.isfinite(got)) == 200
+        assert list(np.argsort(-got)[:20]) == list(np.argsort(-want)[:20])
+        kept = np.isfinite(got)
+        np.testing.assert_allclose(got[kept], want[kept], rtol=1e-5, atol=1e-6)   # not the rough scores
+
+
+def test_filters_apply_before_the_shortlist_is_cut():
+    m = clustered()
+    proj = vecscan.fit(m, dims=8)
+    w = np.ones(len(m), dtype=np.float32)
+    q = query_near(m, 0, 0)
+    near = (m @ q) > np.quantile(m @ q, 0.5)        # the half nearest the query is not allowed
+    got = vecscan.scores(m, q, w, ~near, proj, shortlist=100)
+    want = exact(m, q, w, ~near)
+    assert not np.isfinite(got[near]).any()
+    assert np.count_nonzero(np.isfinite(got)) == 100
+    assert list(np.argsort(-got)[:10]) == list(np.argsort(-want)[:10])
+
+
+@pytest.mark.parametrize("projected", [True, False])
+def test_when_few_rows_are_allowed_exactly_those_are_read(projected):
+    m = clustered()
+    proj = vecscan.fit(m, dims=8) if projected else None
+    w = np.ones(len(m), dtype=np.float32)
+    q = query_near(m, 3, 3)
+    ok = np.zeros(len(m), dtype=bool)
+    ok[[5, 900, 3000]] = True
+    got = vecscan.scores(m, q, w, ok, proj, shortlist=100)
+    assert list(np.flatnonzero(np.isfinite(got))) == [5, 900, 3000]
+    np.testing.assert_allclose(got[ok], (m @ q)[ok], rtol=1e-5)
+    everything = np.ones(len(m), dtype=bool)
+    np.testing.assert_allclose(vecscan.scores(m, q, w, everything), m @ q, rtol=1e-5)
+
+
+def test_the_projection_is_fitted_the_same_way_every_time():
+    m = clustered(n=3000)
+    a, b = vecscan.fit(m, dims=8, sample=1000), vecscan.fit(m, dims=8, sample=1000)
+    assert a.basis.shape == (48, 8) and a.rows.shape == (3000, 8)
+    assert np.array_equal(a.basis, b.basis) and np.array_equal(a.rows, b.rows)
+    np.testing.assert_allclose(a.basis.T @ a.basis, np.eye(8), atol=1e-5)
+    assert vecscan.needs_projection(vecscan.EXACT_ROWS + 1) and not vecscan.needs_projection(vecscan.EXACT_ROWS)
+
+
+TOPICS = ["printer offline router", "vpn error 809 ipsec", "outlook password prompt", "mailbox full quota",
+          "docking station monitor black", "bitlocker recovery key", "camera not detected", "wifi captive portal",
+          "proxy pac file", "account locked logins"]
+
+
+def test_search_through_the_two_stage_scan_matches_the_exact_scan(vsettings, repo, monkeypatch):
+    files = {}
+    for i in range(60):
+        words = f"{TOPICS[i % 10]} {TOPICS[(i * 3 + 1) % 10].split()[0]} case{i}"
+        files[f"gen-{i:02d}.md"] = article(f"KB-{100 + i}", words.title(), body=f"## Resolution\nFix the {words}.\n",
+                                           visibility="internal" if i % 4 == 0 else "public")
+    write(repo, files)
+    commit_all(repo, "More articles")
+    build(vsettings, pool=pool())
+    queries = ["printer offline", "vpn 809", "bitlocker key", "camera", "mailbox quota full"]
+
+    def run(role):
+        s = Searcher(vsettings, pool=pool(), fusion=TINY)
+        return [[(h.id, round(h.score, 5)) for h in s.search(SearchQuery(q, mode="semantic", role=role, limit=5)).results]
+                for q in queries], s
+
+    want = {role: run(role)[0] for role in ("agent", "customer")}
+    # every part projected; a full-rank projection ranks rows as the exact scan does, so a
+    # shortlist of 40 rows must give the same top five articles with the same scores
+    monkeypatch.setattr(vecscan, "EXACT_ROWS", 0)
+    monkeypatch.setattr(vecscan, "DIMS", 64)
+    monkeypatch.setattr(vecscan, "SHORTLIST", 40)
+    for role in ("agent", "customer"):
+        got, s = run(role)
+        part = s.snapshot().part("tiny", "all")
+        assert part.projection is not None and len(part.matrix) > 40
+        assert got == want[role]
+    assert want["agent"] != want["customer"]         # the filter changed what the shortlist holds
