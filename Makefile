@@ -47,6 +47,7 @@ test: $(STAMP) $(SYSSTAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/keyword.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/vecscan.py
 	$(BIN)/python bench/tickets.py
 	$(BIN)/python bench/web.py --articles 10000
 
