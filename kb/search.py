@@ -122,8 +122,8 @@ class Searcher:
     def warm(self, snap: Snapshot | None = None) -> None:
         """Pay the one-time costs of a generation before it serves, not in the first searches:
         the row parts each loaded encoder reads (with their projections when large), and the
-        pages of the mapped matrices. Runs
-        when a new generation is loaded; a server also calls it once its encoders are loaded."""
+        pages of the mapped matrices. Runs when a new generation is loaded; a server also calls
+        it once its encoders are loaded."""
         snap = snap or self.snapshot()
         for enc in self.pool.loaded():
             if enc.name not in snap.vectors:
