@@ -1,5 +1,5 @@
 """How alike near-duplicate articles are, against distinct ones: the data behind the thresholds
-in kb/contrib_dupes.py.
+in kb/quality/dupes.py.
 
 Pairs that should be flagged:
 - near-copies of every starter article (title reworded, Cause dropped, steps reordered, one
@@ -30,10 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kb.articles import parse_article  # noqa: E402
-from kb.contrib_dupes import Similarity, article_text, keyword_matrix  # noqa: E402
-from kb.encoders import EncoderPool  # noqa: E402
-from kb.repo import list_markdown  # noqa: E402
+from kb.core.articles import parse_article  # noqa: E402
+from kb.quality.dupes import Similarity, article_text, keyword_matrix  # noqa: E402
+from kb.core.encoders import EncoderPool  # noqa: E402
+from kb.core.repo import list_markdown  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from indexer.build import build  # noqa: E402
-from kb.config import Settings  # noqa: E402
-from kb.search import Searcher, SearchQuery  # noqa: E402
+from kb.core.config import Settings  # noqa: E402
+from kb.search.searcher import Searcher, SearchQuery  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from results import load_generator, pct, report  # noqa: E402
 

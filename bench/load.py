@@ -66,8 +66,8 @@ def prepare(home: Path, semantic: bool) -> tuple[dict, str]:
                KB_ENCODERS="minilm,use3" if semantic else "none")
     for args in (["index"], ["demo", "load"]):
         subprocess.run([PY, "-m", "kb.cli", *args], env=env, cwd=ROOT, check=True, capture_output=True)
-    code = ("from kb.config import Settings; from kb.store import connect; from kb.users import add_user;"
-            "from kb.tokens import create_token; db = connect(Settings.load().db_path);"
+    code = ("from kb.core.config import Settings; from kb.core.store import connect; from kb.accounts.users import add_user;"
+            "from kb.accounts.tokens import create_token; db = connect(Settings.load().db_path);"
             f"add_user(db, 'load-agent', {PASSWORD!r}, 'agent'); print(create_token(db, 'load-webhook', 'agent'))")
     token = subprocess.run([PY, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True,
                            text=True).stdout.strip()
@@ -204,8 +204,8 @@ def worker(k: int, port: int, deadline: float, catalogue: dict, token: str, log:
 
 
 def catalogue(env: dict) -> dict:
-    code = ("import json; from kb.config import Settings; from kb.store import connect; s = Settings.load();"
-            "db = connect(s.db_path); from kb.search import Searcher; docs = Searcher(s).all_articles('agent');"
+    code = ("import json; from kb.core.config import Settings; from kb.core.store import connect; s = Settings.load();"
+            "db = connect(s.db_path); from kb.search.searcher import Searcher; docs = Searcher(s).all_articles('agent');"
             "print(json.dumps({'slugs': [d['slug'] for d in docs], 'products': sorted({d['product'] for d in docs "
             "if d.get('visibility') == 'public'}), 'tickets': [r[0] for r in db.conn.execute("
             "'SELECT id FROM tickets ORDER BY id LIMIT 200')]}))")

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.scrub import KINDS, find  # noqa: E402
+from kb.quality.scrub import KINDS, find  # noqa: E402
 
 LABELLED = ROOT / "tests" / "data" / "scrub_labelled.tsv"
 _MARK = re.compile(r"\[\[(\w+):(.+?)\]\]")

@@ -9,7 +9,7 @@ throughput part embeds everything for real. For the 10k/100k latency parts, embe
 real starter chunks (plus noise) under the generated chunks' hashes: matrices have their true
 shape and the build does everything but the model calls; query encoding is real.
 
-Above `kb.vecscan.EXACT_ROWS` chunks (the 100k KB), the same queries are also timed through an
+Above `kb.search.vecscan.EXACT_ROWS` chunks (the 100k KB), the same queries are also timed through an
 exact scan of every row in the same run, and the two-stage scan's hybrid and semantic top 10
 are compared with the exact scan's over the bench queries and every starter title.
 """
@@ -33,13 +33,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from indexer.build import build  # noqa: E402
 from indexer.vectors import chunk_article  # noqa: E402
-from kb import store  # noqa: E402
-from kb.articles import parse_article  # noqa: E402
-from kb.config import Settings  # noqa: E402
-from kb.encoders import EncoderPool  # noqa: E402
-from kb import vecscan  # noqa: E402
-from kb.indexstore import IndexStore  # noqa: E402
-from kb.search import Searcher, SearchQuery  # noqa: E402
+from kb.core import store  # noqa: E402
+from kb.core.articles import parse_article  # noqa: E402
+from kb.core.config import Settings  # noqa: E402
+from kb.core.encoders import EncoderPool  # noqa: E402
+from kb.search import vecscan  # noqa: E402
+from kb.core.generation import IndexStore  # noqa: E402
+from kb.search.searcher import Searcher, SearchQuery  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from results import load_generator, pct, report  # noqa: E402
 

@@ -29,19 +29,21 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from indexer.build import build  # noqa: E402
-from kb import similar, store  # noqa: E402
-from kb.config import Settings  # noqa: E402
-from kb.encoders import EncoderPool  # noqa: E402
-from kb.search import Searcher, SearchQuery  # noqa: E402
-from kb.ticket_import import import_file  # noqa: E402
-from kb.tickets import boost_provider  # noqa: E402
+from indexer import tickets as ticket_index  # noqa: E402
+from kb.tickets.similar import SimilarTickets  # noqa: E402
+from kb.core import store  # noqa: E402
+from kb.core.config import Settings  # noqa: E402
+from kb.core.encoders import EncoderPool  # noqa: E402
+from kb.search.searcher import Searcher, SearchQuery  # noqa: E402
+from kb.tickets.importer import import_file  # noqa: E402
+from kb.tickets.boost import TicketBoost  # noqa: E402
 from results import pct, report  # noqa: E402
 from search import QUERIES  # noqa: E402
 from tickets import generate  # noqa: E402
 
 
 def _searcher(settings: Settings, pool: EncoderPool) -> Searcher:
-    searcher = Searcher(settings, pool=pool, boosts=boost_provider(settings))
+    searcher = Searcher(settings, pool=pool, boosts=TicketBoost(settings))
     for q in QUERIES:                      # warm: index snapshot, boost table, query vectors
         searcher.search(SearchQuery(q, limit=6, role="agent"))
     return searcher
@@ -93,21 +95,21 @@ def main() -> None:
         boost_ms = []
         for _ in range(3):      # what the search that finds the ticket-boost table stale pays
             t = time.perf_counter()
-            boost_provider(loaded).table()
+            TicketBoost(loaded).table()
             boost_ms.append((time.perf_counter() - t) * 1000)
         after_import = latencies([_searcher(loaded, pool)], args.rounds)[0]
         print(f"after import: {after_import}", file=sys.stderr)
 
         ticket_settings = loaded.replace(semantic=False, encoders=())
-        upd = similar.update(ticket_settings, db, pool=EncoderPool(()))
-        again = similar.update(ticket_settings, db, pool=EncoderPool(()))
+        upd = ticket_index.update(ticket_settings, db, pool=EncoderPool(()))
+        again = ticket_index.update(ticket_settings, db, pool=EncoderPool(()))
         with_tickets = _searcher(loaded, pool)
         after_index = latencies([with_tickets], args.rounds)[0]
         print(f"after ticket index: {after_index}", file=sys.stderr)
         paired_empty, paired_full = latencies([empty, with_tickets], args.rounds)
         print(f"paired: {paired_empty} {paired_full}", file=sys.stderr)
 
-        finder = similar.SimilarTickets(ticket_settings, pool=EncoderPool(()))
+        finder = SimilarTickets(ticket_settings, pool=EncoderPool(()))
         finder.search(QUERIES[0], role="agent", db=db)
         took = []
         for _ in range(args.rounds):
@@ -123,7 +125,7 @@ def main() -> None:
             generate(tmp / "sample.csv", args.vector_sample, seed=3)
             sdb = store.connect(sample.db_path)
             import_file(sdb, tmp / "sample.csv")
-            vec = similar.update(sample, sdb, pool=pool)
+            vec = ticket_index.update(sample, sdb, pool=pool)
             rate = (vec.tickets, vec.seconds, vec.embedded)
             sdb.conn.close()
     finally:
@@ -148,7 +150,7 @@ def main() -> None:
         f"{paired_full[1] / paired_empty[1]:.2f}** (one after the other: p50 {after_index[0] / before[0]:.2f}, "
         f"p95 {after_index[1] / before[1]:.2f}).",
         f"- importing {imported.rows:,} rows: {imported.seconds:.1f} s",
-        f"- but: recomputing the ticket-boost table (kb/ticket_rank.py) over them takes **{min(boost_ms):.0f} ms**. "
+        f"- but: recomputing the ticket-boost table (kb/tickets/boost.py) over them takes **{min(boost_ms):.0f} ms**. "
         f"A Searcher reuses the table for a minute, or until a new link appears, so once a minute (and after "
         f"each new link) one article search per process pays that on top; the rows above, measured within "
         f"the minute, do not show it",

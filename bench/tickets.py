@@ -21,9 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb import report, store  # noqa: E402
-from kb.config import Settings  # noqa: E402
-from kb.ticket_import import import_file  # noqa: E402
+from kb.analytics import report
+from kb.core import store  # noqa: E402
+from kb.core.config import Settings  # noqa: E402
+from kb.tickets.importer import import_file  # noqa: E402
 
 CHANNELS = ["email"] * 38 + ["web"] * 24 + ["phone"] * 22 + ["chat"] * 16
 PRIORITIES = ["normal"] * 65 + ["important"] * 27 + ["urgent"] * 8

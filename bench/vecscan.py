@@ -1,4 +1,4 @@
-"""The two-stage vector scan (kb/vecscan.py) on real vectors: `kb eval` figures with every part
+"""The two-stage vector scan (kb/search/vecscan.py) on real vectors: `kb eval` figures with every part
 forced through the projection and a shortlist of a given share of the rows, against the exact
 scan of the same index in the same run.
 
@@ -22,9 +22,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from kb import evaluation, vecscan  # noqa: E402
-from kb.config import Settings  # noqa: E402
-from kb.search import Searcher  # noqa: E402
+from kb.evaluation import labelled as evaluation
+from kb.search import vecscan  # noqa: E402
+from kb.core.config import Settings  # noqa: E402
+from kb.search.searcher import Searcher  # noqa: E402
 from results import report  # noqa: E402
 
 SETS = ("stackfaq-a", "gnome-help-en", "gnome-help-zh", "wsl-docs")

@@ -71,8 +71,8 @@ def prepare(home: Path, articles: Path, semantic: bool, index: bool = True) -> d
     if index:
         subprocess.run([PY, "-m", "kb.cli", "index", "--full"], env=env, cwd=ROOT, check=True, capture_output=True)
     env["_index_s"] = f"{time.perf_counter() - t:.1f}"
-    code = ("import sys; from kb.config import Settings; from kb.store import connect; from kb.users import add_user;"
-            "from kb.errors import KbError\ntry: add_user(connect(Settings.load().db_path), 'bench', 'bench-password-1', 'agent')\n"
+    code = ("import sys; from kb.core.config import Settings; from kb.core.store import connect; from kb.accounts.users import add_user;"
+            "from kb.core.errors import KbError\ntry: add_user(connect(Settings.load().db_path), 'bench', 'bench-password-1', 'agent')\n"
             "except KbError: pass")
     subprocess.run([PY, "-c", code], env=env, cwd=ROOT, check=True)
     return env

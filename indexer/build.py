@@ -19,21 +19,19 @@ from typing import Callable
 import numpy as np
 from whoosh import index as whoosh_index
 
-from indexer.keyword import document, stored_terms
+from indexer.documents import document
 from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows
-from kb import impact, store
-from kb.articles import Article, _key_line, parse_article
-from kb.config import Settings
-from kb.encoders import EncoderPool
-from kb.errors import ArticleError
-from kb.indexstore import IndexStore, schema
-from kb.repo import ArticleRepo
-from kb.text import ANALYZER_VERSION
+from kb.core import impact
+from kb.core import store
+from kb.core.articles import Article, _key_line, parse_article
+from kb.core.config import Settings
+from kb.core.encoders import EncoderPool
+from kb.core.errors import ArticleError
+from kb.core.generation import INDEX_FORMAT, IndexStore, schema
+from kb.core.repo import ArticleRepo
+from kb.core.text import ANALYZER_VERSION
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
-# what a generation holds beside the Whoosh index; a change rebuilds everything
-# (2: BM25F impacts, and each article's filter facets in the manifest; 3: each section's terms stored)
-INDEX_FORMAT = 3
 
 
 @dataclass
@@ -157,7 +155,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
 
 
 def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress) -> None:
-    """The Whoosh index and the BM25F impacts (kb.impact) of the new generation."""
+    """The Whoosh index and the BM25F impacts (kb.core.impact) of the new generation."""
     if full or live is None:
         gen.whoosh_dir.mkdir()
         ix = whoosh_index.create_in(str(gen.whoosh_dir), schema())
@@ -165,13 +163,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress) -> None:
         shutil.copytree(live.whoosh_dir, gen.whoosh_dir)
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
     impacts = impact.ImpactWriter(None if full or live is None else live.path / impact.DIR)
-    lacking = impacts.carry(kept_ids)
-    if lacking:   # counts missing from the previous generation: rebuild them from stored text
-        with ix.searcher() as s:
-            for d in lacking:
-                stored = s.document(id=d)
-                if stored is not None:
-                    impacts.add(d, stored_terms(stored))
+    impacts.carry(kept_ids)
     writer = ix.writer(limitmb=256)
     try:
         for rel in drop:

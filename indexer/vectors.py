@@ -13,9 +13,9 @@ from typing import Callable
 
 import numpy as np
 
-from kb import store
-from kb.articles import Article
-from kb.text import CJK_RE, detect_language, markdown_to_text
+from kb.core import store
+from kb.core.articles import Article
+from kb.core.text import CJK_RE, detect_language, markdown_to_text
 
 CHUNKING_VERSION = "2"  # bump when chunk texts change: forces a full rebuild
 WINDOW_WORDS = 160      # MiniLM reads 256 word pieces; ~160 English words fit

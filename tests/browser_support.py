@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from kb.config import Settings
+from kb.core.config import Settings
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import Settings
+from kb.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

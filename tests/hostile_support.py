@@ -6,11 +6,11 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from kb.activity import flag_article, record_feedback
-from kb.config import Settings
-from kb.store import connect
-from kb.tickets import link_article, upsert_ticket
-from kb.users import add_user
+from kb.analytics.activity import flag_article, record_feedback
+from kb.core.config import Settings
+from kb.core.store import connect
+from kb.tickets.records import link_article, upsert_ticket
+from kb.accounts.users import add_user
 from tests.conftest import BASIC
 
 RUN = "window.__xss=1;alert(1)"

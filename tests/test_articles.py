@@ -3,8 +3,8 @@ import datetime as dt
 
 import pytest
 
-from kb.articles import parse_article, strict_problems
-from kb.errors import ArticleError
+from kb.core.articles import parse_article, strict_problems
+from kb.core.errors import ArticleError
 from tests.conftest import SHARED, article, needs_shared
 
 

@@ -9,10 +9,12 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from kb import backup, store, tickets
+from kb.ops import backup
+from kb.core import store
+from kb.tickets import records as tickets
 from kb.cli import main
-from kb.config import Settings
-from kb.errors import BackupError
+from kb.core.config import Settings
+from kb.core.errors import BackupError
 
 
 def _dump(path) -> list[str]:

@@ -5,8 +5,8 @@ Screenshots of the three main pages are saved in the test's temp folder."""
 
 import pytest
 
-from kb.store import connect
-from kb.tickets import links_for_ticket
+from kb.core.store import connect
+from kb.tickets.records import links_for_ticket
 from tests.browser_support import chromium, serve
 from tests.web_support import PASSWORDS
 
@@ -15,8 +15,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`kb serve` (gunicorn, two workers) on a free port, stopped at the end."""
-    from kb.tickets import link_article, upsert_ticket
-    from kb.users import add_user
+    from kb.tickets.records import link_article, upsert_ticket
+    from kb.accounts.users import add_user
     from tests.web_support import build_settings
     tmp = tmp_path_factory.mktemp("browser")
     s = build_settings(tmp)

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import threading
 
-from kb.store import connect
-from kb.tokens import create_token
+from kb.core.store import connect
+from kb.accounts.tokens import create_token
 from tests.conftest import ROOT
 from tests.web_support import app, signed_in, web_settings  # noqa: F401
 

@@ -8,11 +8,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from kb import contrib
-from kb.contrib_export import export, sync
-from kb.errors import FieldError
-from kb.store import connect
-from kb.tickets import links_for_ticket, upsert_ticket
+from kb.contrib import capture as contrib
+from kb.contrib.export import export, sync
+from kb.core.errors import FieldError
+from kb.core.store import connect
+from kb.tickets.records import links_for_ticket, upsert_ticket
 from tests.conftest import git
 
 FIELDS = {"title": "Label printer prints blank labels", "summary": "Reload the label roll the right way up.",
@@ -98,7 +98,7 @@ def test_export_makes_one_commit_on_a_new_branch_and_leaves_the_work_tree_alone(
     assert blob == c["markdown"] and "id: KB-0007" in blob
     git(repo, "fsck", "--strict")      # raises on any problem
     # the exported file passes the strict check on its branch
-    from kb.check import check_folder
+    from kb.quality.check import check_folder
     wt = repo.parent / "wt"
     git(repo, "worktree", "add", "-q", str(wt), c["branch"])
     problems, _ = check_folder(wt, strict=True, against="main")
@@ -120,10 +120,10 @@ def test_sync_detects_the_merge_and_records_created_from(settings, db):
     assert [(l["article_id"], l["kind"]) for l in links_for_ticket(db, "T-1")] == [("KB-0007", "created_from")]
     assert sync(db, repo) == []           # once only
     # the monthly figures see the article and its time to publish
-    from kb.metrics import Period, kcs
+    from kb.analytics.metrics import Period, kcs
     import datetime as dt
     month = dt.date.today().strftime("%Y-%m")
-    from kb.metrics import month_period
+    from kb.analytics.metrics import month_period
     k = kcs(db, month_period(month), [])
     assert k["articles_created_from_tickets"] == 1 and k["time_to_publish"]["articles"] == 1
     assert isinstance(Period, type)
@@ -175,7 +175,7 @@ def test_cli_list_show_export_reject_sync(settings, db, tmp_path):
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     git(settings.articles, "remote", "add", "origin", str(remote))
-    from kb.users import add_user
+    from kb.accounts.users import add_user
     add_user(db, "alice", "alice-password-1", "agent", "Alice Agent")
     r = run(main, ["contrib", "export", str(cid), "--push", "origin"], env=env)
     assert r.exit_code == 0, r.output

@@ -5,9 +5,9 @@ review queue and exports it to a branch of the articles repository."""
 
 import pytest
 
-from kb import contrib
-from kb.store import connect
-from kb.tickets import get_ticket, upsert_ticket
+from kb.contrib import capture as contrib
+from kb.core.store import connect
+from kb.tickets.records import get_ticket, upsert_ticket
 from tests.conftest import git
 from tests.test_browser import browser, new_page  # noqa: F401  (the shared Chromium fixture)
 from tests.browser_support import serve
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from kb import demo
-    from kb.users import add_user
+    from kb.ops import demo
+    from kb.accounts.users import add_user
     from tests.web_support import build_settings
     s = build_settings(tmp_path_factory.mktemp("contrib-browser"))
     db = connect(s.db_path)

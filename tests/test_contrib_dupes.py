@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from kb.check import check_folder
-from kb.contrib_dupes import THRESHOLDS, Similarity, keyword_matrix
+from kb.quality.check import check_folder
+from kb.quality.dupes import THRESHOLDS, Similarity, keyword_matrix
 from tests.conftest import article, commit_all, git, write
 
 NEAR_COPY = article(
@@ -70,7 +70,7 @@ def test_cli_reports_duplicates_and_which_method(repo, tmp_path):
 
 @pytest.mark.models
 def test_encoders_flag_the_near_copy_only(repo):
-    from kb.encoders import EncoderPool
+    from kb.core.encoders import EncoderPool
     _branch(repo, {"printer-offline-again.md": NEAR_COPY, "calendar-dst.md": UNRELATED,
                    "printer-offline-zh.md": TRANSLATION})
     sim = Similarity(EncoderPool(("minilm", "use3")))

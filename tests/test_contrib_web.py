@@ -7,10 +7,10 @@ import html
 
 import pytest
 
-from kb import contrib
-from kb.contrib_dupes import THRESHOLDS
-from kb.store import connect
-from kb.tickets import upsert_ticket
+from kb.contrib import capture as contrib
+from kb.quality.dupes import THRESHOLDS
+from kb.core.store import connect
+from kb.tickets.records import upsert_ticket
 from tests.conftest import git
 from tests.web_support import app, client, post, signed_in, web_settings  # noqa: F401
 
@@ -112,7 +112,7 @@ def test_improve_preview_diff_and_article_page(web_settings, client):
     assert r.status_code == 302
     article = client.get("/agent/articles/vpn-error-809").get_data(as_text=True)
     assert 'id="improvements"' in article and "improvement(s) by agents wait" in article
-    from kb.stale import stale_articles
+    from kb.analytics.stale import stale_articles
     rows = stale_articles(connect(web_settings.db_path), None)
     assert any(r["article_id"] == "KB-0002" and r["reasons"][0]["code"] == "improvement_pending" for r in rows)
 
@@ -146,7 +146,7 @@ def test_review_queue_roles_reject_and_export(web_settings, client):
 
 
 def test_after_export_the_capture_page_starts_afresh(web_settings, client):
-    from kb.contrib_export import export
+    from kb.contrib.export import export
     signed_in(client, "alice")
     assert _form(client, "/agent/contrib/ticket/T-200", GOOD).status_code == 302
     db = connect(web_settings.db_path)

@@ -7,9 +7,12 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from kb import demo, store, tickets
+from kb.ops import demo
+from kb.core import store
+from kb.tickets import records as tickets
 from kb.cli import main
-from kb.config import Settings
+from kb.core.config import Settings
+from kb.core.generation import IndexStore
 from tests.conftest import ROOT
 
 NOW = dt.datetime(2026, 11, 28, 12, tzinfo=dt.timezone.utc)
@@ -52,7 +55,7 @@ def test_demo_data_is_realistic_and_marked(starter):
     assert q("SELECT count(*) FROM tickets WHERE status IN ('new', 'open', 'pending')")[0][0] > 0
     assert 0 < q("SELECT count(*) FROM tickets WHERE csat IS NOT NULL")[0][0] < counts["tickets"]
     # links go to starter articles; some resolved tickets (the gaps) have none
-    known = tickets.indexed_article_ids(s)
+    known = IndexStore(s.index_root).article_ids()
     assert {r[0] for r in q("SELECT article_id FROM links")} <= known
     assert {r[0] for r in q("SELECT kind FROM links")} == {"resolved_by", "created_from", "referenced"}
     unlinked = q("SELECT count(*) FROM tickets t WHERE status IN ('resolved', 'closed') AND NOT EXISTS "

@@ -4,7 +4,7 @@ import re
 import click
 
 from kb.cli import main
-from kb.config import ENV_DOC
+from kb.core.config import ENV_DOC
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text("utf-8")

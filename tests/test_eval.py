@@ -6,7 +6,7 @@ import sys
 
 from click.testing import CliRunner
 
-from kb import evaluation
+from kb.evaluation import labelled as evaluation
 from kb.cli import main
 from tests.conftest import SHARED, needs_shared
 

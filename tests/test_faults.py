@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import Settings
-from kb.search import Searcher, SearchQuery
-from kb.store import connect
+from kb.core.config import Settings
+from kb.search.searcher import Searcher, SearchQuery
+from kb.core.store import connect
 from tests.conftest import ROOT, article, commit_all, make_repo, write
 
 SEED = 7
@@ -62,7 +62,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def _index_state(settings: Settings) -> tuple[dict, list[dict]]:
     """(manifest articles, stored fields sorted by id) of the live generation."""
-    from kb.indexstore import IndexStore
+    from kb.core.generation import IndexStore
     gen = IndexStore(settings.index_root).require_current()
     ix = gen.open_whoosh()
     with ix.searcher() as s:
@@ -222,7 +222,7 @@ def test_the_app_prepares_the_database_before_its_first_request(tmp_path):
     """Regression: the first requests of a new app raced to create the database (and each
     request's close could be the last one, cleaning the WAL up under an exclusive lock); one
     of them answered "database is busy" at once. The app now opens, migrates and holds it."""
-    from kb.store import MIGRATIONS
+    from kb.core.store import MIGRATIONS
     from web import create_app
     s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=(),
                       secret_key="faults")
@@ -320,7 +320,7 @@ def web(tmp_path):
 
 def test_a_locked_database_is_waited_for_not_a_500(web):
     s, app = web
-    from kb.tokens import create_token
+    from kb.accounts.tokens import create_token
     db = connect(s.db_path)
     token = create_token(db, "helpdesk", "agent")
     db.conn.close()
@@ -347,7 +347,7 @@ def test_a_locked_database_is_waited_for_not_a_500(web):
 
 
 def test_backup_under_write_load_restores_a_consistent_database(tmp_path):
-    from kb.backup import backup, restore
+    from kb.ops.backup import backup, restore
     s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=())
     connect(s.db_path).conn.close()
     stop = threading.Event()

@@ -16,11 +16,11 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
-from kb.articles import parse_article
-from kb.config import Settings
-from kb.errors import ArticleError, BadQuery, ConfigError, KbError, TicketError
-from kb.search import Searcher, SearchQuery
-from kb.store import connect
+from kb.core.articles import parse_article
+from kb.core.config import Settings
+from kb.core.errors import ArticleError, BadQuery, ConfigError, KbError, TicketError
+from kb.search.searcher import Searcher, SearchQuery
+from kb.core.store import connect
 from tests.conftest import BASIC, ROOT, make_repo
 from tests.hostile_support import PAYLOADS, executable, hostile_settings
 from tests.web_support import signed_in
@@ -193,7 +193,7 @@ def test_invalid_utf8_article_and_csv_name_the_place(tmp_path):
     with pytest.raises(ArticleError) as e:
         parse_article("bad.md", b"---\nid: KB-1\ntitle: ok\n---\nline two\n\xff\xfe broken\n")
     assert e.value.path == "bad.md" and e.value.line == 6
-    from kb.ticket_import import import_file
+    from kb.tickets.importer import import_file
     db = connect(tmp_path / "kb.sqlite")
     f = tmp_path / "t.csv"
     f.write_bytes(b"id,subject\nT-1,ok\nT-2,\xff\xfe bad\n")
@@ -221,9 +221,9 @@ FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "-2+3", "@SU
 
 
 def test_report_cells_never_start_a_formula(tmp_path):
-    from kb import report as rep
-    from kb.activity import log_search
-    from kb.tickets import upsert_ticket
+    from kb.analytics import report as rep
+    from kb.analytics.activity import log_search
+    from kb.tickets.records import upsert_ticket
     s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=())
     db = connect(s.db_path)
     for i, f in enumerate(FORMULAS):
@@ -284,7 +284,7 @@ ticket_value = st.one_of(st.text(max_size=40), st.integers(-5, 10**12), st.none(
 @example({"csat": float("inf"), "channel": None})
 @example({"reopened": "-inf"})
 def test_ticket_fields_give_a_ticket_error_naming_the_field(fields):
-    from kb.tickets import prepare
+    from kb.tickets.records import prepare
     try:
         prepare(fields, None, source="test", now="2026-11-28T00:00:00Z")
     except TicketError as e:
@@ -300,7 +300,7 @@ csv_cell = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_siz
 def test_ticket_import_reports_bad_rows_or_a_config_error_naming_the_file(tmp_path_factory, rows, header):
     import csv
     import io
-    from kb.ticket_import import import_file
+    from kb.tickets.importer import import_file
     d = tmp_path_factory.mktemp("imp")
     buf = io.StringIO()
     if header:
@@ -355,7 +355,7 @@ def test_suggest_portal_and_article_parameters_are_answered_or_a_400(query_app, 
                                           max_size=6).map(lambda d: __import__("json").dumps(d)),
                           st.text(max_size=40)), min_size=1, max_size=6))
 def test_jsonl_import_reports_bad_lines_or_a_config_error_naming_the_file(tmp_path_factory, lines):
-    from kb.ticket_import import import_file
+    from kb.tickets.importer import import_file
     d = tmp_path_factory.mktemp("jsonl")
     path = d / "export.jsonl"
     path.write_text("\n".join(lines) + "\n", "utf-8")

@@ -5,8 +5,8 @@ import pytest
 
 from indexer import build as build_mod
 from indexer.build import build
-from kb.indexstore import IndexStore
-from kb.search import Searcher, SearchQuery
+from kb.core.generation import IndexStore
+from kb.search.searcher import Searcher, SearchQuery
 from tests.conftest import article, commit_all, git, write
 
 
@@ -132,20 +132,38 @@ def test_chunking_change_forces_full_rebuild(indexed, monkeypatch):
 
 
 def test_snapshot_facets_from_manifest_equal_the_stored_fields(indexed, repo):
-    from kb.snapshot import Snapshot
+    from kb.search.snapshot import Snapshot
     write(repo, {"printer-offline.md": article("KB-0001", "Printer offline", visibility="internal",
                                                tags=("Printer", "WiFi"))})
     commit_all(repo, "Make KB-0001 internal")
     assert not build(indexed).full
     gen = IndexStore(indexed.index_root).current()
-    fast = Snapshot.load(gen)
-    assert all("facets" in e for e in gen.manifest()["articles"].values())
+    snap = Snapshot.load(gen)
+    facets = {d: (snap.visibility[i], snap.status[i], snap.language[i], snap.product[i], snap.tags[i])
+              for d, i in snap.pos.items()}
+    with gen.open_whoosh().reader() as reader:     # the same facets, from the stored documents
+        stored = {f["id"]: (f["visibility"], f["status"], f["language"], f["product"],
+                            {t.lower() for t in f["meta"]["tags"]}) for f in reader.all_stored_fields()}
+    assert facets == stored
+    assert facets["KB-0001"] == ("internal", "published", "en", "printing", {"printer", "wifi"})
+
+
+def test_a_generation_of_an_older_format_is_refused_in_one_line_until_kb_index_rebuilds_it(indexed, monkeypatch):
+    from click.testing import CliRunner
+
+    from kb.cli import main
+    from kb.core.errors import IndexOutdated
+    from kb.search.searcher import Searcher, SearchQuery
+    gen = IndexStore(indexed.index_root).current()
     manifest = gen.manifest()
-    for e in manifest["articles"].values():
-        del e["facets"]
+    manifest["format"] = 2                       # as written before each section's terms were stored
     (gen.path / "manifest.json").write_text(json.dumps(manifest), "utf-8")
-    slow = Snapshot.load(gen)          # a generation without facets: read from the documents
-    by_id = lambda snap: {d: (snap.visibility[i], snap.status[i], snap.language[i], snap.product[i],
-                              snap.tags[i]) for d, i in snap.pos.items()}
-    assert by_id(fast) == by_id(slow)
-    assert by_id(fast)["KB-0001"] == ("internal", "published", "en", "printing", {"printer", "wifi"})
+    with pytest.raises(IndexOutdated, match=r"older format .*`kb index` rebuilds it"):
+        Searcher(indexed).search(SearchQuery("printer"))
+    for k, v in {"KB_HOME": str(indexed.home), "KB_ARTICLES": str(indexed.articles), "KB_SEMANTIC": "0"}.items():
+        monkeypatch.setenv(k, v)
+    r = CliRunner().invoke(main, ["search", "printer"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "kb index" in r.output
+    r = CliRunner().invoke(main, ["index"])
+    assert r.exit_code == 0 and "full build" in r.output
+    assert Searcher(indexed).search(SearchQuery("printer")).results

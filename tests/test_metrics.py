@@ -4,9 +4,12 @@ import datetime as dt
 
 import pytest
 
-from kb import metrics, report, store, tickets
-from kb.config import Settings
-from kb.stale import stale_articles
+from kb.analytics import metrics
+from kb.analytics import report
+from kb.core import store
+from kb.tickets import records as tickets
+from kb.core.config import Settings
+from kb.analytics.stale import stale_articles
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 4, 15, tzinfo=UTC)
@@ -148,7 +151,7 @@ def test_first_response_not_yet_due_is_left_out():
 
 
 def test_month_validation():
-    from kb.errors import ConfigError
+    from kb.core.errors import ConfigError
     with pytest.raises(ConfigError, match="--month"):
         metrics.month_period("March")
     p = metrics.month_period("2026-12")

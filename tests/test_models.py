@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from indexer.build import build
-from kb.encoders import MiniLM, USE3, EncoderPool
-from kb.search import Searcher, SearchQuery
+from kb.core.encoders import MiniLM, USE3, EncoderPool
+from kb.search.searcher import Searcher, SearchQuery
 from tests.conftest import article, make_repo
 
 pytestmark = pytest.mark.models
@@ -46,7 +46,7 @@ def test_use3_puts_chinese_and_english_in_one_space():
 def bilingual(tmp_path_factory):
     """The starter knowledge base, indexed with both real encoders."""
     import shutil
-    from kb.config import Settings
+    from kb.core.config import Settings
     from tests.conftest import ROOT, commit_all, git
     root = tmp_path_factory.mktemp("bilingual")
     shutil.copytree(ROOT / "articles", root / "articles")

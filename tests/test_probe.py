@@ -14,9 +14,9 @@ from urllib.parse import quote, unquote_plus
 
 import pytest
 
-from kb.store import connect
-from kb.tickets import link_article, upsert_ticket
-from kb.tokens import create_token, revoke_token
+from kb.core.store import connect
+from kb.tickets.records import link_article, upsert_ticket
+from kb.accounts.tokens import create_token, revoke_token
 from tests.conftest import BASIC, article
 
 SEED = 20261128
@@ -286,10 +286,10 @@ def test_a_fuzzy_query_for_a_hidden_word_gets_no_did_you_mean_naming_it(probe_ap
 
 
 def test_per_product_restriction_does_not_exist_yet():
-    """Agents are not restricted per product (kb/users.py has roles only): when such a
+    """Agents are not restricted per product (kb/accounts/users.py has roles only): when such a
     restriction is added, this test fails and the probe must cover it."""
     import dataclasses
-    from kb.users import User
+    from kb.accounts.users import User
     names = {f.name for f in dataclasses.fields(User)}
     assert not names & {"products", "product", "allowed_products"}, names
 

@@ -5,7 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from kb import report, store, tickets
+from kb.analytics import report
+from kb.core import store
+from kb.tickets import records as tickets
 from kb.cli import main
 
 EVIL_QUERY = '=HYPERLINK("http://evil.example","x")'

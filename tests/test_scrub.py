@@ -1,4 +1,4 @@
-"""kb.scrub: each kind of customer data in English and Chinese ticket text, hard negatives,
+"""kb.quality.scrub: each kind of customer data in English and Chinese ticket text, hard negatives,
 the undo of one replacement, the labelled set's targets, and `kb check` on public articles."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.scrub import PLACEHOLDERS, Replacement, apply, find, scrub
+from kb.quality.scrub import PLACEHOLDERS, Replacement, apply, find, scrub
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,7 +148,7 @@ def test_labelled_format_errors_name_the_line(tmp_path):
 def test_check_rejects_customer_data_in_public_articles_only(repo):
     from click.testing import CliRunner
 
-    from kb.check import check_folder
+    from kb.quality.check import check_folder
     from kb.cli import main
     from tests.conftest import article, write
 
@@ -177,7 +177,7 @@ def test_check_rejects_customer_data_in_public_articles_only(repo):
 
 
 def test_starter_articles_pass_the_customer_data_check():
-    from kb.check import check_folder
+    from kb.quality.check import check_folder
     problems, count = check_folder(ROOT / "articles")
     assert count >= 61
     assert [p for p in problems if "customer data" in p.message] == []

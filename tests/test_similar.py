@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from kb import similar, store
+from indexer import tickets as ticket_index
+from kb.core import store
 from kb.cli import main
-from kb.encoders import EncoderPool
-from kb.errors import BadQuery, IndexMissing
-from kb.similar import SimilarTickets
-from kb.tickets import link_article, upsert_ticket
+from kb.core.encoders import EncoderPool
+from kb.core.errors import BadQuery, IndexMissing
+from kb.tickets.similar import SimilarTickets
+from kb.tickets.records import link_article, upsert_ticket
 from tests.tiny_encoder import TinyEncoder
 from tests.test_browser import browser, new_page, server  # noqa: F401  (real Chromium, real `kb serve`)
 from tests.web_support import CUSTOMER, app, client, post, signed_in, web_settings  # noqa: F401
@@ -58,7 +59,7 @@ def test_index_search_and_incremental_update(settings):
         SimilarTickets(settings).search("printer", role="agent")
     add_tickets(db, TICKETS)
     link_article(db, "R-1", "KB-0001", by="alice")
-    r = similar.update(settings, db)
+    r = ticket_index.update(settings, db)
     assert (r.full, r.tickets, r.added) == (True, 3, 3)       # open tickets are not indexed
     finder = SimilarTickets(settings)
     found = finder.for_ticket(db, "O-1", role="agent")
@@ -67,27 +68,27 @@ def test_index_search_and_incremental_update(settings):
     assert (found[0].product, found[0].resolved_at) == ("printing", "2026-10-03T10:00:00Z")
     assert [t.id for t in finder.search("打印机 脱机", role="agent")][0] == "R-3"
     # nothing changed: nothing rebuilt; a changed, a new and a reopened ticket: only those
-    r = similar.update(settings, db)
+    r = ticket_index.update(settings, db)
     assert (r.full, r.added, r.changed, r.removed) == (False, 0, 0, 0)
-    crashed = similar.index_dir(settings) / "gen-9999999999999999999"       # a build that died half way
+    crashed = ticket_index.ticket_index_dir(settings.home) / "gen-9999999999999999999"       # a build that died half way
     crashed.mkdir()
     upsert_ticket(db, {"id": "R-2", "resolution": "Replaced the VPN client with the new profile; fixed 809."})
     add_tickets(db, [{"id": "R-4", "subject": "Outlook password prompt loop", "description": "Keeps asking.",
                       "resolution": "Cleared cached credentials.", "status": "resolved"}])
     upsert_ticket(db, {"id": "R-3", "status": "open"})
-    r = similar.update(settings, db)
+    r = ticket_index.update(settings, db)
     assert (r.full, r.tickets, r.added, r.changed, r.removed) == (False, 3, 1, 1, 1)
     assert [t.id for t in finder.search("outlook password", role="agent")][:1] == ["R-4"]
     assert "R-3" not in [t.id for t in finder.search("打印机 脱机", role="agent")]
     assert "new profile" in [t for t in finder.search("vpn 809", role="agent") if t.id == "R-2"][0].resolution
-    assert len(list(similar.index_dir(settings).glob("gen-*"))) == similar.KEEP_GENERATIONS   # old ones pruned
+    assert len(list(ticket_index.ticket_index_dir(settings.home).glob("gen-*"))) == ticket_index.KEEP_GENERATIONS   # old ones pruned
     assert not crashed.exists()
 
 
 def test_customers_and_bad_input_are_refused(settings):
     db = store.connect(settings.db_path)
     add_tickets(db, TICKETS)
-    similar.update(settings, db)
+    ticket_index.update(settings, db)
     finder = SimilarTickets(settings)
     with pytest.raises(BadQuery, match="role"):
         finder.search("printer", role="customer")
@@ -101,17 +102,17 @@ def test_vectors_are_cached_in_sqlite_by_hash_and_fingerprint(settings):
     s = settings.replace(semantic=True, encoders=("use3",))
     db = store.connect(s.db_path)
     add_tickets(db, TICKETS)
-    r = similar.update(s, db, pool=tiny_pool())
+    r = ticket_index.update(s, db, pool=tiny_pool())
     assert r.embedded == {"use3": 3}
     fp = TinyUse3.fingerprint
     assert db.conn.execute("SELECT count(*) FROM embeddings WHERE fingerprint = ?", [fp]).fetchone()[0] == 3
     # a changed ticket is the only one embedded again; a full rebuild takes everything from the cache
     upsert_ticket(db, {"id": "R-1", "resolution": "Printer re-paired with the new router."})
-    assert similar.update(s, db, pool=tiny_pool()).embedded == {"use3": 1}
-    r = similar.update(s, db, pool=tiny_pool(), full=True)
+    assert ticket_index.update(s, db, pool=tiny_pool()).embedded == {"use3": 1}
+    r = ticket_index.update(s, db, pool=tiny_pool(), full=True)
     assert r.full and r.embedded == {"use3": 0}
-    live = json.loads((similar.index_dir(s) / "manifest.json").read_text("utf-8"))["generation_dir"]
-    m = np.load(similar.index_dir(s) / live / "vec-use3.npy")
+    live = json.loads((ticket_index.ticket_index_dir(s.home) / "manifest.json").read_text("utf-8"))["generation_dir"]
+    m = np.load(ticket_index.ticket_index_dir(s.home) / live / "vec-use3.npy")
     assert m.shape == (3, TinyUse3.dim)
     found = SimilarTickets(s, pool=tiny_pool()).search("打印机 脱机", role="agent")   # use3 weighs in on Chinese
     assert found[0].id == "R-3" and found[0].explanation["use3"] > 0
@@ -140,7 +141,7 @@ def with_similar(web_settings):
     db = store.connect(web_settings.db_path)
     add_tickets(db, [dict(t, customer=CUSTOMER) for t in TICKETS])
     link_article(db, "R-1", "KB-0001", by="alice")
-    similar.update(web_settings, db)
+    ticket_index.update(web_settings, db)
     db.conn.close()
     return web_settings
 
@@ -194,7 +195,7 @@ def test_console_panel_in_chromium(server, browser):
     base, s = server
     db = store.connect(s.db_path)
     add_tickets(db, [t for t in TICKETS if t["id"] == "R-2"])
-    similar.update(s, db)
+    ticket_index.update(s, db)
     ctx, page, errors = new_page(browser)
     page.goto(base + "/login?next=/agent")
     page.fill("input[name=username]", "alice")

@@ -1,5 +1,5 @@
 """The analyzer: Chinese segmentation, English stemming, Markdown reduced to text."""
-from kb.text import detect_language, markdown_to_text, tokens
+from kb.core.text import detect_language, markdown_to_text, tokens
 
 
 def test_chinese_words_are_segmented_so_parts_match():

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kb import store, tickets
+from kb.core import store
+from kb.tickets import records as tickets
 from kb.cli import main
-from kb.errors import NotFound, TicketError
-from kb.search import Searcher, SearchQuery
-from kb.ticket_import import import_file, parse_mapping
+from kb.core.errors import NotFound, TicketError
+from kb.search.searcher import Searcher, SearchQuery
+from kb.tickets.importer import import_file, parse_mapping
+from kb.tickets.boost import TicketBoost
+from kb.tickets.suggest import QUERY_CHARS, articles_for_ticket, ticket_query
 
 GOOD = {"id": "T-1", "channel": "Phone", "priority": "High", "subject": "Printer offline after new router",
         "created_at": "2026-03-01 09:00"}
@@ -136,7 +139,7 @@ def test_jsonl_import_with_mapping(db, tmp_path):
 
 
 def test_import_refuses_bad_mapping_and_format(db, tmp_path):
-    from kb.errors import ConfigError
+    from kb.core.errors import ConfigError
     f = tmp_path / "x.csv"
     f.write_text("id,subject\n", "utf-8")
     with pytest.raises(ConfigError, match="unknown ticket field 'title'"):
@@ -199,11 +202,11 @@ def test_suggest_searches_subject_and_description(indexed, db):
     tickets.upsert_ticket(db, {"id": "S-1", "channel": "email", "priority": "normal",
                                "subject": "Cannot connect from home", "description": "VPN error 809 every time",
                                "created_at": "2026-03-01T09:00:00Z", "articles": "KB-0002"})
-    res = tickets.suggest(Searcher(indexed), db, "S-1", limit=3)
+    res = articles_for_ticket(Searcher(indexed), db, "S-1", limit=3)
     assert res.results[0].id == "KB-0002" and res.results[0].explanation["linked"] == ["resolved_by"]
     with pytest.raises(NotFound):
-        tickets.suggest(Searcher(indexed), db, "nope")
-    customer = tickets.suggest(Searcher(indexed), db, "S-1", role="customer", limit=10)
+        articles_for_ticket(Searcher(indexed), db, "nope")
+    customer = articles_for_ticket(Searcher(indexed), db, "S-1", role="customer", limit=10)
     assert all(h.visibility == "public" for h in customer.results)
 
 
@@ -213,15 +216,15 @@ def _ranking(searcher, text):
 
 def test_boost_changes_nothing_without_tickets(indexed):
     plain = Searcher(indexed)
-    boosted = Searcher(indexed, boosts=tickets.boost_provider(indexed))
+    boosted = Searcher(indexed, boosts=TicketBoost(indexed))
     for q in ("printer offline", "vpn", "密码", "restart spooler"):
         assert _ranking(plain, q) == _ranking(boosted, q)
-    assert not indexed.db_path.exists() or tickets.boost_provider(indexed).table() == {}
+    assert not indexed.db_path.exists() or TicketBoost(indexed).table() == {}
 
 
 def test_boost_lifts_articles_that_resolved_recent_tickets(indexed, db):
-    from kb.ticket_model import now_iso
-    boost = tickets.boost_provider(indexed)
+    from kb.tickets.model import now_iso
+    boost = TicketBoost(indexed)
     searcher = Searcher(indexed, boosts=boost)
     before = _ranking(searcher, "printer")
     assert [d for d, _ in before][:2] == ["KB-0001", "KB-0004"]
@@ -234,10 +237,10 @@ def test_boost_lifts_articles_that_resolved_recent_tickets(indexed, db):
     assert after[1].id == "KB-0004" and after[1].explanation["boosts"]["tickets"] == pytest.approx(1.3)
     assert after[1].score == pytest.approx(dict(before)["KB-0004"] * 1.3, rel=1e-4)
     assert "tickets" not in after[0].explanation["boosts"] and after[0].score == dict(before)["KB-0001"]
-    strong = Searcher(indexed, boosts=tickets.boost_provider(indexed.replace(ticket_boost=4.0)))
+    strong = Searcher(indexed, boosts=TicketBoost(indexed.replace(ticket_boost=4.0)))
     assert _ranking(strong, "printer")[0][0] == "KB-0004"
     # old tickets do not count: outside KB_TICKET_BOOST_DAYS there is no evidence
-    old = Searcher(indexed, boosts=tickets.boost_provider(indexed.replace(ticket_boost_days=1),
+    old = Searcher(indexed, boosts=TicketBoost(indexed.replace(ticket_boost_days=1),
                                                           now=__import__("datetime").datetime(2030, 1, 1,
                                                           tzinfo=__import__("datetime").timezone.utc)))
     assert _ranking(old, "printer") == before
@@ -247,12 +250,12 @@ def test_links_from_another_process_reach_the_boost_without_blocking_a_query(ind
     import subprocess
     import sys
     import time
-    from kb import ticket_rank
-    from kb.ticket_model import now_iso
+    from kb.tickets import boost as ticket_rank
+    from kb.tickets.model import now_iso
     monkeypatch.setattr(ticket_rank, "MARKER_SECONDS", 0.0)
-    boost = tickets.boost_provider(indexed)
+    boost = TicketBoost(indexed)
     assert boost.table() == {}
-    code = ("import sys; from kb import store, tickets; db = store.connect(sys.argv[1]);\n"
+    code = ("import sys; from kb.core import store; from kb.tickets import records as tickets; db = store.connect(sys.argv[1]);\n"
             "for i in range(6): tickets.upsert_ticket(db, {'id': f'P-{i}', 'channel': 'web', 'priority': 'normal',"
             " 'subject': 'print', 'created_at': sys.argv[2], 'resolved_at': sys.argv[2], 'articles': ['KB-0004']})")
     subprocess.run([sys.executable, "-c", code, str(indexed.db_path), now_iso()], check=True,
@@ -265,13 +268,13 @@ def test_links_from_another_process_reach_the_boost_without_blocking_a_query(ind
 
 
 def test_ticket_query_drops_quoted_mail_and_stays_short():
-    q = tickets.ticket_query({"subject": "Outlook asks for my password",
+    q = ticket_query({"subject": "Outlook asks for my password",
                               "description": "It asks every few minutes.\n\nThanks\n-----Original Message-----\n"
                                              "From: IT Service Desk\nSubject: your ticket " + "blah " * 50})
     assert q == "Outlook asks for my password It asks every few minutes. Thanks"
-    long = tickets.ticket_query({"subject": "VPN", "description": "word " * 500})
-    assert len(long) <= tickets.QUERY_CHARS and long.startswith("VPN word") and not long.endswith(" ")
-    reply = tickets.ticket_query({"subject": "Re: printer", "description": "Still broken.\nOn Mon, 2 Mar 2026 Ann wrote:\n> did you restart?"})
+    long = ticket_query({"subject": "VPN", "description": "word " * 500})
+    assert len(long) <= QUERY_CHARS and long.startswith("VPN word") and not long.endswith(" ")
+    reply = ticket_query({"subject": "Re: printer", "description": "Still broken.\nOn Mon, 2 Mar 2026 Ann wrote:\n> did you restart?"})
     assert reply == "Re: printer Still broken."
 
 
@@ -281,5 +284,5 @@ def test_ticket_query_drops_quoted_mail_and_stays_short():
     ("2026-03-01", "2026-03-01T00:00:00Z"), ("1772352000", "2026-03-01T08:00:00Z"),
     (1772352000000, "2026-03-01T08:00:00Z"), ("2026-03-01T09:00:00.5Z", "2026-03-01T09:00:00Z")])
 def test_helpdesk_time_formats(given, stored):
-    from kb.ticket_model import parse_time
+    from kb.tickets.model import parse_time
     assert parse_time(given, "created_at") == stored

@@ -1,11 +1,11 @@
-"""The two-stage vector scan (kb/vecscan.py): exact re-scoring of a shortlist chosen on a
+"""The two-stage vector scan (kb/search/vecscan.py): exact re-scoring of a shortlist chosen on a
 projection, filters applied before the cut, and the search path using it on a real index."""
 import numpy as np
 import pytest
 
 from indexer.build import build
-from kb import vecscan
-from kb.search import Searcher, SearchQuery
+from kb.search import vecscan
+from kb.search.searcher import Searcher, SearchQuery
 from tests.conftest import article, commit_all, write
 from tests.test_vectors import TINY, pool, vsettings  # noqa: F401 (fixture)
 

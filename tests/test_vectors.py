@@ -7,11 +7,11 @@ import pytest
 
 from indexer.build import build
 from indexer.vectors import chunk_article
-from kb.articles import parse_article
-from kb.encoders import EncoderPool
-from kb.fusion import FusionConfig, Ranking, fuse
-from kb.indexstore import IndexStore
-from kb.search import Searcher, SearchQuery
+from kb.core.articles import parse_article
+from kb.core.encoders import EncoderPool
+from kb.search.fusion import FusionConfig, Ranking, fuse
+from kb.core.generation import IndexStore
+from kb.search.searcher import Searcher, SearchQuery
 from tests.conftest import article, write
 from tests.tiny_encoder import BrokenEncoder, TinyEncoder
 
@@ -154,7 +154,7 @@ def test_rrf_option():
 
 
 def test_warm_prepares_what_the_loaded_encoders_read(vsettings):
-    from kb.search import Searcher, SearchQuery
+    from kb.search.searcher import Searcher, SearchQuery
     build(vsettings, pool=pool())
     searcher = Searcher(vsettings, pool=pool(), fusion=TINY)
     snap = searcher.snapshot()                 # loaded before any encoder: nothing to prepare yet
@@ -174,7 +174,7 @@ def test_a_query_being_typed_encodes_its_finished_words_only(vsettings):
     """While a word is unfinished the keyword side searches its completions and the encoder
     reads the words before it (reused from the cache as the fragment grows); a last word that
     is already an index word counts as finished. Nothing typed yet to encode is not degraded."""
-    from kb.suggest import typed
+    from kb.search.suggest import typed
     build(vsettings, pool=pool())
     p = pool()
     s = Searcher(vsettings, pool=p, fusion=TINY)

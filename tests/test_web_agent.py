@@ -4,9 +4,9 @@ what the console writes to the search log."""
 import re
 
 
-from kb.activity import flags_for_article, record_feedback
-from kb.store import connect
-from kb.tickets import links_for_ticket
+from kb.analytics.activity import flags_for_article, record_feedback
+from kb.core.store import connect
+from kb.tickets.records import links_for_ticket
 from tests.conftest import commit_all, write
 from tests.web_support import app, client, post, signed_in, web_settings  # noqa: F401
 

@@ -2,8 +2,8 @@
 the shape of `kb search --json`, and 400s that name the bad parameter."""
 import pytest
 
-from kb.store import connect
-from kb.tokens import create_token
+from kb.core.store import connect
+from kb.accounts.tokens import create_token
 from tests.web_support import app, client, signed_in, web_settings  # noqa: F401
 
 

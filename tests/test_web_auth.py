@@ -2,8 +2,8 @@
 route added without one fails the first test."""
 import pytest
 
-from kb.store import connect
-from kb.users import set_disabled, set_password
+from kb.core.store import connect
+from kb.accounts.users import set_disabled, set_password
 from tests.web_support import app, client, csrf_token, login, post, signed_in, web_settings  # noqa: F401
 
 # GET routes by who may open them (URL arguments filled with real values).

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from kb.store import connect
+from kb.core.store import connect
 from tests.web_support import app, client, csrf_token, post, signed_in, web_settings  # noqa: F401
 
 SAMPLE_ARGS = {"slug": "printer-offline", "article_id": "KB-0001", "flag_id": "1", "ticket_id": "T-100", "cid": "1"}
@@ -26,7 +26,7 @@ def test_there_are_post_routes_to_check(app):
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_every_post_without_or_with_a_wrong_token_is_refused(app, client, web_settings, as_json):
-    from kb.activity import flag_article
+    from kb.analytics.activity import flag_article
     flag_article(connect(web_settings.db_path), "KB-0001", "outdated", None, by="alice")
     signed_in(client, "root")
     headers = {"X-Requested-With": "fetch"} if as_json else {}

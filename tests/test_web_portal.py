@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from kb.activity import flag_article
-from kb.store import connect
+from kb.analytics.activity import flag_article
+from kb.core.store import connect
 from tests.web_support import (AGENT_NAME, CUSTOMER, app, client, post, signed_in,  # noqa: F401
                                web_settings)
 

@@ -1,12 +1,12 @@
 """Article rendering (Markdown → sanitised HTML, links between articles, table of contents, the
-plain text agents copy), the Chinese catalog covering every UI label, and kb.activity."""
+plain text agents copy), the Chinese catalog covering every UI label, and kb.analytics.activity."""
 import re
 
 import pytest
 
-from kb import activity
-from kb.errors import FieldError, NotFound
-from kb.store import connect
+from kb.analytics import activity
+from kb.core.errors import FieldError, NotFound
+from kb.core.store import connect
 from tests.conftest import ROOT
 from web.render import plain_text, render_markdown
 

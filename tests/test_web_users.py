@@ -1,4 +1,4 @@
-"""Staff accounts (kb.users and `kb users …`): hashing, roles, throttling, demo accounts and
+"""Staff accounts (kb.accounts.users and `kb users …`): hashing, roles, throttling, demo accounts and
 what `kb serve` prints for them."""
 import os
 import socket
@@ -10,11 +10,11 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-from kb import users as U
+from kb.accounts import users as U
 from kb.cli import main
-from kb.errors import AuthError, FieldError, LoginThrottled
-from kb.store import connect
-from kb.tickets import upsert_ticket
+from kb.core.errors import AuthError, FieldError, LoginThrottled
+from kb.core.store import connect
+from kb.tickets.records import upsert_ticket
 from tests.conftest import ROOT
 
 

@@ -3,9 +3,10 @@ errors, through the real Flask app and a real index; and the API tokens behind t
 import pytest
 from click.testing import CliRunner
 
-from kb import store, tokens
+from kb.core import store
+from kb.accounts import tokens
 from kb.cli import main
-from kb.errors import NotFound, TicketError
+from kb.core.errors import NotFound, TicketError
 
 TICKET = {"id": "HD-1", "channel": "email", "priority": "normal", "subject": "VPN error 809 from home",
           "description": "Cannot connect to the VPN since the new router", "created_at": "2026-03-01T09:00:00Z"}

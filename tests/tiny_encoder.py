@@ -8,7 +8,7 @@ import hashlib
 
 import numpy as np
 
-from kb.text import tokens
+from kb.core.text import tokens
 
 
 class TinyEncoder:
@@ -34,5 +34,5 @@ class BrokenEncoder:
     name = "tiny"
 
     def __init__(self):
-        from kb.errors import ModelUnavailable
+        from kb.core.errors import ModelUnavailable
         raise ModelUnavailable("tiny: weights not found in site-packages")

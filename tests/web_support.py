@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from kb.config import Settings
-from kb.store import connect
-from kb.tickets import link_article, upsert_ticket
-from kb.users import add_user
+from kb.core.config import Settings
+from kb.core.store import connect
+from kb.tickets.records import link_article, upsert_ticket
+from kb.accounts.users import add_user
 from tests.conftest import BASIC, article, make_repo
 
 PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-22", "root": "root-password-333"}

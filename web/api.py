@@ -10,9 +10,9 @@ import time
 
 from flask import Blueprint, g, jsonify, request, url_for
 
-from kb.errors import BadQuery, NotFound
-from kb.search import SearchQuery
-from kb.suggest import suggest
+from kb.core.errors import BadQuery, NotFound
+from kb.search.searcher import SearchQuery
+from kb.search.suggest import suggest
 from web import articles, common
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -30,7 +30,7 @@ def bearer_token():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return jsonify({"error": "expected 'Authorization: Bearer <token>'", "field": "Authorization"}), 401
-    from kb.tokens import verify_token
+    from kb.accounts.tokens import verify_token
     info = verify_token(common.db(), token.strip())
     if not info:
         return jsonify({"error": "unknown or revoked token", "field": "Authorization"}), 401

@@ -17,10 +17,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kb import store
-from kb.config import Settings
-from kb.errors import BadQuery, FieldError, IndexMissing, KbError, NotFound
-from kb.search import Searcher
+from kb.core import store
+from kb.core.config import Settings
+from kb.core.errors import FieldError, IndexMissing, KbError, NotFound
+from kb.search.searcher import Searcher
+from kb.tickets.boost import TicketBoost
 from web import common, i18n
 
 # Content Security Policy: no inline scripts or styles, nothing from other origins.
@@ -72,13 +73,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops)
     if searcher is None:
-        boosts = None
-        try:
-            from kb.tickets import boost_provider
-            boosts = boost_provider(settings)
-        except ImportError:
-            pass
-        searcher = Searcher(settings, boosts=boosts)
+        searcher = Searcher(settings, boosts=TicketBoost(settings))
     app.extensions["kb_searcher"] = searcher
     # One connection held for the app's life: the database exists, is in WAL mode and migrated
     # before the first request (requests never race to create it), and a request closing its
@@ -127,7 +122,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 def warm_up(app: Flask) -> None:
     """Load what the first search would otherwise wait for: the index, the Chinese dictionary and
     the sentence encoders (each worker process calls this once before taking requests)."""
-    from kb.search import SearchQuery
+    from kb.search.searcher import SearchQuery
     try:
         for text in ("printer offline", "打印机脱机"):    # each language uses its own encoders
             app.extensions["kb_searcher"].search(SearchQuery(text=text, limit=1))
@@ -155,7 +150,7 @@ JS_STRINGS = {"copied": "Resolution copied", "copy_failed": "Could not copy: sel
 
 
 def _template_globals(app: Flask, settings: Settings) -> None:
-    from kb.activity import FLAG_REASONS
+    from kb.analytics.activity import FLAG_REASONS
     from web.agent.console import FLAG_LABELS
 
     static = Path(app.static_folder)
@@ -193,8 +188,7 @@ def _error_handlers(app: Flask) -> None:
             return jsonify({"error": message}), status
         return render_template("error.html", status=status, title=title, message=message), status
 
-    @app.errorhandler(BadQuery)
-    @app.errorhandler(FieldError)
+    @app.errorhandler(FieldError)       # BadQuery and TicketError too
     def bad_field(e):
         if common.wants_json():
             return jsonify({"error": str(e), "field": e.field}), 400
@@ -215,7 +209,7 @@ def _error_handlers(app: Flask) -> None:
 
     @app.errorhandler(sqlite3.OperationalError)
     def database_busy(e):
-        """Still locked after the connection's busy timeout (kb.store waits 30 s): try again
+        """Still locked after the connection's busy timeout (kb.core.store waits 30 s): try again
         later, not a crash. Other database errors stay 500s."""
         if "locked" not in str(e) and "busy" not in str(e):
             raise e
@@ -227,9 +221,6 @@ def _error_handlers(app: Flask) -> None:
 
     @app.errorhandler(KbError)
     def kb_error(e):
-        field = getattr(e, "field", None)      # TicketError and others that name their field
-        if field and common.wants_json():
-            return jsonify({"error": str(e), "field": field}), 400
         return page(400, i18n.gettext("That did not work"), str(e))
 
     @app.errorhandler(HTTPException)

@@ -14,9 +14,9 @@ from urllib.parse import unquote, urlsplit
 
 from flask import url_for
 
-from kb.articles import parse_article
-from kb.errors import ArticleError, NotFound
-from kb.search import Hit, SearchQuery
+from kb.core.articles import parse_article
+from kb.core.errors import ArticleError, NotFound
+from kb.search.searcher import Hit, SearchQuery
 from web import common
 from web.render import RenderCache, Rendered, plain_text, render_markdown
 
@@ -121,9 +121,9 @@ def related(doc: dict, role: str, limit: int = 5) -> list[Hit]:
 
 
 def stale_reasons(doc: dict, db, open_flags: list[dict]) -> list[dict]:
-    """Why an engineer should look at this article again, from kb.stale (review date passed,
+    """Why an engineer should look at this article again, from kb.analytics.stale (review date passed,
     reopened or slower tickets, falling feedback, open flags), with open flags by reason."""
-    from kb.stale import stale_articles
+    from kb.analytics.stale import stale_articles
     rows = stale_articles(db, [doc])
     out = [r for r in (rows[0]["reasons"] if rows else []) if r["code"] != "flagged"]
     by_reason: dict[str, int] = {}

@@ -1,6 +1,6 @@
 """Blueprint ``auth``: staff sign-in and sign-out, and the UI language switch.
 
-Sign-in checks the password (scrypt, kb.users), throttles repeated failures per user name and
+Sign-in checks the password (scrypt, kb.accounts.users), throttles repeated failures per user name and
 per client address, starts a fresh session (no fixation) bound to the password hash, and goes
 back to the page that asked for it.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from kb.errors import AuthError, LoginThrottled
-from kb.users import authenticate
+from kb.core.errors import AuthError, LoginThrottled
+from kb.accounts.users import authenticate
 from web import common, i18n
 
 bp = Blueprint("auth", __name__)

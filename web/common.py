@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 import sqlite_utils
 from flask import (abort, current_app, flash, g, jsonify, redirect, request, session, url_for)
 
-from kb import activity
-from kb.config import Settings
-from kb.errors import NotFound
-from kb.search import Searcher
-from kb.store import connect
-from kb.users import User, get_user
+from kb.analytics import activity
+from kb.core.config import Settings
+from kb.core.errors import NotFound
+from kb.search.searcher import Searcher
+from kb.core.store import connect
+from kb.accounts.users import User, get_user
 
 STAFF = ("agent", "engineer", "admin")
 ENGINEERS = ("engineer", "admin")

@@ -12,9 +12,9 @@ from xml.sax.saxutils import escape
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, session,
                    url_for)
 
-from kb import activity
-from kb.errors import FieldError, NotFound
-from kb.search import SearchQuery
+from kb.analytics import activity
+from kb.core.errors import FieldError, NotFound
+from kb.search.searcher import SearchQuery
 from web import articles, common, i18n
 
 bp = Blueprint("portal", __name__)

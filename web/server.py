@@ -10,7 +10,7 @@ import os
 
 from gunicorn.app.base import BaseApplication
 
-from kb.config import Settings
+from kb.core.config import Settings
 
 
 def worker_count(settings: Settings) -> int:

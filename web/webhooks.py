@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from kb import store
-from kb.errors import BadQuery, IndexMissing, KbError, NotFound, TicketError
-from kb.tickets import (boost_provider, get_ticket, indexed_article_ids, link_article, links_for_ticket,
-                        save_ticket, suggest)
-from kb.tokens import verify_token
+from kb.core import store
+from kb.core.errors import BadQuery, IndexMissing, KbError, NotFound, TicketError
+from kb.core.generation import IndexStore
+from kb.tickets.boost import TicketBoost
+from kb.tickets.records import get_ticket, link_article, links_for_ticket, save_ticket
+from kb.tickets.suggest import articles_for_ticket
+from kb.accounts.tokens import verify_token
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/v1")
 WRITE_ROLES = ("agent", "engineer", "admin")
@@ -95,8 +97,8 @@ def upsert():
         raise TicketError("id", "missing")
     ticket, change, new_links = save_ticket(_db(), data, source="api")
     # like an import, links the helpdesk recorded are kept even to articles not (yet) indexed
-    known = indexed_article_ids(_settings())
-    from kb.ticket_model import article_ids
+    known = IndexStore(_settings().index_root).article_ids()
+    from kb.tickets.model import article_ids
     warnings = [f"articles: {a!r} is not in the knowledge base (linked anyway)"
                 for a in article_ids(data.get("articles")) if known is not None and a not in known]
     resp = jsonify({"ticket": ticket, "change": change, "links_added": new_links,
@@ -120,7 +122,7 @@ def add_link(ticket_id: str):
     article = data.get("article_id")
     if not isinstance(article, str) or not article.strip():
         raise TicketError("article_id", "missing")
-    known = indexed_article_ids(_settings())
+    known = IndexStore(_settings().index_root).article_ids()
     if known is not None and article.strip() not in known:
         raise TicketError("article_id", f"no article {article.strip()!r} in the knowledge base")
     kind = data.get("kind", "resolved_by")
@@ -135,14 +137,14 @@ def add_link(ticket_id: str):
 
 def _searcher():
     """The app's Searcher when it carries the ticket boost, else one that does (same models)."""
-    from kb.search import Searcher
+    from kb.search.searcher import Searcher
     base = current_app.extensions.get("kb_searcher")
     if base is not None and base.boosts is not None:
         return base
     s = current_app.extensions.get("kb_webhooks_searcher")
     if s is None:
         s = Searcher(_settings(), pool=base.pool if base is not None else None,
-                     boosts=boost_provider(_settings()))
+                     boosts=TicketBoost(_settings()))
         current_app.extensions["kb_webhooks_searcher"] = s
     return s
 
@@ -157,7 +159,7 @@ def suggestions(ticket_id: str):
     if not 1 <= limit <= 20:
         raise TicketError("limit", f"must be a whole number from 1 to 20, got {raw!r}")
     t = _ticket_or_404(ticket_id)
-    res = suggest(_searcher(), _db(), t["id"], limit=limit, role=g.kb_token["role"])
+    res = articles_for_ticket(_searcher(), _db(), t["id"], limit=limit, role=g.kb_token["role"])
     out = res.to_dict(explain=False)
     for hit, h in zip(out["results"], res.results):
         hit["linked"] = h.explanation.get("linked", [])

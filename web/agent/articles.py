@@ -8,9 +8,10 @@ from collections import Counter
 
 from flask import Response, abort, render_template, request, session, url_for
 
-from kb import activity, tickets
-from kb.errors import NotFound, RepoError
-from kb.repo import ArticleRepo
+from kb.analytics import activity
+from kb.tickets import records as tickets
+from kb.core.errors import NotFound, RepoError
+from kb.core.repo import ArticleRepo
 from web import articles, common, i18n
 from web.agent import bp
 from web.common import ENGINEERS, login_required

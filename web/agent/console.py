@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, render_template, request, session
 
-from kb import activity, tickets
-from kb.errors import BadQuery, NotFound
-from kb.search import SearchQuery
-from kb.suggest import typed
+from kb.analytics import activity
+from kb.tickets import records as tickets
+from kb.tickets.suggest import articles_for_ticket
+from kb.core.errors import BadQuery, NotFound
+from kb.search.searcher import SearchQuery
+from kb.search.suggest import typed
 from web import articles, common, i18n
 from web.agent import bp
 from web.common import login_required
@@ -73,7 +75,7 @@ def results_context(q: str, f: dict, typing: bool = False) -> dict:
         return ctx
     ctx.update(ticket_context())
     if result is None and ctx["ticket"]:
-        ctx["suggested"] = tickets.suggest(common.searcher(), common.db(), ctx["ticket"]["id"], limit=5,
+        ctx["suggested"] = articles_for_ticket(common.searcher(), common.db(), ctx["ticket"]["id"], limit=5,
                                            role=common.role())
     return ctx
 

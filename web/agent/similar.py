@@ -1,17 +1,16 @@
 """Similar resolved tickets on the staff pages: the panel on a ticket's page, and the
 ``/agent/similar`` fragment the console loads on its own request beside the article hits —
 for the current ticket of the call — so the search-as-you-type round trip never waits for it.
-Customers never reach any of it: the blueprint is staff-only and kb.similar refuses the
+Customers never reach any of it: the blueprint is staff-only and kb.tickets.similar refuses the
 customer role as well."""
 from __future__ import annotations
 
 from flask import current_app, render_template, request, session
 
-from kb.errors import BadQuery, IndexMissing, NotFound
-from kb.similar import SimilarTickets
+from kb.core.errors import BadQuery, IndexMissing, NotFound
+from kb.tickets.similar import SimilarTickets
 from web import common
-from web.agent import bp
-from web.agent.tickets import capture_url
+from web.agent import bp, capture_url
 from web.common import login_required
 
 LIMIT = 5

@@ -1,29 +1,18 @@
 """Tickets for agents: the list with filters, and one ticket's page — its fields, the articles
 linked to it, articles suggested for it, and the entry point for capturing a new article from
-it (offered when the capture endpoint ``CAPTURE_ENDPOINT`` is registered in the app)."""
+it (offered when the app has the capture form)."""
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request, session, url_for
-from werkzeug.routing import BuildError
+from flask import abort, render_template, request, session
 
-from kb import tickets
-from kb.errors import BadQuery, NotFound, TicketError
+from kb.tickets import records as tickets
+from kb.tickets.suggest import articles_for_ticket
+from kb.core.errors import BadQuery, NotFound, TicketError
 from web import articles, common
-from web.agent import bp
+from web.agent import bp, capture_url
 from web.common import login_required
 
 PAGE = 50
-# The view that captures a new article from a ticket; it takes ``ticket_id``.
-CAPTURE_ENDPOINT = "contrib.capture_from_ticket"
-
-
-def capture_url(ticket_id: str) -> str | None:
-    if CAPTURE_ENDPOINT not in current_app.view_functions:
-        return None
-    try:
-        return url_for(CAPTURE_ENDPOINT, ticket_id=ticket_id)
-    except BuildError:
-        return None
 
 
 @bp.get("/tickets", endpoint="tickets")
@@ -68,7 +57,7 @@ def ticket(ticket_id: str):
         linked.append(link)
     suggested = None
     try:
-        suggested = tickets.suggest(common.searcher(), db, t["id"], limit=5, role=role)
+        suggested = articles_for_ticket(common.searcher(), db, t["id"], limit=5, role=role)
     except BadQuery:      # a ticket without subject or description gives nothing to search
         suggested = None
     from web.agent.similar import ticket_panel

@@ -13,6 +13,6 @@ from web.contrib import capture, improve, review  # noqa: E402,F401  (registers 
 @bp.app_template_global()
 def open_improvements(article_id: str) -> list[dict]:
     """Improvements of an article waiting for review or merge (for the article page)."""
-    from kb.contrib import pending_for_article
+    from kb.contrib.capture import pending_for_article
     from web import common
     return pending_for_article(common.db()).get(article_id, [])

@@ -1,5 +1,5 @@
 """Capturing a new article from a ticket: the form prefilled from the ticket (customer data
-replaced by placeholders through kb.scrub, each with an undo), drafts saved as the agent types,
+replaced by placeholders through kb.quality.scrub, each with an undo), drafts saved as the agent types,
 the most similar existing articles beside it (search before create), and the submit that
 validates like `kb check --strict` and keeps everything typed on any error."""
 from __future__ import annotations
@@ -8,8 +8,9 @@ import json
 
 from flask import abort, render_template, request, url_for
 
-from kb import contrib, tickets
-from kb.errors import FieldError, IndexMissing, NotFound
+from kb.contrib import capture as contrib
+from kb.tickets import records as tickets
+from kb.core.errors import FieldError, IndexMissing, NotFound
 from web import common, i18n
 from web.contrib import bp, support
 from web.common import login_required
@@ -21,7 +22,7 @@ SCRUBBED = ("title", "symptoms", "environment", "resolution")
 
 def _scrub(text: str, names: list[str]) -> tuple[str, list[dict]]:
     """(text with customer data replaced, the replacements with their position in that text)."""
-    from kb.scrub import apply, find
+    from kb.quality.scrub import apply, find
     reps = find(text or "", names)
     out, shift = [], 0
     for i, r in enumerate(reps):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from flask import render_template, request, session, url_for
 
-from kb import contrib
-from kb.errors import FieldError
+from kb.contrib import capture as contrib
+from kb.core.errors import FieldError
 from web import common, i18n
 from web.contrib import bp, support
 from web.common import login_required

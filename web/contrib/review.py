@@ -7,10 +7,10 @@ from pathlib import Path
 
 from flask import abort, render_template, request, url_for
 
-from kb import contrib
-from kb.contrib_export import branch_name, export
-from kb.errors import BadQuery, FieldError, NotFound
-from kb.users import get_user
+from kb.contrib import capture as contrib
+from kb.contrib.export import branch_name, export
+from kb.core.errors import BadQuery, FieldError, NotFound
+from kb.accounts.users import get_user
 from web import common, i18n
 from web.common import ENGINEERS, login_required
 from web.contrib import bp, support
@@ -74,7 +74,7 @@ def review(cid: int):
 def edit(cid: int):
     c = _get(cid)
     markdown = request.form.get("markdown", "")
-    from kb.contrib import inventory, validate_file
+    from kb.contrib.capture import inventory, validate_file
     paths, _ = inventory(common.settings().articles)
     path = f"{c['slug']}.md"
     if c["kind"] == "new":

@@ -1,5 +1,5 @@
 """Helpers shared by the contribution pages: the similarity panel (search for candidates with
-the reader's role, then score them with kb.contrib_dupes), rendering a whole article file for
+the reader's role, then score them with kb.quality.dupes), rendering a whole article file for
 preview, and the diff against the current version."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import difflib
 
 from flask import current_app
 
-from kb.articles import parse_article
-from kb.contrib_dupes import Similarity, article_text
-from kb.errors import ArticleError, BadQuery, IndexMissing, NotFound
-from kb.search import SearchQuery
+from kb.core.articles import parse_article
+from kb.quality.dupes import Similarity, article_text
+from kb.core.errors import ArticleError, BadQuery, IndexMissing, NotFound
+from kb.search.searcher import SearchQuery
 from web import common
 from web.articles import link_for
 from web.render import render_markdown

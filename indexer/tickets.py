@@ -1,0 +1,163 @@
+"""The similar-ticket index build (what `kb index` runs after the articles): BM25 impacts
+and one vector per encoder for every resolved or closed ticket, in a generation folder of
+``KB_HOME/tickets-index`` (layout: kb/core/generation.py).
+
+Vectors come through indexer.vectors.embed_rows, so they are cached in the database's
+``embeddings`` table under (encoder fingerprint, content hash) exactly like article chunks. A
+changed analyzer or encoder rebuilds everything; otherwise ``update`` re-analyses and re-embeds
+only tickets added or changed, and carries the rest over.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from indexer.vectors import embed_rows
+from kb.core import impact, store
+from kb.core.config import Settings
+from kb.core.encoders import EncoderPool
+from kb.core.generation import (TICKET_INDEX_FORMAT as FORMAT, read_json, ticket_index_dir, ticket_languages,
+                                ticket_manifest)
+from kb.core.text import ANALYZER_VERSION, analyzer, detect_language
+
+EMBED_CHARS = 1500          # the encoders read ~256 word pieces; the start of each part matters
+INDEX_CHARS = 20000
+KEEP_GENERATIONS = 2        # the live one and the one before it (a reader may still be on it)
+
+
+@dataclass
+class UpdateReport:
+    tickets: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    embedded: dict[str, int] = field(default_factory=dict)
+    full: bool = False
+    seconds: float = 0.0
+    encoder_failures: dict[str, str] = field(default_factory=dict)
+
+
+def ticket_text(row: dict) -> str:
+    """What a ticket is searched and embedded by: subject, description, resolution."""
+    return "\n".join(x for x in (row.get("subject") or "", (row.get("description") or "")[:INDEX_CHARS],
+                                 (row.get("resolution") or "")[:INDEX_CHARS]) if x)
+
+
+def embed_text(row: dict) -> str:
+    return "\n".join(x for x in (row.get("subject") or "", (row.get("description") or "")[:EMBED_CHARS],
+                                 (row.get("resolution") or "")[:EMBED_CHARS]) if x)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: bool = False,
+           progress: Callable[[str, int, int], None] | None = None) -> UpdateReport:
+    """Bring the ticket index in step with the resolved tickets in SQLite: a new generation
+    folder (keyword impacts, vectors, ids) made from the previous one plus what changed, then
+    ``manifest.json`` replaced in one step to point at it."""
+    t0 = time.perf_counter()
+    db = db or store.connect(settings.db_path)
+    pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+    root = ticket_index_dir(settings.home)
+    root.mkdir(parents=True, exist_ok=True)
+    report = UpdateReport()
+    with open(root / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)      # one writer at a time; readers never wait
+        encoders = pool.available()
+        report.encoder_failures = pool.failures()
+        fingerprints = {e.name: e.fingerprint for e in encoders}
+        old = ticket_manifest(root)
+        prev = root / old["generation_dir"] if old.get("generation_dir") else None
+        full = full or not old or old.get("format") != FORMAT or old.get("analyzer") != ANALYZER_VERSION \
+            or old.get("encoders") != fingerprints or prev is None or not prev.is_dir()
+        old_hashes: dict[str, str] = {} if full else read_json(prev / "hashes.json", {})
+        rows: dict[str, dict] = {}
+        hashes: dict[str, str] = {}
+        for tid, subject, desc, resolution in db.conn.execute(
+                "SELECT id, subject, description, resolution FROM tickets WHERE status IN ('resolved', 'closed')"):
+            row = {"subject": subject, "description": desc, "resolution": resolution}
+            rows[tid] = row
+            hashes[tid] = _hash(ticket_text(row))
+        todo = {t for t in hashes if old_hashes.get(t) != hashes[t]}
+        report.full, report.tickets = full, len(hashes)
+        report.added = sum(1 for t in todo if t not in old_hashes)
+        report.changed = len(todo) - report.added
+        report.removed = sum(1 for t in old_hashes if t not in hashes)
+        if not full and not todo and not report.removed:
+            report.seconds = time.perf_counter() - t0
+            return report
+        gen = root / f"gen-{time.time_ns()}"
+        gen.mkdir()
+        writer = impact.ImpactWriter(None if full else prev / impact.DIR)
+        lacking = writer.carry([t for t in hashes if t not in todo])
+        new = sorted(set(lacking) | todo)
+        ana = analyzer()
+        for i, t in enumerate(new, 1):
+            writer.add(t, {"content": [tok.text for tok in ana(ticket_text(rows[t]))]})
+            if progress and (i % 1000 == 0 or i == len(new)):
+                progress("tickets", i, len(new))
+        writer.write(gen / impact.DIR)
+        ids = writer.ids
+        old_lang = {} if full else ticket_languages(prev)
+        langs = [old_lang.get(t) if t not in todo and old_lang.get(t) else detect_language(embed_text(rows[t]))
+                 for t in ids]
+        (gen / "ids.json").write_text(json.dumps({"ids": ids, "lang": langs}), "utf-8")
+        (gen / "hashes.json").write_text(json.dumps(hashes), "utf-8")
+        for enc in encoders:
+            report.embedded[enc.name] = _write_vectors(db, gen, None if full else prev, enc, ids, rows, todo,
+                                                       progress)
+        _write_atomic(root / "manifest.json", json.dumps({
+            "format": FORMAT, "analyzer": ANALYZER_VERSION, "encoders": fingerprints,
+            "generation_dir": gen.name, "tickets": len(ids)}).encode())
+        keep = {gen.name, prev.name if prev is not None else ""}    # and any half-built one goes
+        for other in root.glob("gen-*"):
+            if other.name not in keep:
+                shutil.rmtree(other, ignore_errors=True)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], rows, todo: set[str], progress) -> int:
+    """Rows of unchanged tickets come from the previous matrix; the rest through embed_rows
+    (the SQLite cache first, then the encoder)."""
+    previous: dict[str, np.ndarray] = {}
+    if prev is not None and (prev / f"vec-{enc.name}.npy").exists():
+        old_ids = list(ticket_languages(prev))
+        matrix = np.load(prev / f"vec-{enc.name}.npy", mmap_mode="r")
+        if len(old_ids) == len(matrix):
+            previous = {f"prev:{t}": matrix[i] for i, t in enumerate(old_ids) if t not in todo}
+    texts: dict[str, str] = {}
+    hashes = []
+    for t in ids:
+        if f"prev:{t}" in previous:
+            hashes.append(f"prev:{t}")
+        else:
+            text = embed_text(rows[t])
+            hashes.append(_hash(text))
+            texts[hashes[-1]] = text
+    done = [0]
+
+    def tick(n):
+        done[0] += n
+        if progress:
+            progress(f"ticket vectors ({enc.name})", done[0], len(texts))
+    matrix, embedded = embed_rows(db, enc, hashes, texts, previous=previous, progress=tick)
+    np.save(gen / f"vec-{enc.name}.npy", np.ascontiguousarray(matrix, dtype=np.float32))
+    return embedded

@@ -1,0 +1,159 @@
+"""What people do with the knowledge base, recorded in SQLite for ranking and metrics:
+"was this helpful?" votes (``feedback``), article views (``views``), searches and the result
+that was opened from them (``search_log``), and flags raised against articles (``flags``).
+
+Every writer validates what a person typed and raises FieldError naming the field; nothing
+here knows about HTTP.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlite_utils
+
+from kb.core.errors import FieldError, NotFound
+
+AUDIENCES = ("customer", "agent", "engineer", "admin", "api")
+FLAG_REASONS = ("outdated", "incorrect", "incomplete", "unclear", "duplicate")
+MAX_COMMENT = 2000
+MAX_QUERY = 500
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _comment(value: str | None, field: str = "comment") -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FieldError(field, "must be text")
+    value = value.strip()
+    if len(value) > MAX_COMMENT:
+        raise FieldError(field, f"is {len(value)} characters long; at most {MAX_COMMENT} are kept")
+    return value or None
+
+
+def _article_id(article_id: str) -> str:
+    if not isinstance(article_id, str) or not article_id.strip():
+        raise FieldError("article_id", "is empty")
+    return article_id.strip()
+
+
+# --- feedback ----------------------------------------------------------------------------
+
+def record_feedback(db: sqlite_utils.Database, article_id: str, helpful: bool, comment: str | None,
+                    audience: str) -> int:
+    """One "was this helpful?" answer; returns its id (a comment can be added later)."""
+    if audience not in AUDIENCES:
+        raise FieldError("audience", f"{audience!r} is not one of {', '.join(AUDIENCES)}")
+    if not isinstance(helpful, bool):
+        raise FieldError("helpful", "must be yes or no")
+    return db["feedback"].insert({"article_id": _article_id(article_id), "helpful": int(helpful),
+                                  "comment": _comment(comment), "audience": audience,
+                                  "created_at": _now()}).last_pk
+
+
+def add_feedback_comment(db: sqlite_utils.Database, feedback_id: int, comment: str | None) -> None:
+    """Attach (or replace) the optional comment of an answer already recorded."""
+    if not list(db["feedback"].rows_where("id = ?", [feedback_id], limit=1)):
+        raise NotFound(f"no feedback {feedback_id}")
+    db["feedback"].update(feedback_id, {"comment": _comment(comment)})
+
+
+def feedback_totals(db: sqlite_utils.Database, article_id: str) -> dict:
+    """{"helpful", "not_helpful", "total", "ratio" (None without votes), "comments": latest 20}."""
+    yes, no = db.conn.execute(
+        "SELECT COALESCE(SUM(helpful = 1), 0), COALESCE(SUM(helpful = 0), 0) FROM feedback WHERE article_id = ?",
+        [article_id]).fetchone()
+    comments = [dict(zip(("helpful", "comment", "audience", "created_at"), r)) for r in db.conn.execute(
+        "SELECT helpful, comment, audience, created_at FROM feedback WHERE article_id = ? "
+        "AND comment IS NOT NULL AND comment != '' ORDER BY created_at DESC, id DESC LIMIT 20", [article_id])]
+    for c in comments:
+        c["helpful"] = bool(c["helpful"])
+    total = yes + no
+    return {"helpful": yes, "not_helpful": no, "total": total,
+            "ratio": (yes / total) if total else None, "comments": comments}
+
+
+def most_helpful(db: sqlite_utils.Database, candidates, limit: int = 6,
+                 min_votes: int = 1) -> list[tuple[str, int, int]]:
+    """(article id, helpful votes, all votes) among ``candidates`` (ids a reader may see), best
+    first; a Laplace-smoothed share keeps one lucky vote from beating a long record."""
+    allowed = set(candidates)
+    rows = [r for r in db.conn.execute(
+        "SELECT article_id, SUM(helpful = 1), COUNT(*) FROM feedback GROUP BY article_id HAVING COUNT(*) >= ?",
+        [min_votes]) if r[0] in allowed]
+    rows.sort(key=lambda r: (-(r[1] + 1) / (r[2] + 2), -r[2], r[0]))
+    return [(r[0], int(r[1]), int(r[2])) for r in rows[:limit]]
+
+
+# --- views and searches ------------------------------------------------------------------
+
+def record_view(db: sqlite_utils.Database, article_id: str, role: str) -> None:
+    db["views"].insert({"article_id": _article_id(article_id), "role": role, "created_at": _now()})
+
+
+def view_count(db: sqlite_utils.Database, article_id: str, days: int | None = None) -> int:
+    if days is None:
+        return db.conn.execute("SELECT COUNT(*) FROM views WHERE article_id = ?", [article_id]).fetchone()[0]
+    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat(timespec="seconds")
+    return db.conn.execute("SELECT COUNT(*) FROM views WHERE article_id = ? AND created_at >= ?",
+                           [article_id, since]).fetchone()[0]
+
+
+def log_search(db: sqlite_utils.Database, query: str, role: str, results: int, latency_ms: float,
+               clicked: str | None = None) -> int:
+    """One search as a person ran it; returns its id, to record the click on it later."""
+    return db["search_log"].insert({"query": (query or "").strip()[:MAX_QUERY], "role": role,
+                                    "results": int(results), "clicked": clicked,
+                                    "latency_ms": round(float(latency_ms), 3), "created_at": _now()}).last_pk
+
+
+def refine_search(db: sqlite_utils.Database, search_id: int, query: str, results: int,
+                  latency_ms: float) -> None:
+    """Replace a logged search by the longer query the person went on typing (search as you
+    type logs one row per search, not one per key stroke)."""
+    db["search_log"].update(search_id, {"query": (query or "").strip()[:MAX_QUERY], "results": int(results),
+                                        "latency_ms": round(float(latency_ms), 3), "created_at": _now()})
+
+
+def record_click(db: sqlite_utils.Database, search_id: int, article_id: str) -> bool:
+    """Note which article was opened from a logged search (the first one counts)."""
+    cur = db.conn.execute("UPDATE search_log SET clicked = ? WHERE id = ? AND clicked IS NULL",
+                          [_article_id(article_id), int(search_id)])
+    return cur.rowcount == 1
+
+
+# --- flags -------------------------------------------------------------------------------
+
+def flag_article(db: sqlite_utils.Database, article_id: str, reason: str, comment: str | None, by: str,
+                 ticket_id: str | None = None) -> int:
+    """Raise a flag (a reason from FLAG_REASONS, an optional comment); returns its id."""
+    if reason not in FLAG_REASONS:
+        raise FieldError("reason", f"{reason!r} is not one of {', '.join(FLAG_REASONS)}")
+    if not by:
+        raise FieldError("by", "who raised the flag is missing")
+    return db["flags"].insert({"article_id": _article_id(article_id), "reason": reason,
+                               "comment": _comment(comment), "created_by": by,
+                               "ticket_id": (ticket_id or "").strip() or None, "created_at": _now(),
+                               "resolved_at": None}).last_pk
+
+
+def flags_for_article(db: sqlite_utils.Database, article_id: str, open_only: bool = False) -> list[dict]:
+    where = "article_id = ?" + (" AND resolved_at IS NULL" if open_only else "")
+    return list(db["flags"].rows_where(where, [article_id], order_by="created_at DESC, id DESC"))
+
+
+def open_flags(db: sqlite_utils.Database, limit: int = 200) -> list[dict]:
+    """Flags nobody has dealt with yet, oldest first (the engineers' queue)."""
+    return list(db["flags"].rows_where("resolved_at IS NULL", order_by="created_at, id", limit=limit))
+
+
+def resolve_flag(db: sqlite_utils.Database, flag_id: int) -> dict:
+    rows = list(db["flags"].rows_where("id = ?", [flag_id], limit=1))
+    if not rows:
+        raise NotFound(f"no flag {flag_id}")
+    if rows[0]["resolved_at"] is None:
+        db["flags"].update(flag_id, {"resolved_at": _now()})
+    return next(db["flags"].rows_where("id = ?", [flag_id], limit=1))

@@ -1,0 +1,4 @@
+"""`python -m kb.cli …` runs the `kb` command."""
+from kb.cli import main
+
+main()

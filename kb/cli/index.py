@@ -1,0 +1,41 @@
+"""`kb index`: build or update the article index, then the similar-ticket index."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from indexer import tickets as ticket_index
+from indexer.build import build
+from kb.cli import common
+from kb.core.encoders import EncoderPool
+
+
+@click.command()
+@click.option("--articles", type=click.Path(file_okay=False, path_type=Path),
+              help="Articles folder (default: KB_ARTICLES or ./articles).")
+@click.option("--full", is_flag=True, help="Rebuild everything instead of what changed.")
+@click.pass_context
+def index(ctx, articles, full):
+    """Build or update the search index from the articles folder."""
+    s = common.settings(ctx, articles=articles)
+    pool = EncoderPool(s.encoders if s.semantic else ())    # loaded once for articles and tickets
+    report = build(s, full=full, pool=pool, progress=common.progress_bar("index"))
+    for e in report.errors:
+        click.echo(str(e), err=True)
+    kind = "full build" if report.full else "incremental"
+    click.echo(f"indexed {report.articles} articles ({kind}: {len(report.added)} added, "
+               f"{len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged), "
+               f"{report.chunks} chunks, embedded {sum(report.embedded.values())} "
+               f"in {report.timings['total']:.1f}s")
+    for name, why in report.encoder_failures.items():
+        click.echo(f"warning: semantic search without {name}: {why}", err=True)
+    r = ticket_index.update(s, full=full, pool=pool, progress=common.progress_bar("index"))
+    kind = "full build" if r.full else "incremental"
+    click.echo(f"indexed {r.tickets} resolved tickets for similar-ticket search ({kind}: {r.added} added, "
+               f"{r.changed} changed, {r.removed} removed), embedded {sum(r.embedded.values())} "
+               f"in {r.seconds:.1f}s")
+    if report.errors:
+        click.echo(f"{len(report.errors)} article(s) skipped because of errors", err=True)
+        sys.exit(1)

@@ -1,0 +1,77 @@
+"""Typed errors. Every error a user can cause says which file, line, field or flag is wrong."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class KbError(Exception):
+    """Base of every error kb raises on purpose; its message is shown to the user as is."""
+
+
+class ConfigError(KbError):
+    """A setting or command-line value is wrong."""
+
+
+class ArticleError(KbError):
+    """An article file is broken; carries ``path:line: message``."""
+
+    def __init__(self, path: str | Path, line: int, message: str):
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        super().__init__(f"{self.path}:{self.line}: {message}")
+
+
+class FieldError(KbError):
+    """A value someone gave is wrong: ``field`` names it (a form field, a query parameter, a
+    ticket column, a command-line argument) and ``message`` says what is wrong. The web app
+    answers it as 400 ``{"error", "field"}``; the CLI prints ``field: message``."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class BadQuery(FieldError):
+    """A search request has a bad parameter."""
+
+
+class TicketError(FieldError):
+    """A ticket or link field is missing or wrong."""
+
+
+class NotFound(KbError):
+    """An article, ticket or other record does not exist."""
+
+
+class IndexMissing(KbError):
+    """Search was asked before `kb index` built an index."""
+
+
+class IndexOutdated(IndexMissing):
+    """The live index generation is of a format this code no longer reads; `kb index` rebuilds it."""
+
+
+class ModelUnavailable(KbError):
+    """A sentence encoder could not be loaded; search degrades to keyword."""
+
+
+class RepoError(KbError):
+    """A git operation on the articles repository failed."""
+
+
+class BackupError(KbError):
+    """A backup could not be taken, or a backup is incomplete or corrupt and was not restored."""
+
+
+class AuthError(KbError):
+    """Sign-in failed: unknown user, wrong password or disabled account (one message for all)."""
+
+
+class LoginThrottled(AuthError):
+    """Too many failed sign-ins for this user or address; ``retry_after`` is in seconds."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(f"too many failed sign-ins: try again in {max(1, retry_after // 60)} minute(s)")

@@ -1,0 +1,197 @@
+"""Where the search indexes live and how a generation is swapped in atomically.
+
+``KB_HOME/index/CURRENT`` names the live generation folder (``gen-<time>-<pid>``). A build
+writes a complete new generation beside it — Whoosh index, manifest, chunk rows and vector
+matrices — then replaces CURRENT with one ``os.replace``. Readers that already opened the old
+generation keep using it; a build that dies half way leaves CURRENT untouched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.analysis import SpaceSeparatedTokenizer
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+
+from kb.core.errors import IndexMissing, IndexOutdated
+from kb.core.text import ANALYZER_VERSION, analyzer, spelling_analyzer
+
+KEEP_OLD_GENERATIONS = 1
+# what a generation holds beside the Whoosh index; the indexer rebuilds everything when it
+# changes, and search refuses an older one until then (2: BM25F impacts and each article's
+# filter facets in the manifest; 3: each section's terms stored)
+INDEX_FORMAT = 3
+
+
+def schema() -> Schema:
+    ana = analyzer()
+    return Schema(
+        id=ID(stored=True, unique=True),
+        path=ID(stored=True, unique=True),
+        slug=ID(stored=True),
+        title=TEXT(analyzer=ana, stored=True),
+        summary=TEXT(analyzer=ana, stored=True),
+        tags=TEXT(analyzer=ana, stored=True),
+        body=STORED,                     # plain text for snippets; searched through `content`
+        # title + summary + tags + body, the main BM25 field: analysed by the indexer, given
+        # to Whoosh as space-separated terms (see indexer/documents.py)
+        content=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=False),
+        spell=TEXT(analyzer=spelling_analyzer()),
+        product=ID(stored=True),
+        language=ID(stored=True),
+        visibility=ID(stored=True),
+        status=ID(stored=True),
+        tag=KEYWORD(commas=True, lowercase=True),
+        meta=STORED,
+    )
+
+
+@dataclass
+class Generation:
+    """One complete, immutable set of indexes."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def whoosh_dir(self) -> Path:
+        return self.path / "whoosh"
+
+    def manifest(self) -> dict:
+        return json.loads((self.path / "manifest.json").read_text("utf-8"))
+
+    def check_format(self, manifest: dict) -> None:
+        """Raise IndexOutdated for a generation this code does not read (an older format, or
+        terms from another analyzer): the next `kb index` rebuilds it."""
+        found = (manifest.get("format"), manifest.get("analyzer"))
+        if found != (INDEX_FORMAT, ANALYZER_VERSION):
+            raise IndexOutdated(f"the search index in {self.path.parent} is of an older format "
+                                f"(format {found[0]}, analyzer {found[1]}): `kb index` rebuilds it")
+
+    def open_whoosh(self):
+        return whoosh_index.open_dir(str(self.whoosh_dir))
+
+    def vectors_file(self, encoder: str) -> Path:
+        return self.path / f"vec-{encoder}.npy"
+
+    @property
+    def chunks_file(self) -> Path:
+        return self.path / "chunks.json"
+
+
+class IndexStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    @property
+    def pointer(self) -> Path:
+        return self.root / "CURRENT"
+
+    def current_name(self) -> str | None:
+        try:
+            return self.pointer.read_text("utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def current(self) -> Generation | None:
+        name = self.current_name()
+        if not name or not (self.root / name / "manifest.json").exists():
+            return None
+        return Generation(self.root / name)
+
+    def article_ids(self) -> set[str] | None:
+        """Ids of the articles in the live generation, or None when nothing is indexed yet."""
+        gen = self.current()
+        if gen is None:
+            return None
+        return {e["id"] for e in gen.manifest().get("articles", {}).values()}
+
+    def require_current(self) -> Generation:
+        gen = self.current()
+        if gen is None:
+            raise IndexMissing(f"no search index in {self.root}: run `kb index` first")
+        return gen
+
+    def new_generation(self) -> Generation:
+        self.root.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 10**9:09d}-{os.getpid()}"
+        path = self.root / name
+        path.mkdir()
+        return Generation(path)
+
+    def publish(self, gen: Generation) -> None:
+        """Make ``gen`` the live generation (atomic), then drop generations no longer needed."""
+        tmp = self.root / f"CURRENT.{os.getpid()}.tmp"
+        tmp.write_text(gen.name, "utf-8")
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self.pointer)
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """Remove abandoned builds and all but the newest old generation."""
+        live = self.current_name()
+        gens = sorted((p for p in self.root.glob("gen-*") if p.is_dir()), key=lambda p: p.name)
+        old = [p for p in gens if p.name != live and (p / "manifest.json").exists()]
+        for p in gens:
+            if p.name == live:
+                continue
+            complete = (p / "manifest.json").exists()
+            stale_build = not complete and time.time() - p.stat().st_mtime > 3600
+            dead_owner = not complete and not _pid_alive(p.name.rsplit("-", 1)[-1])
+            if (complete and p in old[:-KEEP_OLD_GENERATIONS]) or stale_build or dead_owner:
+                shutil.rmtree(p, ignore_errors=True)
+        for tmp in self.root.glob("CURRENT.*.tmp"):
+            if not _pid_alive(tmp.name.split(".")[1]):
+                tmp.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- the similar-ticket index --------------------------------------------------------------
+# ``KB_HOME/tickets-index``: ``manifest.json`` (replaced in one step) names the live generation
+# folder ``gen-<time>``, the analyzer version and the encoder fingerprints. A generation holds
+# the BM25 impacts over subject + description + resolution (``impact/``), ``ids.json`` (ticket
+# ids in row order and their languages), ``hashes.json`` (ticket id → content hash) and one
+# matrix per encoder (``vec-<encoder>.npy``, rows in ``ids.json`` order). indexer/tickets.py
+# writes it; kb/tickets/similar.py reads it.
+
+TICKET_INDEX_FORMAT = "3"
+
+
+def ticket_index_dir(home: Path) -> Path:
+    return Path(home) / "tickets-index"
+
+
+def read_json(path: Path, default):
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return default
+
+
+def ticket_manifest(root: Path) -> dict:
+    """The small pointer readers check on every query (ticket hashes live in the generation)."""
+    return read_json(Path(root) / "manifest.json", {})
+
+
+def ticket_languages(gen: Path) -> dict[str, str]:
+    """ticket id → language, from a generation's ids.json (empty when it cannot be read)."""
+    meta = read_json(Path(gen) / "ids.json", None)
+    return dict(zip(meta["ids"], meta["lang"])) if meta else {}

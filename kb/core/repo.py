@@ -1,0 +1,170 @@
+"""Reading the articles folder and its git repository: files, last commits, history, diffs,
+and commits on branches made with plumbing (the working tree is never touched).
+
+The articles folder may be a git repository, a folder inside one, or a plain folder (then
+dates come from the file system).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.core.errors import RepoError
+
+SKIP_DIRS = {".git", ".github", ".kb", "node_modules", "_site", ".venv"}
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    commit: str
+    author: str
+    email: str
+    date: str        # ISO 8601
+    message: str = ""
+
+
+def git(cwd: Path, *args: str, input: bytes | None = None, env: dict | None = None) -> bytes:
+    """Run git; raise RepoError with git's own message on failure."""
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    try:
+        p = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=full_env)
+    except FileNotFoundError:
+        raise RepoError("git is not installed") from None
+    if p.returncode != 0:
+        msg = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RepoError(f"git {args[0]} failed in {cwd}: {msg[-1] if msg else p.returncode}")
+    return p.stdout
+
+
+def list_markdown(root: Path) -> list[str]:
+    """Relative posix paths of every .md file under root (hidden and tool folders skipped)."""
+    out = []
+    root = os.fspath(root)
+    real_root = Path(root).resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        for name in sorted(filenames):
+            if name.endswith(".md") and not name.startswith("."):
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path) and not _inside(Path(path), real_root):
+                    continue    # a link out of the folder (/etc/passwd, KB_HOME/secret_key) is never read
+                out.append(name if rel_dir == "." else f"{rel_dir}/{name}")
+    return out
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    try:
+        path.resolve(strict=True).relative_to(real_root)
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return True
+
+
+class ArticleRepo:
+    """The articles folder, with git facts when it lives in a git work tree."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        if not self.root.is_dir():
+            raise RepoError(f"articles folder {root} does not exist")
+        self.toplevel: Path | None = None
+        try:
+            top = git(self.root, "rev-parse", "--show-toplevel").decode().strip()
+            self.toplevel = Path(top).resolve()
+        except RepoError:
+            self.toplevel = None
+        # path of the articles folder inside the repository ('' when it is the top)
+        self.prefix = "" if not self.toplevel else self.root.relative_to(self.toplevel).as_posix()
+        if self.prefix == ".":
+            self.prefix = ""
+
+    @property
+    def is_git(self) -> bool:
+        return self.toplevel is not None
+
+    def repo_path(self, relpath: str) -> str:
+        return f"{self.prefix}/{relpath}" if self.prefix else relpath
+
+    def head(self) -> str | None:
+        if not self.is_git:
+            return None
+        try:
+            return git(self.root, "rev-parse", "--verify", "-q", "HEAD").decode().strip() or None
+        except RepoError:
+            return None  # a repository without commits yet
+
+    def files(self) -> list[str]:
+        return list_markdown(self.root)
+
+    def read(self, relpath: str) -> bytes:
+        path = self.root / relpath
+        if not _inside(path, self.root):
+            raise RepoError(f"{path}: outside the articles folder (a symbolic link or ..); not read")
+        return path.read_bytes()
+
+    def read_listed(self, relpaths: list[str]) -> dict[str, bytes]:
+        """The bytes of files that ``files()`` listed (already checked to lie inside the
+        folder, so not resolved again: that costs more than reading at 10k articles)."""
+        out = {}
+        for rel in relpaths:
+            with open(os.path.join(self.root, rel), "rb") as f:
+                out[rel] = f.read()
+        return out
+
+    def last_commits(self, relpaths: list[str] | None = None) -> dict[str, CommitInfo]:
+        """Last commit of each article file in one `git log` pass (all files when None)."""
+        if not self.is_git or self.head() is None:
+            return {}
+        spec = [self.repo_path(p) for p in relpaths] if relpaths is not None else [self.prefix or "."]
+        if relpaths is not None and not relpaths:
+            return {}
+        out: dict[str, CommitInfo] = {}
+        wanted = None if relpaths is None else set(relpaths)
+        # chunk the path list so a huge change set does not overflow the command line
+        for i in range(0, max(len(spec), 1), 500):
+            raw = git(self.toplevel, "log", "-z", "--no-renames", "--name-only",
+                      "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI", "HEAD", "--", *spec[i:i + 500])
+            for record in raw.decode("utf-8", "replace").split("\x1e")[1:]:
+                header, _, names = record.partition("\n")
+                commit, author, email, date = header.split("\x1f")
+                info = CommitInfo(commit, author, email, date)
+                for name in names.split("\x00"):
+                    name = name.strip("\n")
+                    if not name:
+                        continue
+                    rel = name[len(self.prefix) + 1:] if self.prefix else name
+                    if self.prefix and not name.startswith(self.prefix + "/"):
+                        continue
+                    if rel not in out and (wanted is None or rel in wanted):
+                        out[rel] = info
+        return out
+
+    def file_time(self, relpath: str) -> str:
+        ts = (self.root / relpath).stat().st_mtime
+        return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+
+    def history(self, relpath: str, limit: int = 50) -> list[CommitInfo]:
+        """Commits that changed one article, newest first (for the article page)."""
+        if not self.is_git or self.head() is None:
+            return []
+        raw = git(self.toplevel, "log", f"-n{limit}", "--follow",
+                  "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s", "HEAD", "--", self.repo_path(relpath))
+        out = []
+        for record in raw.decode("utf-8", "replace").split("\x1e")[1:]:
+            commit, author, email, date, subject = record.strip("\n").split("\x1f")
+            out.append(CommitInfo(commit, author, email, date, subject))
+        return out
+
+    def diff(self, commit: str, relpath: str) -> str:
+        """The patch one commit made to one article."""
+        if not self.is_git:
+            return ""
+        raw = git(self.toplevel, "show", "--format=", "--no-color", commit, "--", self.repo_path(relpath))
+        return raw.decode("utf-8", "replace")

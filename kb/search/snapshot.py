@@ -1,0 +1,190 @@
+"""The live index generation loaded for querying: Whoosh index, article metadata arrays used
+by filters, chunk rows and vector matrices. One Snapshot per generation, shared by threads;
+the Searcher swaps to a new one when CURRENT changes.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from whoosh import scoring
+
+from kb.core import impact
+from kb.search import vecscan
+from kb.core.generation import Generation
+
+# A title-only chunk scores a little below a body chunk of equal similarity: it still finds
+# an article by its title, but where many documents share a title their bodies decide.
+TITLE_CHUNK_WEIGHT = 0.9
+
+
+@dataclass(frozen=True)
+class Part:
+    """The chunk rows one encoder reads, ready for `kb.vecscan.scores`."""
+    rows: np.ndarray | None               # their positions among all chunk rows (None: all of them)
+    matrix: np.ndarray                    # their vectors
+    article: np.ndarray                   # their article positions
+    weight: np.ndarray                    # their weights (a title-only chunk counts a little less)
+    projection: vecscan.Projection | None  # for the two-stage scan of a large part
+
+
+@dataclass
+class Snapshot:
+    generation: Generation
+    index: object                         # whoosh Index
+    manifest: dict
+    ids: list[str]                        # article ids, one per article
+    pos: dict[str, int]                   # article id → position in the arrays
+    visibility: np.ndarray
+    status: np.ndarray
+    language: np.ndarray
+    product: np.ndarray
+    tags: list[set[str]]
+    row_article: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # chunk row → article pos
+    row_section: list[str] = field(default_factory=list)
+    row_lang: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    row_zh: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))          # row_lang == "zh"
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    row_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    seg_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # first row of each run of one article's rows
+    seg_article: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # the article of each run
+    seg_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))       # article → its run, or -1
+    impacts: impact.Impacts | None = None  # BM25F impacts (set by load)
+    term_cache: dict = field(default_factory=dict)   # article id → analysed terms (for hits)
+    spell_cache: dict = field(default_factory=dict)  # unknown word → closest indexed spelling
+    snippet_cache: dict = field(default_factory=dict)  # (id, section, terms) → highlighted snippet
+    token_cache: dict = field(default_factory=dict)    # (id, section or None) → analysed snippet source
+    _local: threading.local = field(default_factory=threading.local)
+    _parts: dict = field(default_factory=dict)
+    _masks: dict = field(default_factory=dict)
+    _parts_lock: threading.Lock = field(default_factory=threading.Lock)
+    _opened: list = field(default_factory=list)
+
+    def searcher(self):
+        """This thread's Whoosh searcher for the generation (opened once, reused)."""
+        s = getattr(self._local, "searcher", None)
+        if s is None:
+            s = self.index.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))  # K1 also in kb.search
+            self._local.searcher = s
+            self._opened.append(s)
+        return s
+
+    @classmethod
+    def load(cls, gen: Generation) -> "Snapshot":
+        manifest = gen.manifest()
+        gen.check_format(manifest)
+        ix = gen.open_whoosh()
+        ids, vis, status, lang, product, tags = [], [], [], [], [], []
+        for e in manifest["articles"].values():    # each article's filter facets, by the indexer
+            v, st, lg, pr, tg = e["facets"]
+            ids.append(e["id"])
+            vis.append(v)
+            status.append(st)
+            lang.append(lg)
+            product.append(pr)
+            tags.append(set(tg))
+        pos = {d: i for i, d in enumerate(ids)}
+        snap = cls(gen, ix, manifest, ids, pos, np.array(vis, dtype=object), np.array(status, dtype=object),
+                   np.array(lang, dtype=object), np.array(product, dtype=object), tags)
+        if gen.chunks_file.exists():
+            rows = json.loads(gen.chunks_file.read_text("utf-8"))
+            keep = [i for i, r in enumerate(rows) if r[0] in pos]
+            snap.row_article = np.array([pos[rows[i][0]] for i in keep], dtype=np.int64)
+            snap.row_section = [rows[i][1] for i in keep]
+            snap.row_lang = np.array([rows[i][3] for i in keep], dtype=object)
+            snap.row_zh = snap.row_lang == "zh"
+            snap.row_weight = np.array([TITLE_CHUNK_WEIGHT if rows[i][1] == "title" else 1.0 for i in keep],
+                                       dtype=np.float32)
+            for name in manifest.get("encoders", {}):
+                path = gen.vectors_file(name)
+                if path.exists():
+                    m = np.load(path, mmap_mode="r")   # shared by server workers through the page cache
+                    snap.vectors[name] = np.ascontiguousarray(m[keep]) if len(keep) != len(rows) else m
+            ra = snap.row_article
+            snap.seg_start = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]])) if len(ra) else ra
+            snap.seg_article = ra[snap.seg_start]
+            snap.seg_of = np.full(len(ids), -1, dtype=np.int64)
+            snap.seg_of[snap.seg_article] = np.arange(len(snap.seg_start))
+        snap.impacts = impact.Impacts(gen.path / impact.DIR, pos)
+        return snap
+
+    def part(self, name: str, which: str) -> "Part":
+        """The chunk rows encoder ``name`` reads: ``all`` of them (rows None, the mapped matrix
+        itself), only the Chinese ones (``zh``: the multilingual encoder standing in for an
+        English-only one reads just those) or all but them (``not-zh``: what an English-only
+        encoder can score). Prepared once, on first use: the rows copied out, their articles
+        and weights, and above ``vecscan.EXACT_ROWS`` rows their projection (~1 s at 600k)."""
+        key = (name, which)
+        got = self._parts.get(key)
+        if got is None:
+            with self._parts_lock:
+                got = self._parts.get(key)
+                if got is None:
+                    matrix = self.vectors[name]
+                    if which == "all":
+                        rows, sub = None, matrix
+                        article, weight = self.row_article, self.row_weight
+                    else:
+                        rows = np.flatnonzero(self.row_zh if which == "zh" else ~self.row_zh)
+                        sub = np.ascontiguousarray(matrix[rows])
+                        article, weight = self.row_article[rows], self.row_weight[rows]
+                    projection = vecscan.fit(sub) if vecscan.needs_projection(len(sub)) else None
+                    got = self._parts[key] = Part(rows, sub, article, weight, projection)
+        return got
+
+    def best_rows(self, sims: np.ndarray) -> np.ndarray:
+        """Per article, the best value of ``sims`` (one per chunk row); -inf without rows."""
+        best = np.full(len(self.ids), -np.inf, dtype=np.float32)
+        if len(sims):
+            best[self.seg_article] = np.maximum.reduceat(sims, self.seg_start)
+        return best
+
+    def rows_of(self, article: int) -> np.ndarray:
+        """The chunk rows of one article (its rows are contiguous in chunk order)."""
+        seg = self.seg_of[article] if len(self.seg_of) else -1
+        if seg < 0:
+            return np.zeros(0, np.int64)
+        end = self.seg_start[seg + 1] if seg + 1 < len(self.seg_start) else len(self.row_article)
+        return np.arange(self.seg_start[seg], end)
+
+    def allowed(self, role: str, lang: str | None, product: str | None, tags: tuple[str, ...],
+                status: str | None) -> np.ndarray:
+        """Boolean mask over articles: what this request may see and asked to see (read-only;
+        remembered per filter combination, comparing 10k strings costs ~1 ms)."""
+        key = (role, lang, product, tuple(t.lower() for t in tags), status)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = self._allowed(role, lang, product, tags, status)
+            mask.setflags(write=False)
+            if len(self._masks) >= 256:
+                self._masks.clear()
+            self._masks[key] = mask
+        return mask
+
+    def _allowed(self, role, lang, product, tags, status) -> np.ndarray:
+        if role == "customer":
+            mask = (self.visibility == "public") & (self.status == "published")
+        elif status:
+            mask = self.status == status
+        else:
+            mask = self.status != "archived"
+        if lang:
+            mask &= self.language == lang
+        if product:
+            mask &= self.product == product
+        for t in tags:
+            mask &= np.fromiter((t.lower() in s for s in self.tags), dtype=bool, count=len(self.tags))
+        return mask
+
+    def close(self) -> None:
+        for s in self._opened:
+            try:
+                s.close()
+            except Exception:
+                pass
+        try:
+            self.index.close()
+        except Exception:
+            pass

@@ -1,0 +1,208 @@
+"""Ticket records and their article links: reading, writing (one validation for the API, the
+importer and the demo loader: everything goes through ``save_rows``), and linking tickets to
+the articles that resolved them. A new link tells the ranking boost (kb.tickets.boost) to
+recompute.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+import sqlite_utils
+
+from kb.core.errors import NotFound, TicketError
+from kb.core.store import transaction
+from kb.tickets.model import (CHANNELS, COLUMNS, LINK_KINDS, PRIORITIES, STATUS_ALIASES, STATUSES,
+                             article_ids, merge, normalise, now_iso, public, same)
+
+__all__ = ["CHANNELS", "PRIORITIES", "STATUSES", "LINK_KINDS", "get_ticket", "list_tickets",
+           "upsert_ticket", "save_ticket", "link_article", "unlink_article", "links_for_ticket",
+           "links_for_article"]
+
+_ARTICLE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def get_ticket(db: sqlite_utils.Database, ticket_id: str) -> dict | None:
+    cur = db.conn.execute("SELECT * FROM tickets WHERE id = ?", [str(ticket_id).strip()])
+    row = cur.fetchone()
+    return None if row is None else public(dict(zip([d[0] for d in cur.description], row)))
+
+
+def list_tickets(db: sqlite_utils.Database, *, status: str | None = None, product: str | None = None,
+                 limit: int = 50, offset: int = 0) -> list[dict]:
+    """Newest first (by created_at), with ``link_count`` for each ticket."""
+    where, params = [], []
+    if status is not None:
+        s = STATUS_ALIASES.get(str(status).strip().lower())
+        if s is None:
+            raise TicketError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        where.append("t.status = ?")
+        params.append(s)
+    if product is not None:
+        where.append("t.product = ?")
+        params.append(str(product).strip().lower())
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise TicketError("limit", f"must be a whole number from 1 to 1000, got {limit!r}")
+    if not isinstance(offset, int) or offset < 0:
+        raise TicketError("offset", f"must be a whole number from 0 up, got {offset!r}")
+    sql = ("SELECT t.*, (SELECT count(*) FROM links l WHERE l.ticket_id = t.id) AS link_count "
+           "FROM tickets t" + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY t.created_at DESC, t.id DESC LIMIT ? OFFSET ?")
+    cur = db.conn.execute(sql, [*params, limit, offset])
+    cols = [d[0] for d in cur.description]
+    return [public(dict(zip(cols, r))) for r in cur.fetchall()]
+
+
+def _existing(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        cur = db.conn.execute(f"SELECT * FROM tickets WHERE id IN ({','.join('?' * len(part))})", part)
+        cols = [d[0] for d in cur.description]
+        for r in cur.fetchall():
+            out[r[0]] = dict(zip(cols, r))
+    return out
+
+
+# --- writing --------------------------------------------------------------------------------
+
+_UPSERT = (f"INSERT INTO tickets ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+           f"ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id"))
+
+
+class Prepared:
+    """A validated ticket ready to store: the row, what changes, and the article links it asks for."""
+
+    __slots__ = ("row", "change", "articles")
+
+    def __init__(self, row: dict, change: str, articles: list[str]):
+        self.row, self.change, self.articles = row, change, articles
+
+
+def prepare(fields: dict[str, Any], existing: dict | None, *, source: str, now: str) -> Prepared:
+    """Validate ``fields`` against the stored ``existing`` row (or None); raises TicketError."""
+    if not isinstance(fields, dict):
+        raise TicketError("ticket", "expected an object of ticket fields")
+    given, extra = normalise(fields)
+    articles = article_ids(fields.get("articles"))
+    if existing is None and not given.get("id"):
+        raise TicketError("id", "missing")
+    row = merge(existing, given, extra, source=source, now=now)
+    change = "added" if existing is None else "unchanged" if same(existing, row) else "updated"
+    row["updated_at"] = existing["updated_at"] if change == "unchanged" else now
+    if change == "unchanged":
+        row["source"] = existing.get("source")
+    return Prepared(row, change, articles)
+
+
+def save_rows(db: sqlite_utils.Database, prepared: Iterable[Prepared], *, link_time: str | None = None,
+              demo: bool = False) -> int:
+    """Store prepared tickets and the links their ``articles`` ask for (inside the caller's
+    transaction if there is one). Returns how many links were new."""
+    rows, links = [], []
+    for p in prepared:
+        if p.change != "unchanged":
+            rows.append([p.row[c] for c in COLUMNS])
+        when = link_time or p.row.get("resolved_at") or p.row["created_at"]
+        links += [(p.row["id"], a, "resolved_by", p.row.get("agent"), when, int(demo)) for a in p.articles]
+    with transaction(db):
+        if rows:
+            db.conn.executemany(_UPSERT, rows)
+        before = db.conn.total_changes
+        if links:
+            db.conn.executemany("INSERT OR IGNORE INTO links (ticket_id, article_id, kind, created_by, "
+                                "created_at, demo) VALUES (?, ?, ?, ?, ?, ?)", links)
+        added = db.conn.total_changes - before
+    if added:
+        _links_changed()
+    return added
+
+
+def save_ticket(db: sqlite_utils.Database, fields: dict, *, source: str = "api") -> tuple[dict, str, int]:
+    """Create or update one ticket: (stored ticket, "added"|"updated"|"unchanged", new links)."""
+    if not isinstance(fields, dict):
+        raise TicketError("ticket", "expected an object of ticket fields")
+    tid = str(fields.get("id") or "").strip()
+    if not tid:
+        raise TicketError("id", "missing")
+    with transaction(db):
+        existing = _existing(db, [tid]).get(tid)
+        now = now_iso()
+        p = prepare(fields, existing, source=source, now=now)
+        new_links = save_rows(db, [p], link_time=now if source == "api" else None)
+    return get_ticket(db, p.row["id"]), p.change, new_links
+
+
+def upsert_ticket(db: sqlite_utils.Database, fields: dict, *, source: str = "api") -> dict:
+    """Create or update a ticket from ``fields`` (keys given replace stored values, also when
+    empty; keys left out keep theirs). Raises TicketError naming the bad field."""
+    return save_ticket(db, fields, source=source)[0]
+
+
+# --- links ----------------------------------------------------------------------------------
+
+def _check_link(ticket_id: str, article_id: str, kind: str) -> tuple[str, str]:
+    if kind not in LINK_KINDS:
+        raise TicketError("kind", f"{kind!r} is not one of {', '.join(LINK_KINDS)}")
+    tid = str(ticket_id or "").strip()
+    if not tid:
+        raise TicketError("ticket_id", "missing")
+    aid = str(article_id or "").strip()
+    if not aid or not _ARTICLE_ID.match(aid):
+        raise TicketError("article_id", f"{article_id!r} is not an article id")
+    return tid, aid
+
+
+def link_article(db: sqlite_utils.Database, ticket_id: str, article_id: str, kind: str = "resolved_by",
+                 by: str | None = None) -> dict:
+    """Link a ticket to an article (idempotent: linking twice keeps the first link). The returned
+    link has ``new`` = whether this call created it."""
+    tid, aid = _check_link(ticket_id, article_id, kind)
+    with transaction(db):
+        if db.conn.execute("SELECT 1 FROM tickets WHERE id = ?", [tid]).fetchone() is None:
+            raise NotFound(f"no ticket {tid!r}")
+        cur = db.conn.execute("INSERT OR IGNORE INTO links (ticket_id, article_id, kind, created_by, created_at) "
+                              "VALUES (?, ?, ?, ?, ?)", [tid, aid, kind, (by or None), now_iso()])
+        new = cur.rowcount == 1
+        row = db.conn.execute("SELECT id, ticket_id, article_id, kind, created_by, created_at FROM links "
+                              "WHERE ticket_id = ? AND article_id = ? AND kind = ?", [tid, aid, kind]).fetchone()
+    if new:
+        _links_changed()
+    return dict(zip(("id", "ticket_id", "article_id", "kind", "created_by", "created_at"), row), new=new)
+
+
+def unlink_article(db: sqlite_utils.Database, ticket_id: str, article_id: str, kind: str | None = None) -> int:
+    """Remove a link (of one kind, or all kinds); returns how many were removed."""
+    tid, aid = _check_link(ticket_id, article_id, kind or "resolved_by")
+    sql, params = "DELETE FROM links WHERE ticket_id = ? AND article_id = ?", [tid, aid]
+    if kind:
+        sql, params = sql + " AND kind = ?", params + [kind]
+    n = db.conn.execute(sql, params).rowcount
+    if n:
+        _links_changed()
+    return n
+
+
+def links_for_ticket(db: sqlite_utils.Database, ticket_id: str) -> list[dict]:
+    cur = db.conn.execute("SELECT id, ticket_id, article_id, kind, created_by, created_at FROM links "
+                          "WHERE ticket_id = ? ORDER BY created_at, id", [str(ticket_id)])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def links_for_article(db: sqlite_utils.Database, article_id: str, limit: int = 200) -> list[dict]:
+    """Tickets linked to an article, most recently resolved (or created) first."""
+    cur = db.conn.execute(
+        "SELECT l.id, l.ticket_id, l.article_id, l.kind, l.created_by, l.created_at, t.subject, t.status, "
+        "t.resolved_at, t.created_at AS ticket_created_at, t.channel, t.priority, t.product, t.reopened "
+        "FROM links l JOIN tickets t ON t.id = l.ticket_id WHERE l.article_id = ? "
+        "ORDER BY coalesce(t.resolved_at, t.created_at) DESC, l.id DESC LIMIT ?", [str(article_id), limit])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _links_changed() -> None:
+    from kb.tickets import boost
+    boost.invalidate()
