@@ -34,6 +34,10 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "session_hours": ("KB_SESSION_HOURS", "Hours a web sign-in lasts."),
     "workers": ("KB_WORKERS", "Worker processes of `kb serve` (0: one per CPU core, at most 4)."),
     "proxy_hops": ("KB_PROXY_HOPS", "Number of reverse proxies in front of `kb serve` whose X-Forwarded-* headers are trusted (0: none)."),
+    "refresh_seconds": ("KB_REFRESH_SECONDS", "Seconds between the refresher's cycles inside `kb serve` (0: no periodic refresh; webhooks still start one)."),
+    "git_remote": ("KB_GIT_REMOTE", "Git remote the refresher fetches the articles from (default: the checkout's upstream)."),
+    "git_branch": ("KB_GIT_BRANCH", "Branch of that remote the checkout follows (default: the upstream's branch, else the checked-out one)."),
+    "git_webhook_secret": ("KB_GIT_WEBHOOK_SECRET", "Shared secret of the push webhook POST /api/v1/hooks/git (unset: the endpoint is off)."),
 }
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -87,6 +91,11 @@ class Settings:
     session_hours: int = 12
     proxy_hops: int = 0
     workers: int = 0
+    # The refresher inside `kb serve` (articles from the git remote, tickets, contributions).
+    refresh_seconds: int = 60
+    git_remote: str | None = None
+    git_branch: str | None = None
+    git_webhook_secret: str | None = None
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -118,7 +127,8 @@ class Settings:
                     raise ConfigError(f"{var}: expected a number such as 0.3, got {raw!r}") from None
                 if not 0 <= values[name] <= 5:
                     raise ConfigError(f"{var}: must be between 0 and 5, got {raw!r}")
-            elif name in ("port", "threads", "ticket_boost_days", "session_hours", "proxy_hops", "workers"):
+            elif name in ("port", "threads", "ticket_boost_days", "session_hours", "proxy_hops", "workers",
+                          "refresh_seconds"):
                 try:
                     values[name] = int(raw)
                 except ValueError:
@@ -133,7 +143,8 @@ class Settings:
             values[k] = Path(v) if k in ("home", "articles") else v
         s = cls(**values)
         for var, value, low in (("KB_SESSION_HOURS", s.session_hours, 1), ("KB_PROXY_HOPS", s.proxy_hops, 0),
-                                ("KB_WORKERS", s.workers, 0), ("KB_THREADS", s.threads, 1)):
+                                ("KB_WORKERS", s.workers, 0), ("KB_THREADS", s.threads, 1),
+                                ("KB_REFRESH_SECONDS", s.refresh_seconds, 0)):
             if value < low:
                 raise ConfigError(f"{var}: must be {low} or more, got {value}")
         unknown = [e for e in s.encoders if e not in ("minilm", "use3")]

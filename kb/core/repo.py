@@ -1,5 +1,7 @@
 """Reading the articles folder and its git repository: files, last commits, history, diffs,
-and commits on branches made with plumbing (the working tree is never touched).
+commits on branches made with plumbing (the working tree is never touched), and following a
+remote branch by fast-forward only (a checkout with local changes or a diverged history is
+reported and left as it is).
 
 The articles folder may be a git repository, a folder inside one, or a plain folder (then
 dates come from the file system).
@@ -26,19 +28,29 @@ class CommitInfo:
     message: str = ""
 
 
-def git(cwd: Path, *args: str, input: bytes | None = None, env: dict | None = None) -> bytes:
+# a fetch never waits for a password prompt, and gives up on a remote that does not answer
+NETWORK_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=15"}
+FETCH_TIMEOUT = 120
+
+
+def git(cwd: Path, *args: str, input: bytes | None = None, env: dict | None = None,
+        timeout: float | None = None) -> bytes:
     """Run git; raise RepoError with git's own message on failure."""
     full_env = None
     if env:
         full_env = dict(os.environ)
         full_env.update(env)
     try:
-        p = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=full_env)
+        p = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=full_env,
+                           timeout=timeout)
     except FileNotFoundError:
         raise RepoError("git is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise RepoError(f"git {args[0]} in {cwd}: no answer after {timeout:.0f} s") from None
     if p.returncode != 0:
         msg = p.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RepoError(f"git {args[0]} failed in {cwd}: {msg[-1] if msg else p.returncode}")
+        said = next((m for m in msg if m.startswith(("fatal:", "error:"))), msg[-1] if msg else str(p.returncode))
+        raise RepoError(f"git {args[0]} failed in {cwd}: {said}")
     return p.stdout
 
 
@@ -161,6 +173,51 @@ class ArticleRepo:
             commit, author, email, date, subject = record.strip("\n").split("\x1f")
             out.append(CommitInfo(commit, author, email, date, subject))
         return out
+
+    # --- following a remote -----------------------------------------------------------------
+
+    def branch(self) -> str | None:
+        """The checked-out branch (None when HEAD is detached or this is not a git checkout)."""
+        if not self.is_git:
+            return None
+        try:
+            return git(self.toplevel, "symbolic-ref", "--short", "-q", "HEAD").decode().strip() or None
+        except RepoError:
+            return None
+
+    def upstream(self) -> tuple[str, str] | None:
+        """(remote, branch) the checked-out branch tracks, e.g. ("origin", "main"), or None."""
+        branch = self.branch()
+        if branch is None:
+            return None
+        try:
+            remote = git(self.toplevel, "config", f"branch.{branch}.remote").decode().strip()
+            merge = git(self.toplevel, "config", f"branch.{branch}.merge").decode().strip()
+        except RepoError:
+            return None
+        return (remote, merge.removeprefix("refs/heads/")) if remote and merge else None
+
+    def fetch(self, remote: str, branch: str) -> str:
+        """Fetch ``branch`` of ``remote`` (a remote's name or a URL); the commit it points at."""
+        git(self.toplevel, "fetch", "--quiet", "--no-tags", remote, f"refs/heads/{branch}",
+            env=NETWORK_ENV, timeout=FETCH_TIMEOUT)
+        return git(self.toplevel, "rev-parse", "--verify", "FETCH_HEAD^{commit}").decode().strip()
+
+    def local_changes(self) -> list[str]:
+        """Tracked files changed in the working tree or the index (untracked files do not count)."""
+        out = git(self.toplevel, "status", "--porcelain", "--untracked-files=no").decode("utf-8", "replace")
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        try:
+            git(self.toplevel, "merge-base", "--is-ancestor", older, newer)
+            return True
+        except RepoError:
+            return False
+
+    def fast_forward(self, commit: str) -> None:
+        """Move the checkout to ``commit``, a descendant of HEAD (never a merge, never a reset)."""
+        git(self.toplevel, "merge", "--ff-only", "--quiet", commit)
 
     def diff(self, commit: str, relpath: str) -> str:
         """The patch one commit made to one article."""
