@@ -45,7 +45,8 @@ class BuildReport:
     errors: list[ArticleError] = field(default_factory=list)
     articles: int = 0
     chunks: int = 0
-    embedded: dict[str, int] = field(default_factory=dict)
+    embedded: dict[str, int] = field(default_factory=dict)      # vectors computed, per encoder
+    cached: dict[str, int] = field(default_factory=dict)        # vectors taken from the embedding cache
     encoders: dict[str, str] = field(default_factory=dict)
     encoder_failures: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -234,6 +235,7 @@ def _write_vectors(settings, gen, live, manifest, rows, texts, pool, report, pro
                 matrix[~have] = new[[at[h] for h, i in zip(hashes, src) if i < 0]]
             np.save(gen.vectors_file(enc.name), matrix)
             report.embedded[enc.name] = n
+            report.cached[enc.name] = len(fresh) - n
             report.encoders[enc.name] = enc.fingerprint
     finally:
         db.conn.close()

@@ -40,7 +40,8 @@ class UpdateReport:
     added: int = 0
     changed: int = 0
     removed: int = 0
-    embedded: dict[str, int] = field(default_factory=dict)
+    embedded: dict[str, int] = field(default_factory=dict)      # vectors computed, per encoder
+    cached: dict[str, int] = field(default_factory=dict)        # vectors taken from the embedding cache
     full: bool = False
     seconds: float = 0.0
     encoder_failures: dict[str, str] = field(default_factory=dict)
@@ -121,8 +122,8 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
         (gen / "ids.json").write_text(json.dumps({"ids": ids, "lang": langs}), "utf-8")
         (gen / "hashes.json").write_text(json.dumps(hashes), "utf-8")
         for enc in encoders:
-            report.embedded[enc.name] = _write_vectors(db, gen, None if full else prev, enc, ids, rows, todo,
-                                                       progress)
+            report.embedded[enc.name], report.cached[enc.name] = _write_vectors(
+                db, gen, None if full else prev, enc, ids, rows, todo, progress)
         _write_atomic(root / "manifest.json", json.dumps({
             "format": FORMAT, "analyzer": ANALYZER_VERSION, "encoders": fingerprints,
             "generation_dir": gen.name, "tickets": len(ids)}).encode())
@@ -134,9 +135,10 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
     return report
 
 
-def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], rows, todo: set[str], progress) -> int:
+def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], rows, todo: set[str],
+                   progress) -> tuple[int, int]:
     """Rows of unchanged tickets come from the previous matrix; the rest through embed_rows
-    (the SQLite cache first, then the encoder)."""
+    (the SQLite cache first, then the encoder). Returns (vectors computed, taken from the cache)."""
     previous: dict[str, np.ndarray] = {}
     if prev is not None and (prev / f"vec-{enc.name}.npy").exists():
         old_ids = list(ticket_languages(prev))
@@ -160,4 +162,4 @@ def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], rows, 
             progress(f"ticket vectors ({enc.name})", done[0], len(texts))
     matrix, embedded = embed_rows(db, enc, hashes, texts, previous=previous, progress=tick)
     np.save(gen / f"vec-{enc.name}.npy", np.ascontiguousarray(matrix, dtype=np.float32))
-    return embedded
+    return embedded, len(texts) - embedded

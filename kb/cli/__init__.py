@@ -8,12 +8,13 @@ that plug in commands of their own (``web`` adds `kb serve`) declare them under 
 """
 from __future__ import annotations
 
+import logging
 import sys
 from importlib.metadata import entry_points
 
 import click
 
-from kb.cli import backup, check, contrib, demo, evaluate, index, reports, search, tickets, tokens, users
+from kb.cli import backup, check, contrib, demo, evaluate, index, refresh, reports, search, tickets, tokens, users
 from kb.core.config import Settings
 from kb.core.errors import KbError
 
@@ -29,6 +30,10 @@ class KbGroup(click.Group):
             sys.exit(2)
 
 
+# A command reports what went wrong itself; kb's log lines are for the server's log.
+logging.getLogger("kb").addHandler(logging.NullHandler())
+
+
 @click.group(cls=KbGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kb")
 @click.pass_context
@@ -37,7 +42,7 @@ def main(ctx):
     ctx.obj = Settings.load()
 
 
-for _command in (index.index, search.search, check.check, search.show, evaluate.eval_,
+for _command in (index.index, refresh.refresh, search.search, check.check, search.show, evaluate.eval_,
                  users.users, tickets.tickets_group, tickets.link, tickets.suggest, tickets.similar,
                  reports.report, reports.stale, backup.backup, backup.restore, tokens.tokens_group,
                  demo.demo_group, contrib.contrib_group):

@@ -19,9 +19,11 @@ from kb.core.encoders import EncoderPool
 @click.pass_context
 def index(ctx, articles, full):
     """Build or update the search index from the articles folder."""
+    from kb.service.state import RefreshState
     s = common.settings(ctx, articles=articles)
     pool = EncoderPool(s.encoders if s.semantic else ())    # loaded once for articles and tickets
-    report = build(s, full=full, pool=pool, progress=common.progress_bar("index"))
+    with RefreshState(s.home).lock(wait=None):              # never beside a running refresh
+        report = build(s, full=full, pool=pool, progress=common.progress_bar("index"))
     for e in report.errors:
         click.echo(str(e), err=True)
     kind = "full build" if report.full else "incremental"
