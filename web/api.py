@@ -13,7 +13,9 @@ from flask import Blueprint, g, jsonify, request, url_for
 from kb.core.errors import BadQuery, NotFound
 from kb.search.searcher import SearchQuery
 from kb.search.suggest import suggest
+from kb.service.health import health as service_health
 from web import articles, common
+from web.metrics import observe_search
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -87,7 +89,7 @@ def search():
                     tags=tuple(t for t in request.args.getlist("tag") if t),
                     status=_choice("status", ("draft", "review", "published", "archived")),
                     mode=_choice("mode", ("keyword", "semantic", "hybrid")) or "hybrid")
-    res = common.searcher().search(q)
+    res = common.search(q, "api")
     out = res.to_dict(explain=explain and role != "customer")
     for hit in out["results"]:
         hit["url"] = article_url(hit["slug"], role)
@@ -107,6 +109,7 @@ def suggestions():
     found = _SUGGESTED.get(key)
     if found is None or time.monotonic() - found[0] > SUGGEST_TTL:
         hits = suggest(common.searcher(), text, role=role, limit=limit, lang=lang, product=product)
+        observe_search("suggest", "keyword", time.perf_counter() - t0, len(hits))
         if len(_SUGGESTED) >= 4096:
             _SUGGESTED.clear()
         found = _SUGGESTED[key] = (time.monotonic(), [
@@ -145,9 +148,13 @@ def article(key: str):
 
 @bp.get("/health")
 def health():
+    """ok / degraded / failing with every reason (kb/service/health.py); 503 when failing."""
     _check(set())
-    snap = common.searcher().snapshot()
-    return jsonify({"ok": True, "index": snap.generation.name, "articles": len(snap.ids)})
+    report, status = service_health(common.settings(), common.searcher())
+    resp = jsonify(report)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.errorhandler(404)

@@ -1,6 +1,8 @@
 """The Flask application factory: ``create_app(settings)`` wires one Searcher, per-request
-SQLite, sessions, CSRF protection, security headers, UI language and the blueprints
-(``auth``, ``agent``, ``portal``, ``api``, plus the helpdesk ``webhooks``).
+SQLite, sessions, CSRF protection, security and caching headers, UI language, metrics and the
+blueprints (``auth``, ``agent``, ``portal``, ``api``, the helpdesk ``webhooks``, the git push
+hook ``githook`` and ``metrics``). ``start_refresher(app)`` runs the refresher in a server
+process.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from kb.core.config import Settings
 from kb.core.errors import FieldError, IndexMissing, KbError, NotFound
 from kb.search.searcher import Searcher
 from kb.tickets.boost import TicketBoost
-from web import common, i18n
+from web import caching, common, i18n, metrics
 
 # Content Security Policy: no inline scripts or styles, nothing from other origins.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -83,21 +85,17 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     i18n.init_app(app)
 
     app.before_request(common.load_user)
+    app.before_request(caching.before_request)
     app.teardown_appcontext(common.close_db)
 
-    from web import agent, api, auth, portal, webhooks
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(agent.bp)
-    app.register_blueprint(portal.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(webhooks.bp)
-    from web import contrib
-    app.register_blueprint(contrib.bp)
-    # Machine-to-machine blueprints authenticate by signature or token, not by a session cookie.
-    for name in ("webhooks",):
-        if name in app.blueprints:
-            csrf.exempt(app.blueprints[name])
-    csrf.exempt(api.bp)
+    from web import agent, api, auth, contrib, githook, portal, webhooks
+    for blueprint in (auth.bp, agent.bp, portal.bp, api.bp, webhooks.bp, githook.bp, metrics.bp, contrib.bp):
+        app.register_blueprint(blueprint)
+    # Machine-to-machine blueprints authenticate by signature or token, not by a session cookie;
+    # anonymous feedback is checked by origin instead (web/portal.py), so its page can be cached.
+    for blueprint in (webhooks.bp, githook.bp, api.bp, metrics.bp):
+        csrf.exempt(blueprint)
+    csrf.exempt(portal.feedback)
 
     @app.get("/")
     def home():
@@ -109,14 +107,21 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("X-Frame-Options", "DENY")
-        if g.get("user") is not None or request.path.startswith(("/agent", "/login")):
-            resp.headers["Cache-Control"] = "no-store"
-        resp.headers.add("Vary", "Cookie")
-        return resp
+        return metrics.count_response(caching.after_request(resp))
 
     _template_globals(app, settings)
     _error_handlers(app)
     return app
+
+
+def start_refresher(app: Flask):
+    """Run the refresher (kb/service/refresher.py) in this server process, with the encoders its
+    Searcher already loaded. Every worker runs one; the node's lock lets one of them work per
+    cycle. A push webhook wakes this process's refresher at once."""
+    from kb.service.refresher import Refresher
+    refresher = Refresher(app.config["KB_SETTINGS"], pool=app.extensions["kb_searcher"].pool).start()
+    app.extensions["kb_refresher"] = refresher
+    return refresher
 
 
 def warm_up(app: Flask) -> None:
@@ -155,6 +160,11 @@ def _template_globals(app: Flask, settings: Settings) -> None:
 
     static = Path(app.static_folder)
     versions = {p.name: hashlib.sha1(p.read_bytes()).hexdigest()[:10] for p in static.iterdir() if p.is_file()}
+    # what a deploy may change in pages without a new index generation (part of their ETags)
+    templates = sorted(Path(app.template_folder and Path(app.root_path) / app.template_folder).rglob("*.html"))
+    app.config["KB_ASSETS_VERSION"] = hashlib.sha1("".join(
+        [f"{k}={v}" for k, v in sorted(versions.items())] + [hashlib.sha1(p.read_bytes()).hexdigest()
+                                                            for p in templates]).encode()).hexdigest()[:16]
 
     built: dict[tuple[str, str], str] = {}
 

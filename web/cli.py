@@ -2,6 +2,8 @@
 group in pyproject.toml, so the `kb` command gets it without importing the web package."""
 from __future__ import annotations
 
+import threading
+
 import click
 
 from kb.accounts.users import ensure_demo_users
@@ -19,8 +21,18 @@ def serve(ctx, host, port, debug):
     announce_demo_users(s)
     click.echo(f"kb serving on http://{s.host}:{s.port}/", err=True)
     if debug:
-        from web import create_app
-        create_app(s).run(host=s.host, port=s.port, debug=True)
+        from web.app import create_app, start_refresher
+        from web.server import log_to_stderr
+        app = create_app(s)
+        log_to_stderr()
+        once = threading.Lock()
+
+        @app.before_request
+        def refresher_in_the_serving_process():     # not in the reloader's watching parent
+            with once:
+                if "kb_refresher" not in app.extensions:
+                    start_refresher(app)
+        app.run(host=s.host, port=s.port, debug=True)
         return
     from web.server import serve as run_server
     run_server(s)

@@ -2,11 +2,15 @@
 four, KB_WORKERS) and KB_THREADS threads in each. Search is CPU-bound Python, so processes are
 what lets several agents search at once on several cores (measured against waitress in
 bench/web.py; see bench/RESULTS.md). Every worker builds its own app and Searcher after the
-fork, so no model or index handle is shared across processes.
+fork, so no model or index handle is shared across processes; each also runs the refresher
+(kb/service/refresher.py), of which one works per cycle, and counts its metrics into
+``KB_HOME/metrics/`` (prometheus_client's multiprocess mode, set up before the first fork).
 """
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 
 from gunicorn.app.base import BaseApplication
 
@@ -29,7 +33,7 @@ class _Gunicorn(BaseApplication):
             "worker_class": "gthread", "timeout": 120, "graceful_timeout": 20, "keepalive": 30,
             "accesslog": None, "errorlog": "-", "loglevel": "warning", "proc_name": "kb",
             "forwarded_allow_ips": "*" if s.proxy_hops else "127.0.0.1",
-            "post_worker_init": _warm_up,
+            "post_worker_init": _worker_ready, "worker_exit": _worker_exit, "child_exit": _child_exit,
         }.items():
             self.cfg.set(key, value)
 
@@ -38,11 +42,45 @@ class _Gunicorn(BaseApplication):
         return create_app(self.settings)
 
 
-def _warm_up(worker) -> None:
-    from web.app import warm_up
+def _worker_ready(worker) -> None:
+    from web.app import start_refresher, warm_up
+    log_to_stderr()
     warm_up(worker.wsgi)
+    start_refresher(worker.wsgi)
+
+
+def _worker_exit(server, worker) -> None:
+    refresher = getattr(worker, "wsgi", None) and worker.wsgi.extensions.get("kb_refresher")
+    if refresher:
+        refresher.stop()
+
+
+def _child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def log_to_stderr() -> None:
+    """kb's own log lines (refresh results, background failures) on stderr, beside gunicorn's."""
+    logger = logging.getLogger("kb")
+    if not any(type(h) is logging.StreamHandler for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(f"%(asctime)s [{os.getpid()}] %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def metrics_dir(settings: Settings):
+    """A fresh folder for the workers' metric files (prometheus_client reads the variable when
+    it is first imported, so this runs before any worker exists)."""
+    folder = settings.home / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
 
 
 def serve(settings: Settings) -> None:
     """Serve until interrupted (SIGINT/SIGTERM stop the workers gracefully)."""
+    metrics_dir(settings)
     _Gunicorn(settings).run()

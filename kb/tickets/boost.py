@@ -21,6 +21,7 @@ tickets a recompute takes ~100 ms, which no search should wait for.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
 import time
@@ -29,6 +30,7 @@ from kb.core.config import Settings
 from kb.core.text import has_cjk
 from kb.tickets.model import fmt_time
 
+log = logging.getLogger("kb.tickets.boost")
 TTL_SECONDS = 60.0
 MARKER_SECONDS = 1.0     # how often ``links`` is looked at for rows from other processes
 MIN_EVIDENCE = 5.0
@@ -102,6 +104,14 @@ class TicketBoost:
         self._seen = (-1, None)         # (_generation, max link id) it was computed from
         self._checked = 0.0             # when max(links.id) was last read
         self._refreshing = False
+        self.last_error: str | None = None       # why the last background recompute failed
+        self.last_error_at: str | None = None
+
+    def status(self) -> dict:
+        """For health: when the table was computed and whether recomputing it fails."""
+        age = round(time.monotonic() - self._at, 1) if self._table is not None else None
+        return {"articles": len(self._table or {}), "age_seconds": age, "error": self.last_error,
+                "error_at": self.last_error_at}
 
     def __call__(self, ids: list[str]) -> dict[str, float]:
         table = self.table()
@@ -114,11 +124,15 @@ class TicketBoost:
         if self.strength <= 0 or self.days <= 0:
             return {}
         with self._lock:
-            db = self._connect()
-            if db is None:
-                return {}
-            if self._table is None or self.fixed_now is not None or self._seen[0] != _generation:
-                return self._compute(db)
+            try:
+                db = self._connect()
+                if db is None:
+                    return {}
+                if self._table is None or self.fixed_now is not None or self._seen[0] != _generation:
+                    return self._compute(db)
+            except Exception as e:      # search answers without the boost rather than not at all
+                self._failed(e)
+                return self._table or {}
             now = time.monotonic()
             if now - self._checked >= MARKER_SECONDS and not self._refreshing:
                 self._checked = now
@@ -149,10 +163,23 @@ class TicketBoost:
             with self._lock:
                 if self._seen[0] == seen[0]:      # not overtaken by a link made in this process
                     self._table, self._at, self._seen = table, time.monotonic(), seen
-        except Exception:
-            pass            # the current table stays; the next check tries again
+            self.last_error = self.last_error_at = None
+        except Exception as e:    # the current table stays; the next check tries again
+            self._failed(e)
         finally:
             self._refreshing = False
+
+    def _failed(self, e: Exception) -> None:
+        """Remember and log why the table could not be (re)computed (shown by health)."""
+        self.last_error = f"{type(e).__name__}: {e}"
+        self.last_error_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        log.error("ticket boost: computing the table failed (search goes on with the previous one, or "
+                  "none): %s", self.last_error, exc_info=e)
+        if self._owns_db and self._db is not None:     # reconnect next time
+            try:
+                self._db.conn.close()
+            finally:
+                self._db = None
 
     def _connect(self):
         if self._db is None:
