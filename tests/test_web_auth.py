@@ -17,6 +17,8 @@ STAFF = ["/agent", "/agent/results?q=printer", "/agent/tickets", "/agent/tickets
 ENGINEER = ["/agent/flags", "/agent/contrib/", "/agent/contrib/1"]
 # POST routes by who may use them.
 POST_PUBLIC = ["/login", "/logout", "/help/articles/printer-offline/feedback"]
+# Never anonymous: an API token or an engineer's sign-in.
+TOKEN_OR_ENGINEER = ["/metrics"]
 POST_STAFF = ["/agent/ticket", "/agent/links", "/agent/articles/KB-0001/flag", "/agent/contrib/ticket/T-100",
               "/agent/contrib/draft", "/agent/contrib/preview", "/agent/contrib/article/printer-offline/improve"]
 POST_ENGINEER = ["/agent/flags/1/resolve", "/agent/contrib/1/edit", "/agent/contrib/1/reject", "/agent/contrib/1/export"]
@@ -28,9 +30,10 @@ def _rule_of(app, path, method):
 
 
 def test_every_route_has_an_auth_rule(app):
-    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER}
+    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER + TOKEN_OR_ENGINEER}
                | {_rule_of(app, p, "POST") for p in POST_PUBLIC + POST_STAFF + POST_ENGINEER})
-    endpoints = {r.endpoint for r in app.url_map.iter_rules() if not r.endpoint.startswith("webhooks.")}
+    # signed machine-to-machine calls: the helpdesk (tests/test_webhooks.py), git pushes (tests/test_service.py)
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if not r.endpoint.startswith(("webhooks.", "githook."))}
     assert endpoints - covered == set()
 
 
@@ -40,6 +43,20 @@ def test_public_pages_open_without_sign_in(client, path):
     assert r.status_code in (200, 302), (path, r.status_code)
     if path == "/":
         assert r.headers["Location"].endswith("/help")
+
+
+@pytest.mark.parametrize("path", TOKEN_OR_ENGINEER)
+def test_metrics_need_a_token_or_an_engineer(client, path, web_settings):
+    from kb.accounts.tokens import create_token
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
+    signed_in(client, "alice")                       # an agent: not enough
+    assert client.get(path).status_code == 401
+    token = create_token(connect(web_settings.db_path), "prometheus", "agent")
+    r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and b"kb_index_articles" in r.data
+    bob = signed_in(client.application.test_client(), "bob")
+    assert bob.get(path).status_code == 200
 
 
 @pytest.mark.parametrize("path", STAFF + ENGINEER)

@@ -32,6 +32,15 @@ def searcher() -> Searcher:
     return current_app.extensions["kb_searcher"]
 
 
+def search(query, surface: str):
+    """Run a search for a page or the API, timed into the metrics by surface and mode."""
+    from web.metrics import observe_search
+    t0 = time.perf_counter()
+    res = searcher().search(query)
+    observe_search(surface, query.mode, time.perf_counter() - t0, len(res.results))
+    return res
+
+
 def db() -> sqlite_utils.Database:
     """This request's connection (opened on first use, closed at teardown)."""
     if "kb_db" not in g:

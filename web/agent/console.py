@@ -41,9 +41,9 @@ def run_search(q: str, f: dict, typing: bool = False):
     if not q.strip():
         return None, None
     text, semantic = typed(common.searcher(), q) if typing else (q, None)
-    res = common.searcher().search(SearchQuery(
+    res = common.search(SearchQuery(
         text=text, limit=RESULTS, role=common.role(), lang=f["lang"], product=f["product"],
-        tags=(f["tag"],) if f["tag"] else (), status=f["status"], mode="hybrid", semantic_text=semantic))
+        tags=(f["tag"],) if f["tag"] else (), status=f["status"], mode="hybrid", semantic_text=semantic), "console")
     res.query = q
     return res, common.log_search(q, len(res.results), res.took_ms)
 
