@@ -8,7 +8,7 @@ from kb.core.store import connect
 from tests.web_support import app, client, csrf_token, post, signed_in, web_settings  # noqa: F401
 
 SAMPLE_ARGS = {"slug": "printer-offline", "article_id": "KB-0001", "flag_id": "1", "ticket_id": "T-100", "cid": "1"}
-EXEMPT = ("webhooks.",)          # signed machine-to-machine calls, not cookie sessions
+EXEMPT = ("webhooks.", "githook.")   # signed machine-to-machine calls, not cookie sessions
 
 
 def post_routes(app):
@@ -48,8 +48,8 @@ def test_every_post_without_or_with_a_wrong_token_is_refused(app, client, web_se
 
 def test_a_token_from_another_session_is_refused(app):
     a, b = app.test_client(), app.test_client()
-    token = csrf_token(a, "/help/articles/printer-offline")
-    b.get("/help/articles/printer-offline")
+    token = csrf_token(a, "/login")
+    b.get("/login")
     r = b.post("/help/articles/printer-offline/feedback", data={"helpful": "yes", "csrf_token": token})
     assert r.status_code == 400
 
@@ -57,3 +57,19 @@ def test_a_token_from_another_session_is_refused(app):
 def test_the_right_token_passes(client):
     r = post(client, "/help/articles/printer-offline/feedback", {"helpful": "yes"}, page="/help/articles/printer-offline")
     assert r.status_code == 200 and r.get_json()["ok"]
+
+
+def test_anonymous_feedback_is_checked_by_origin_so_its_page_can_be_cached(client, web_settings):
+    """The article page a shared cache serves carries no per-visitor token: a vote from the
+    page is told apart by the origin headers every browser sends; another site's form is not."""
+    page = client.get("/help/articles/printer-offline")
+    assert "csrf" not in page.get_data(as_text=True) and "Set-Cookie" not in page.headers
+    vote = {"helpful": "yes"}
+    for headers in ({"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+                    {"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "same-site"}, {}):
+        assert client.post("/help/articles/printer-offline/feedback", data=vote, headers=headers).status_code == 400
+    assert connect(web_settings.db_path)["feedback"].count == 0
+    for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://localhost"}):
+        r = client.post("/help/articles/printer-offline/feedback", data=vote, headers=headers)
+        assert r.status_code == 302, (headers, r.status_code)
+    assert connect(web_settings.db_path)["feedback"].count == 2

@@ -75,11 +75,16 @@ def client(app):
     return app.test_client()
 
 
-def csrf_token(client, path: str = "/login") -> str:
+def page_token(client, path: str) -> str | None:
     page = client.get(path).get_data(as_text=True)
     m = re.search(r'name="csrf-token" content="([^"]+)"', page) or re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert m, f"no CSRF token on {path}"
-    return m.group(1)
+    return m.group(1) if m else None
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    token = page_token(client, path)
+    assert token, f"no CSRF token on {path}"
+    return token
 
 
 def login(client, username: str, password: str | None = None, next: str | None = None):
@@ -97,8 +102,14 @@ def signed_in(client, username: str):
 
 
 def post(client, path: str, data: dict | None = None, *, page: str = "/agent", fetch: bool = True):
-    """A form POST with a valid CSRF token, as the page's script sends it."""
+    """A form POST as the page's script (or, with ``fetch=False``, the browser) sends it: with
+    the page's CSRF token, or — from a page shared caches may serve, which carries none — with
+    the headers a browser adds to a request from that page."""
     data = dict(data or {})
-    data["csrf_token"] = csrf_token(client, page)
     headers = {"X-Requested-With": "fetch", "Accept": "application/json"} if fetch else {}
+    token = page_token(client, page)
+    if token:
+        data["csrf_token"] = token
+    else:
+        headers.update({"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
     return client.post(path, data=data, headers=headers)

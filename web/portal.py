@@ -7,6 +7,7 @@ or links to articles customers may not open.
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request, session,
@@ -79,7 +80,7 @@ def search():
         product = None
     result, sid = None, None
     if q:
-        result = common.searcher().search(SearchQuery(text=q, limit=20, role=ROLE, product=product))
+        result = common.search(SearchQuery(text=q, limit=20, role=ROLE, product=product), "portal")
         sid = common.log_search(q, len(result.results), result.took_ms)
     return render_template("portal/search.html", q=q, product=product, result=result, sid=sid)
 
@@ -104,13 +105,28 @@ def article(slug: str):
     body, _changed = articles.rendered(doc, ROLE)
     return render_template("portal/article.html", doc=doc, body=body,
                            related=articles.related(doc, ROLE, limit=5),
-                           voted=doc["id"] in session.get("voted", []))
+                           voted=doc["id"] in session.get("voted", []), with_token=bool(session))
+
+
+def same_origin_or_token() -> None:
+    """The feedback form's CSRF check. Its page is served from shared caches, so it carries no
+    per-visitor token: a vote is accepted when the browser says it comes from this site
+    (``Sec-Fetch-Site: same-origin``, or an ``Origin`` naming this host), or with a valid
+    CSRF token; anything else (another site's form, a forged token) is refused with 400."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if site == "same-origin" or (site is None and origin and urlsplit(origin).netloc == request.host):
+        return
+    current_app.extensions["csrf"].protect()
 
 
 @bp.post("/help/articles/<path:slug>/feedback")
 def feedback(slug: str):
     """"Was this helpful?": a vote (``helpful`` yes/no) with an optional comment, or a comment
     added to this visitor's vote (``feedback_id``)."""
+    same_origin_or_token()
     doc = _doc(slug)
     back = url_for("portal.article", slug=doc["slug"]) + "#feedback"
     comment = request.form.get("comment")
