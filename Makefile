@@ -36,9 +36,10 @@ system: $(SYSSTAMP)
 index: $(STAMP)
 	$(BIN)/kb index
 
+# The demo tickets first, so that the first index holds them among similar tickets too.
 run: $(STAMP)
-	$(BIN)/kb index
 	$(BIN)/kb demo load --if-empty
+	$(BIN)/kb index
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) $(SYSSTAMP)
