@@ -22,13 +22,15 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 
 @contextlib.contextmanager
-def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret"):
-    """`kb serve` (keyword search) for ``s`` on 127.0.0.1; yields its base URL, then stops it."""
+def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret", extra_env: dict | None = None):
+    """`kb serve` (keyword search) for ``s`` on 127.0.0.1, with ``extra_env`` in its environment;
+    yields its base URL, then stops it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = dict(os.environ, KB_HOME=str(s.home), KB_ARTICLES=str(s.articles), KB_SEMANTIC="0", KB_ENCODERS="none",
                KB_WORKERS=str(workers), KB_THREADS="4", KB_SECRET_KEY=secret)
+    env.update(extra_env or {})
     proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

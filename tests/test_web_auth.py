@@ -15,6 +15,7 @@ STAFF = ["/agent", "/agent/results?q=printer", "/agent/tickets", "/agent/tickets
          "/agent/contrib/ticket/T-100", "/agent/contrib/similar?title=printer",
          "/agent/contrib/article/printer-offline/improve", "/agent/similar?ticket=T-100"]
 ENGINEER = ["/agent/flags", "/agent/contrib/", "/agent/contrib/1"]
+ADMIN = ["/agent/signins", "/agent/signins?user=alice&method=local&failed=1"]
 # POST routes by who may use them.
 POST_PUBLIC = ["/login", "/logout", "/help/articles/printer-offline/feedback"]
 POST_STAFF = ["/agent/ticket", "/agent/links", "/agent/articles/KB-0001/flag", "/agent/contrib/ticket/T-100",
@@ -28,7 +29,7 @@ def _rule_of(app, path, method):
 
 
 def test_every_route_has_an_auth_rule(app):
-    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER}
+    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER + ADMIN}
                | {_rule_of(app, p, "POST") for p in POST_PUBLIC + POST_STAFF + POST_ENGINEER})
     endpoints = {r.endpoint for r in app.url_map.iter_rules() if not r.endpoint.startswith("webhooks.")}
     assert endpoints - covered == set()
@@ -42,7 +43,7 @@ def test_public_pages_open_without_sign_in(client, path):
         assert r.headers["Location"].endswith("/help")
 
 
-@pytest.mark.parametrize("path", STAFF + ENGINEER)
+@pytest.mark.parametrize("path", STAFF + ENGINEER + ADMIN)
 def test_staff_pages_send_anonymous_visitors_to_sign_in(client, path):
     r = client.get(path)
     assert r.status_code == 302
@@ -74,6 +75,14 @@ def test_engineers_and_admins_open_the_flag_queue(client, user):
     signed_in(client, user)
     assert client.get("/agent/flags").status_code == 200
     assert client.get("/agent").status_code == 200
+
+
+@pytest.mark.parametrize("user,status", [("alice", 403), ("bob", 403), ("root", 200)])
+def test_only_admins_open_the_sign_in_log(client, user, status):
+    signed_in(client, user)
+    for path in ADMIN:
+        assert client.get(path).status_code == status, path
+    assert ("Sign-ins" in client.get("/agent").get_data(as_text=True)) == (status == 200)
 
 
 def test_sign_in_goes_back_to_the_page_that_asked(client):

@@ -147,7 +147,9 @@ def article(key: str):
 def health():
     _check(set())
     snap = common.searcher().snapshot()
-    return jsonify({"ok": True, "index": snap.generation.name, "articles": len(snap.ids)})
+    from kb.accounts.directory_status import state as directory_state
+    return jsonify({"ok": True, "index": snap.generation.name, "articles": len(snap.ids),
+                    "directory": directory_state(common.settings())})
 
 
 @bp.errorhandler(404)
