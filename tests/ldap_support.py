@@ -30,9 +30,10 @@ SLAPD = "/usr/sbin/slapd"
 ADMIN_PW = "directory-admin-pw"
 SERVICE_PW = "kb-service-password"
 ORG = "dc=example,dc=org"
-CORP = "dc=corp,dc=example"
+CORP = "DC=corp,DC=example"
 PEOPLE = f"ou=people,{ORG}"
 GROUPS = f"ou=groups,{ORG}"
+SERVICE_DN = f"cn=kb-service,{PEOPLE}"
 ROLE_GROUPS = {"agent": f"cn=support,{GROUPS}", "engineer": f"cn=engineers,{GROUPS}",
                "admin": f"cn=kb-admins,{GROUPS}"}
 AD_GROUPS = {"agent": f"CN=KB Agents,OU=Groups,{CORP}", "engineer": f"CN=KB Engineers,OU=Groups,{CORP}",
@@ -66,33 +67,21 @@ def _person(uid: str, cn: str, groups=(), extra: str = "") -> str:
         """) + extra
 
 
+def _top(suffix: str, o: str, units: list[str], service_cn: str) -> str:
+    """A directory's root, its organizational units, and kb's service account (password
+    SERVICE_PW) in the first unit; attribute names keep the case the suffix is written in."""
+    dc_attr, dc = suffix.split(",")[0].split("=")
+    ou, cn = ("OU", "CN") if dc_attr.isupper() else ("ou", "cn")
+    entries = [f"dn: {suffix}\nobjectClass: dcObject\nobjectClass: organization\no: {o}\ndc: {dc}\n"]
+    entries += [f"dn: {ou}={u},{suffix}\nobjectClass: organizationalUnit\nou: {u}\n" for u in units]
+    entries.append(f"dn: {cn}={service_cn},{ou}={units[0]},{suffix}\nobjectClass: organizationalRole\n"
+                   f"objectClass: simpleSecurityObject\ncn: {service_cn}\nuserPassword: {SERVICE_PW}\n")
+    return "\n".join(entries) + "\n"
+
+
 def _org_ldif() -> str:
     members = {"support": ["alice", "dave"], "engineers": ["erin"], "kb-admins": ["adam"], "other": ["nora"]}
-    out = [textwrap.dedent(f"""\
-        dn: {ORG}
-        objectClass: dcObject
-        objectClass: organization
-        o: Example
-        dc: example
-
-        dn: cn=kb-service,{ORG}
-        objectClass: organizationalRole
-        objectClass: simpleSecurityObject
-        cn: kb-service
-        userPassword: {SERVICE_PW}
-
-        dn: ou=people,{ORG}
-        objectClass: organizationalUnit
-        ou: people
-
-        dn: ou=groups,{ORG}
-        objectClass: organizationalUnit
-        ou: groups
-
-        dn: ou=policies,{ORG}
-        objectClass: organizationalUnit
-        ou: policies
-
+    out = [_top(ORG, "Example", ["people", "groups", "policies"], "kb-service") + textwrap.dedent(f"""\
         dn: cn=default,ou=policies,{ORG}
         objectClass: device
         objectClass: pwdPolicy
@@ -125,27 +114,7 @@ def _ad_user(cn: str, sam: str, group: str, uac: int) -> str:
 
 
 def _corp_ldif() -> str:
-    out = [textwrap.dedent(f"""\
-        dn: {CORP}
-        objectClass: dcObject
-        objectClass: organization
-        o: Corp
-        dc: corp
-
-        dn: OU=Users,{CORP}
-        objectClass: organizationalUnit
-        ou: Users
-
-        dn: OU=Groups,{CORP}
-        objectClass: organizationalUnit
-        ou: Groups
-
-        dn: CN=svc-kb,OU=Users,{CORP}
-        objectClass: organizationalRole
-        objectClass: simpleSecurityObject
-        cn: svc-kb
-        userPassword: {SERVICE_PW}
-        """),
+    out = [_top(CORP, "Corp", ["Users", "Groups"], "svc-kb"),
            _ad_user("Ann Agent", "ann", AD_GROUPS["agent"], 512),
            _ad_user("Eve Engineer", "eve", AD_GROUPS["engineer"], 66048),        # 0x10200: enabled
            _ad_user("Dan Disabled", "dan", AD_GROUPS["agent"], 514)]             # 0x202: ACCOUNTDISABLE
@@ -303,7 +272,7 @@ def org_env(slapd: Slapd, **extra: str) -> dict[str, str]:
 def org_search_env(slapd: Slapd, **extra: str) -> dict[str, str]:
     """KB_* settings for the OpenLDAP directory, search then bind with the service account."""
     env = {k: v for k, v in org_env(slapd).items() if k != "KB_LDAP_USER_DN"}
-    env.update(KB_LDAP_BIND_DN=f"cn=kb-service,{ORG}", KB_LDAP_BIND_PASSWORD=SERVICE_PW, KB_LDAP_USER_BASE=PEOPLE)
+    env.update(KB_LDAP_BIND_DN=SERVICE_DN, KB_LDAP_BIND_PASSWORD=SERVICE_PW, KB_LDAP_USER_BASE=PEOPLE)
     env.update(extra)
     return env
 

@@ -39,6 +39,15 @@ def sign_in(client, name: str, password: str):
     return client.post("/login", data={"csrf_token": csrf_token(client), "username": name, "password": password})
 
 
+def signed_in_person(base: Settings, slapd, new_person, role: str, **env: str):
+    """An app on the OpenLDAP directory (``env`` added) and a client signed in as a new ``role``."""
+    app = make_app(base, org_env(slapd, **env))
+    uid, pw = new_person(role)
+    c = app.test_client()
+    assert sign_in(c, uid, pw).status_code == 302
+    return app, c, uid, pw
+
+
 def log_rows(settings, **filters) -> list[dict]:
     return audit.entries(connect(settings.db_path), **filters)
 
@@ -61,10 +70,7 @@ def test_a_directory_user_signs_in_with_the_role_of_their_group(web_settings, sl
 
 
 def test_moving_to_another_group_changes_the_role_at_the_next_sign_in(web_settings, slapd, new_person):
-    app = make_app(web_settings, org_env(slapd))          # re-check every 60 s (the default)
-    uid, pw = new_person("agent")
-    c = app.test_client()
-    assert sign_in(c, uid, pw).status_code == 302
+    app, c, uid, pw = signed_in_person(web_settings, slapd, new_person, "agent")   # re-check every 60 s
     assert c.get("/agent/flags").status_code == 403
     slapd.leave(uid, "agent")
     slapd.join(uid, "admin")
@@ -98,10 +104,7 @@ def test_removing_someone_ends_their_sessions_at_the_next_request(web_settings, 
 
 
 def test_the_directory_is_asked_again_only_after_the_recheck_interval(web_settings, slapd, new_person):
-    app = make_app(web_settings, org_env(slapd, KB_LDAP_RECHECK="1h"))
-    uid, pw = new_person("engineer")
-    c = app.test_client()
-    assert sign_in(c, uid, pw).status_code == 302
+    app, c, uid, pw = signed_in_person(web_settings, slapd, new_person, "engineer", KB_LDAP_RECHECK="1h")
     slapd.leave(uid, "engineer")
     slapd.join(uid, "agent")
     assert c.get("/agent/flags").status_code == 200               # confirmed less than an hour ago
@@ -112,10 +115,7 @@ def test_the_directory_is_asked_again_only_after_the_recheck_interval(web_settin
 
 
 def test_a_lock_in_the_directory_ends_sessions_and_sign_in(web_settings, slapd, new_person):
-    app = make_app(web_settings, org_env(slapd, KB_LDAP_RECHECK="0"))
-    uid, pw = new_person("agent")
-    c = app.test_client()
-    assert sign_in(c, uid, pw).status_code == 302
+    app, c, uid, pw = signed_in_person(web_settings, slapd, new_person, "agent", KB_LDAP_RECHECK="0")
     slapd.lock(uid)
     assert c.get("/agent").status_code == 302
     assert sign_in(c, uid, pw).status_code == 401
@@ -183,10 +183,7 @@ def test_an_unreachable_directory_is_said_on_the_form_and_local_accounts_still_s
 
 
 def test_an_outage_does_not_end_sessions_and_health_recovers(web_settings, slapd, new_person):
-    live = make_app(web_settings, org_env(slapd, KB_LDAP_RECHECK="0"))
-    uid, pw = new_person("agent")
-    c = live.test_client()
-    assert sign_in(c, uid, pw).status_code == 302
+    live, c, uid, pw = signed_in_person(web_settings, slapd, new_person, "agent", KB_LDAP_RECHECK="0")
     assert c.get("/api/v1/health").get_json()["directory"]["status"] == "ok"
     down = make_app(web_settings, org_env(slapd, KB_LDAP_RECHECK="0", KB_LDAP_URL=dead_url()))
     d = down.test_client()
@@ -196,9 +193,7 @@ def test_an_outage_does_not_end_sessions_and_health_recovers(web_settings, slapd
 
 
 def test_switching_the_directory_off_ends_directory_sessions(web_settings, slapd, new_person):
-    uid, pw = new_person("agent")
-    c = make_app(web_settings, org_env(slapd)).test_client()
-    assert sign_in(c, uid, pw).status_code == 302
+    _, c, uid, pw = signed_in_person(web_settings, slapd, new_person, "agent")
     off = make_app(web_settings, {}).test_client()
     off.set_cookie("kb_session", c.get_cookie("kb_session").value)
     assert off.get("/agent").status_code == 302
