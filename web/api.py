@@ -150,11 +150,20 @@ def article(key: str):
 def health():
     """ok / degraded / failing with every reason (kb/service/health.py); 503 when failing."""
     _check(set())
-    report, status = service_health(common.settings(), common.searcher())
+    report, status = service_health(common.settings(), common.searcher(), extra={"directory": _directory()})
     resp = jsonify(report)
     resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _directory() -> dict:
+    """The company directory's part of health: degraded while it cannot be reached."""
+    from kb.accounts.directory_status import state
+    d = dict(state(common.settings()))
+    if d.get("status") == "degraded":
+        d["problem"] = f"the company directory cannot be reached (directory sign-in is refused): {d.get('error')}"
+    return d
 
 
 @bp.errorhandler(404)

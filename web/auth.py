@@ -1,15 +1,17 @@
-"""Blueprint ``auth``: staff sign-in and sign-out, and the UI language switch.
+"""Blueprint ``auth``: staff sign-in and sign-out, the admins' sign-in log, and the UI language
+switch.
 
-Sign-in checks the password (scrypt, kb.accounts.users), throttles repeated failures per user name and
-per client address, starts a fresh session (no fixation) bound to the password hash, and goes
-back to the page that asked for it.
+Sign-in (kb.accounts.signin) checks a local account's password (scrypt) or the company directory,
+throttles repeated failures per user name and per client address, starts a fresh session (no
+fixation) bound to the account's password hash, and goes back to the page that asked for it.
+When the directory cannot be reached the form says so, and local accounts still sign in.
 """
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from kb.core.errors import AuthError, LoginThrottled
-from kb.accounts.users import authenticate
+from kb.accounts import audit, directory_status, signin
+from kb.core.errors import AuthError, DirectoryUnavailable, LoginThrottled
 from web import common, i18n
 
 bp = Blueprint("auth", __name__)
@@ -18,30 +20,45 @@ bp = Blueprint("auth", __name__)
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     nxt = common.safe_next(request.values.get("next"), url_for("agent.console"))
+    if request.method == "GET" and common.current_user() is not None:
+        return redirect(nxt)
+
+    def form(error: str | None, status: int = 200, username: str = ""):
+        down = directory_status.state(common.settings())["status"] == "degraded"
+        return render_template("login.html", next=nxt, username=username, error=error, directory_down=down), status
+
     if request.method == "GET":
-        if common.current_user() is not None:
-            return redirect(nxt)
-        return render_template("login.html", next=nxt, username="", error=None)
+        return form(None)
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     try:
-        user = authenticate(common.db(), username, password, client=request.remote_addr or "-")
+        user = signin.sign_in(common.db(), common.settings(), username, password, client=request.remote_addr or "-")
     except LoginThrottled as e:
         minutes = max(1, (e.retry_after + 59) // 60)
-        error = i18n.gettext("Too many failed sign-ins. Try again in {minutes} min.", minutes=minutes)
-        resp = current_app.make_response((render_template("login.html", next=nxt, username=username,
-                                                           error=error), 429))
+        resp = current_app.make_response(form(i18n.gettext("Too many failed sign-ins. Try again in {minutes} min.",
+                                                           minutes=minutes), 429, username))
         resp.headers["Retry-After"] = str(e.retry_after)
         return resp
+    except DirectoryUnavailable:
+        message = "The company directory cannot be reached, so directory accounts cannot sign in right now. Try again in a few minutes."
+        return form(i18n.gettext(message), 503, username)
     except AuthError:
-        error = i18n.gettext("Wrong user name or password.")
-        return render_template("login.html", next=nxt, username=username, error=error), 401
-    row = next(common.db()["users"].rows_where("username = ?", [user.username], limit=1))
-    session.clear()
-    session.permanent = True
-    session["u"] = user.username
-    session["k"] = common.session_key(row["password_hash"])
+        return form(i18n.gettext("Wrong user name or password."), 401, username)
+    common.start_session(user, user.source)
     return redirect(nxt)
+
+
+@bp.get("/agent/signins")
+@common.login_required("admin")
+def signins():
+    """Admins: who signed in, when, how and from where, and the failed attempts."""
+    user = request.args.get("user", "").strip()[:128]
+    method = request.args.get("method") if request.args.get("method") in audit.METHODS else None
+    failed = request.args.get("failed") == "1"
+    rows = audit.entries(common.db(), user=user or None, failed=failed, method=method, limit=300)
+    return render_template("agent/signins.html", rows=rows, user=user, method=method or "", failed=failed,
+                           methods=audit.METHODS, directory=directory_status.state(common.settings()),
+                           nav="signins")
 
 
 @bp.post("/logout")

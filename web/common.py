@@ -18,7 +18,8 @@ from kb.core.config import Settings
 from kb.core.errors import NotFound
 from kb.search.searcher import Searcher
 from kb.core.store import connect
-from kb.accounts.users import User, get_user
+from kb.accounts import proxy, signin
+from kb.accounts.users import User, account_row, get_user
 
 STAFF = ("agent", "engineer", "admin")
 ENGINEERS = ("engineer", "admin")
@@ -61,19 +62,63 @@ def session_key(user_row_hash: str) -> str:
     return hashlib.sha256(user_row_hash.encode()).hexdigest()[:16]
 
 
+def start_session(user: User, method: str) -> None:
+    """A fresh session (no fixation) for ``user``, bound to the account's password hash."""
+    row = account_row(db(), user.username)
+    session.clear()
+    session.permanent = True
+    session["u"] = user.username
+    session["m"] = method
+    session["k"] = session_key(row["password_hash"]) if row else ""
+
+
 def load_user() -> None:
     """before_request: the session's user, re-read from the database on every request so a
-    disabled account or a changed password ends its sessions at once."""
+    disabled account or a changed password ends its sessions at once; a directory account is
+    re-checked in the directory (kb.accounts.signin.recheck); the trusted proxy's user header
+    signs its user in (kb.accounts.proxy)."""
     g.user = None
     g.token = None
+    s = settings()
+    if s.auth_header and _proxy_user(s):
+        return
     name = session.get("u")
     if not name:
         return
-    row = next(iter(db()["users"].rows_where("username = ?", [name], limit=1)), None)
-    if row is None or row.get("disabled") or session.get("k") != session_key(row["password_hash"]):
+    row = account_row(db(), name)
+    if (row is None or row.get("disabled") or session.get("k") != session_key(row["password_hash"])
+            or session.get("m") == "proxy"                  # only while the proxy vouches for it
+            or not signin.recheck(db(), s, row, client=request.remote_addr or "-")):
         session.clear()
         return
     g.user = get_user(db(), name)
+
+
+def peer_address() -> str | None:
+    """The address the connection came from, before KB_PROXY_HOPS rewrote remote_addr."""
+    orig = request.environ.get("werkzeug.proxy_fix.orig") or {}
+    return orig.get("REMOTE_ADDR") or request.environ.get("REMOTE_ADDR")
+
+
+def _proxy_user(s: Settings) -> bool:
+    """The trusted proxy's header, when present: True when it decided who this request is."""
+    name = request.headers.get(s.auth_header)
+    if name is None:
+        return False
+    peer = peer_address()
+    if not proxy.trusted(s, peer):
+        proxy.ignored(db(), s, name, peer)
+        return False
+    groups = request.headers.get(s.auth_groups_header) if s.auth_groups_header else None
+    new = session.get("m") != "proxy" or session.get("u") != name.strip().lower()
+    user = proxy.sign_in(db(), s, name, groups, request.remote_addr or peer or "-", new_session=new)
+    if user is None:
+        session.clear()
+        return True
+    if new:
+        start_session(user, "proxy")
+    g.user = user
+    return True
 
 
 def current_user() -> User | None:

@@ -311,4 +311,28 @@ ZH: dict[str, str] = {
     "Merged": "已合并",
     "Rejected": "已拒绝",
     "An article from this ticket was captured before as contribution {id} ({state}); this one is new.": "此工单之前已整理为贡献 {id}（{state}）；这是一篇新的文章。",
+    # sign-in: the company directory, the sign-in log
+    "The company directory cannot be reached: directory accounts cannot sign in until it is back. Local accounts still can.":
+        "无法连接公司目录：目录账号在其恢复前无法登录，本地账号仍可登录。",
+    "The company directory cannot be reached, so directory accounts cannot sign in right now. Try again in a few minutes.":
+        "无法连接公司目录，目录账号暂时无法登录。请几分钟后再试。",
+    "Sign-ins": "登录记录",
+    "Who signed in, when, how and from where, and every failed attempt (kept for a year).":
+        "谁在何时、以何种方式、从哪里登录，以及每一次失败的尝试（保留一年）。",
+    "Method": "方式",
+    "Local account": "本地账号",
+    "Directory (LDAP)": "公司目录 (LDAP)",
+    "Sign-in proxy": "登录代理",
+    "Failed only": "仅看失败",
+    "The company directory cannot be reached: {reason}": "无法连接公司目录：{reason}",
+    "The company directory answers.": "公司目录连接正常。",
+    "Last answer": "最近一次应答",
+    "Last failure": "最近一次失败",
+    "Time (UTC)": "时间 (UTC)",
+    "Address": "地址",
+    "Result": "结果",
+    "Signed in": "已登录",
+    "Failed": "失败",
+    "No sign-ins to show": "没有可显示的登录记录",
+    "Sign-ins and failed attempts appear here as they happen.": "登录和失败的尝试发生后会显示在这里。",
 }

@@ -2,6 +2,9 @@
 hashes, roles, sign-in with throttling (table ``login_attempts``), and the throwaway demo
 accounts created when the demo data set is loaded.
 
+Each account has a ``source``: ``local`` (a password kept here), ``ldap`` or ``proxy`` (mirrored
+from the company directory or the sign-in proxy by kb.accounts.external; no password here).
+
 Roles: ``agent`` (console, tickets, article pages), ``engineer`` (also the flag queue) and
 ``admin`` (everything). Customers never sign in; they are the anonymous ``customer`` role.
 """
@@ -43,6 +46,8 @@ class User:
     disabled: bool = False
     demo: bool = False
     created_at: str | None = None
+    source: str = "local"
+    sync_error: str | None = None      # why the directory or proxy last refused a mirrored account
 
     @property
     def name(self) -> str:
@@ -100,7 +105,12 @@ def check_password_rules(password: str) -> None:
 
 def _user(row: dict) -> User:
     return User(row["username"], row["role"], row.get("display_name") or "", bool(row.get("disabled")),
-                bool(row.get("demo")), row.get("created_at"))
+                bool(row.get("demo")), row.get("created_at"), row.get("source") or "local", row.get("sync_error"))
+
+
+def account_row(db: sqlite_utils.Database, username: str) -> dict | None:
+    """The account's stored row (with its password hash), or None."""
+    return next(iter(db["users"].rows_where("username = ?", [username], limit=1)), None) if username else None
 
 
 def add_user(db: sqlite_utils.Database, username: str, password: str, role: str,
@@ -122,8 +132,8 @@ def add_user(db: sqlite_utils.Database, username: str, password: str, role: str,
 
 
 def get_user(db: sqlite_utils.Database, username: str) -> User | None:
-    rows = list(db["users"].rows_where("username = ?", [username], limit=1))
-    return _user(rows[0]) if rows else None
+    row = account_row(db, username)
+    return _user(row) if row else None
 
 
 def list_users(db: sqlite_utils.Database) -> list[User]:
@@ -137,9 +147,18 @@ def set_disabled(db: sqlite_utils.Database, username: str, disabled: bool = True
     return get_user(db, username)  # type: ignore[return-value]
 
 
+def password_is_local(user: User, field: str = "username") -> None:
+    """FieldError unless ``user``'s password is kept in kb (not in the directory or a proxy)."""
+    if user.source != "local":
+        where = "the company directory" if user.source == "ldap" else "the sign-in proxy"
+        raise FieldError(field, f"{user.username!r} signs in through {where}: its password is set there, not in kb")
+
+
 def set_password(db: sqlite_utils.Database, username: str, password: str) -> None:
-    if get_user(db, username) is None:
+    user = get_user(db, username)
+    if user is None:
         raise NotFound(f"no user {username!r}")
+    password_is_local(user)
     check_password_rules(password)
     db["users"].update(username, {"password_hash": hash_password(password)})
 
@@ -172,7 +191,8 @@ def throttle_check(db: sqlite_utils.Database, username: str, client: str) -> Non
             raise LoginThrottled(_retry_after(oldest, now))
 
 
-def _record(db: sqlite_utils.Database, username: str, client: str, ok: bool) -> None:
+def record_attempt(db: sqlite_utils.Database, username: str, client: str, ok: bool) -> None:
+    """Count a sign-in attempt towards (or, when it succeeded, reset) the throttling."""
     now = _iso(_now())
     db["login_attempts"].insert_all([
         {"key": f"user:{username.lower()}", "ok": int(ok), "created_at": now},
@@ -186,10 +206,16 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str, client
     LoginThrottled otherwise. Every attempt is recorded."""
     username = (username or "").strip()
     throttle_check(db, username, client)
-    row = next(iter(db["users"].rows_where("username = ?", [username], limit=1)), None) if username else None
+    return check_local(db, username, password, client)
+
+
+def check_local(db: sqlite_utils.Database, username: str, password: str, client: str = "-") -> User:
+    """authenticate() after the throttling check: the password against the stored hash (a
+    mirrored directory or proxy account has none that any password matches)."""
+    row = account_row(db, username)
     ok = verify_password(row["password_hash"] if row else _DUMMY_HASH, password or "")
     ok = ok and row is not None and not row.get("disabled")
-    _record(db, username, client, ok)
+    record_attempt(db, username, client, ok)
     if not ok:
         raise AuthError("wrong user name or password, or the account is disabled")
     return _user(row)  # type: ignore[arg-type]

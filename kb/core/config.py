@@ -6,10 +6,13 @@ Every setting is documented in README.md ("Settings"); a test keeps the two in s
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from kb.core.errors import ConfigError
 
@@ -38,6 +41,22 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "git_remote": ("KB_GIT_REMOTE", "Git remote the refresher fetches the articles from (default: the checkout's upstream)."),
     "git_branch": ("KB_GIT_BRANCH", "Branch of that remote the checkout follows (default: the upstream's branch, else the checked-out one)."),
     "git_webhook_secret": ("KB_GIT_WEBHOOK_SECRET", "Shared secret of the push webhook POST /api/v1/hooks/git (unset: the endpoint is off)."),
+    # Staff sign-in from the company directory (LDAP / Active Directory) and from a trusted proxy.
+    "ldap_url": ("KB_LDAP_URL", "Directory server: ldap://host[:port] or ldaps://host[:port]; unset: no directory sign-in."),
+    "ldap_starttls": ("KB_LDAP_STARTTLS", "1 to upgrade an ldap:// connection with StartTLS."),
+    "ldap_ca_file": ("KB_LDAP_CA_FILE", "PEM file of the CA that signed the directory's certificate (default: the system's)."),
+    "ldap_user_dn": ("KB_LDAP_USER_DN", "Bind template with {username}: uid={username},ou=people,dc=example,dc=org or {username}@corp.example."),
+    "ldap_bind_dn": ("KB_LDAP_BIND_DN", "Service account that finds users and re-checks them (search then bind)."),
+    "ldap_bind_password": ("KB_LDAP_BIND_PASSWORD", "Password of KB_LDAP_BIND_DN."),
+    "ldap_user_base": ("KB_LDAP_USER_BASE", "Where users are searched: ou=people,dc=example,dc=org."),
+    "ldap_user_filter": ("KB_LDAP_USER_FILTER", "Filter that finds a user, with {username}: (uid={username}); AD: (sAMAccountName={username})."),
+    "ldap_roles": ("KB_LDAP_ROLES", "agent=<group DN>;engineer=<group DN>;admin=<group DN>."),
+    "ldap_timeout": ("KB_LDAP_TIMEOUT", "Longest wait for the directory to connect or answer."),
+    "ldap_recheck": ("KB_LDAP_RECHECK", "How often a signed-in directory account is re-checked in the directory (0: every request)."),
+    "auth_header": ("KB_AUTH_HEADER", "Request header a trusted sign-in proxy puts the user name in, e.g. X-Forwarded-User."),
+    "auth_groups_header": ("KB_AUTH_GROUPS_HEADER", "Request header with the user's groups (comma-separated), e.g. X-Forwarded-Groups."),
+    "auth_proxies": ("KB_AUTH_PROXIES", "Addresses or networks of the sign-in proxy (comma-separated): 10.0.0.5, 10.1.0.0/24."),
+    "auth_roles": ("KB_AUTH_ROLES", "agent=<group>;engineer=<group>;admin=<group> for the groups header."),
 }
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -96,6 +115,22 @@ class Settings:
     git_remote: str | None = None
     git_branch: str | None = None
     git_webhook_secret: str | None = None
+    # Staff sign-in: the company directory and a trusted sign-in proxy (see kb.accounts).
+    ldap_url: str | None = None
+    ldap_starttls: bool = False
+    ldap_ca_file: Path | None = None
+    ldap_user_dn: str | None = None
+    ldap_bind_dn: str | None = None
+    ldap_bind_password: str | None = field(default=None, repr=False)
+    ldap_user_base: str | None = None
+    ldap_user_filter: str = "(uid={username})"
+    ldap_roles: tuple[tuple[str, str], ...] = ()
+    ldap_timeout: float = 5.0
+    ldap_recheck: float = 60.0
+    auth_header: str | None = None
+    auth_groups_header: str | None = None
+    auth_proxies: tuple[str, ...] = ()
+    auth_roles: tuple[tuple[str, str], ...] = ()
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -116,6 +151,8 @@ class Settings:
                 if unknown:
                     raise ConfigError(f"{var}: unknown encoder {unknown[0]!r} "
                                       f"(choose from {', '.join(KNOWN_ENCODERS)}, none)")
+            elif name.startswith(("ldap_", "auth_")):
+                values[name] = _signin_value(name, raw, var)
             elif name in ("semantic", "secure_cookies"):
                 values[name] = _bool(raw, var)
             elif name.startswith("first_response_"):
@@ -150,6 +187,7 @@ class Settings:
         unknown = [e for e in s.encoders if e not in ("minilm", "use3")]
         if unknown:
             raise ConfigError(f"KB_ENCODERS: unknown encoder {unknown[0]!r} (choose from minilm, use3, none)")
+        _check_signin(s)
         return s
 
     def replace(self, **changes: Any) -> "Settings":
@@ -166,3 +204,153 @@ class Settings:
     @property
     def index_root(self) -> Path:
         return self.home / "index"
+
+
+# --- staff sign-in: the directory and the trusted proxy -----------------------------------------
+
+STAFF_ROLES = ("agent", "engineer", "admin")
+_HEADER_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_VAR = {name: var for name, (var, _) in ENV_DOC.items()}
+
+
+def _dn(value: str, var: str) -> str:
+    from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.utils.dn import parse_dn
+    try:
+        parse_dn(value)
+    except LDAPInvalidDnError:
+        raise ConfigError(f"{var}: {value!r} is not a distinguished name such as ou=people,dc=example,dc=org") from None
+    return value
+
+
+def _ldap_url(raw: str, var: str) -> str:
+    url = raw.strip()
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (parts.scheme.lower() not in ("ldap", "ldaps") or not parts.hostname or port == -1 or parts.username
+            or parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise ConfigError(f"{var}: expected ldap://host[:port] or ldaps://host[:port], got {raw!r}")
+    return url
+
+
+def _role_map(raw: str, var: str, check=None) -> tuple[tuple[str, str], ...]:
+    """``agent=GROUP;engineer=GROUP;admin=GROUP`` (a role may appear more than once)."""
+    out = []
+    for part in re.split(r"(?<!\\);", raw):
+        part = part.strip()
+        if not part:
+            continue
+        role, eq, group = part.partition("=")
+        role, group = role.strip().lower(), group.strip()
+        if not eq or not group:
+            raise ConfigError(f"{var}: expected role=group entries separated by ';', got {part!r}")
+        if role not in STAFF_ROLES:
+            raise ConfigError(f"{var}: unknown role {role!r} in {part!r} (roles: {', '.join(STAFF_ROLES)})")
+        out.append((role, check(group, var) if check else group))
+    if not out:
+        raise ConfigError(f"{var}: no role=group entries")
+    return tuple(out)
+
+
+def _networks(raw: str, var: str) -> tuple[str, ...]:
+    out = []
+    for item in re.split(r"[\s,]+", raw.strip()):
+        if not item:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{var}: {item!r} is not an IP address or network such as 10.0.0.5 or 10.1.0.0/24") from None
+    if not out:
+        raise ConfigError(f"{var}: no address given")
+    return tuple(out)
+
+
+def _signin_value(name: str, raw: str, var: str) -> Any:
+    if name == "ldap_starttls":
+        return _bool(raw, var)
+    if name in ("ldap_timeout", "ldap_recheck"):
+        if name == "ldap_recheck" and raw.strip() in ("0", "0s"):
+            return 0.0
+        try:
+            return _duration(raw, var)
+        except ConfigError:
+            if name == "ldap_recheck":
+                raise ConfigError(f"{var}: expected 0 (every request) or a duration such as 60s or 5m, got {raw!r}") from None
+            raise
+    if name == "ldap_url":
+        return _ldap_url(raw, var)
+    if name == "ldap_ca_file":
+        path = Path(raw.strip())
+        if not path.is_file():
+            raise ConfigError(f"{var}: no such file {raw!r}")
+        return path
+    if name == "ldap_roles":
+        return _role_map(raw, var, _dn)
+    if name == "auth_roles":
+        return _role_map(raw, var)
+    if name == "auth_proxies":
+        return _networks(raw, var)
+    value = raw.strip()
+    if not value:
+        raise ConfigError(f"{var}: empty (unset it instead)")
+    if name in ("auth_header", "auth_groups_header") and not _HEADER_RE.match(value):
+        raise ConfigError(f"{var}: {value!r} is not a header name such as X-Forwarded-User")
+    if name in ("ldap_user_dn", "ldap_user_filter") and "{username}" not in value:
+        raise ConfigError(f"{var}: must contain {{username}}, got {value!r}")
+    if name == "ldap_user_filter" and not _balanced(value):
+        raise ConfigError(f"{var}: {value!r} is not an LDAP filter such as (uid={{username}})")
+    if name in ("ldap_bind_dn", "ldap_user_base"):
+        _dn(value, var)
+    return value
+
+
+def _balanced(f: str) -> bool:
+    depth = 0
+    for i, c in enumerate(f):
+        depth += {"(": 1, ")": -1}.get(c, 0) if i == 0 or f[i - 1] != "\\" else 0
+        if depth < 0 or (depth == 0 and i < len(f) - 1):
+            return False
+    return f.startswith("(") and depth == 0
+
+
+def _check_signin(s: "Settings") -> None:
+    """Settings that only make sense together: one line naming the variable that is missing."""
+    v = _VAR
+    ldap_set = [n for n in ("ldap_starttls", "ldap_ca_file", "ldap_user_dn", "ldap_bind_dn", "ldap_bind_password",
+                            "ldap_user_base", "ldap_roles") if getattr(s, n)]
+    if not s.ldap_url and ldap_set:
+        raise ConfigError(f"{v[ldap_set[0]]}: is set but KB_LDAP_URL is not")
+    if s.ldap_url:
+        if not s.ldap_roles:
+            raise ConfigError("KB_LDAP_ROLES: required with KB_LDAP_URL (agent=<group DN>;engineer=...;admin=...)")
+        if not (s.ldap_user_dn or s.ldap_user_base):
+            raise ConfigError("KB_LDAP_URL: also set KB_LDAP_USER_DN (bind template) or KB_LDAP_USER_BASE (search then bind)")
+        if s.ldap_starttls and s.ldap_url.lower().startswith("ldaps:"):
+            raise ConfigError("KB_LDAP_STARTTLS: ldaps:// is encrypted already; use ldap:// with StartTLS, or ldaps:// alone")
+        if bool(s.ldap_bind_dn) != bool(s.ldap_bind_password):
+            raise ConfigError("KB_LDAP_BIND_PASSWORD: required with KB_LDAP_BIND_DN" if s.ldap_bind_dn
+                              else "KB_LDAP_BIND_DN: required with KB_LDAP_BIND_PASSWORD")
+        if s.ldap_user_dn and not s.ldap_user_base and not _is_dn(s.ldap_user_dn.replace("{username}", "x")):
+            raise ConfigError(f"KB_LDAP_USER_BASE: required when KB_LDAP_USER_DN is not a DN ({s.ldap_user_dn!r}): "
+                              "the account's entry is searched there")
+    proxy_set = [n for n in ("auth_groups_header", "auth_proxies", "auth_roles") if getattr(s, n)]
+    if not s.auth_header and proxy_set:
+        raise ConfigError(f"{v[proxy_set[0]]}: is set but KB_AUTH_HEADER is not")
+    if s.auth_header:
+        if not s.auth_proxies:
+            raise ConfigError("KB_AUTH_PROXIES: required with KB_AUTH_HEADER (the sign-in proxy's addresses)")
+        if bool(s.auth_groups_header) != bool(s.auth_roles):
+            raise ConfigError("KB_AUTH_ROLES: required with KB_AUTH_GROUPS_HEADER" if s.auth_groups_header
+                              else "KB_AUTH_GROUPS_HEADER: required with KB_AUTH_ROLES")
+
+
+def _is_dn(value: str) -> bool:
+    try:
+        _dn(value, "")
+    except ConfigError:
+        return False
+    return "=" in value

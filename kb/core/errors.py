@@ -69,6 +69,11 @@ class AuthError(KbError):
     """Sign-in failed: unknown user, wrong password or disabled account (one message for all)."""
 
 
+class DirectoryUnavailable(KbError):
+    """The company directory cannot be reached or refused kb's own connection (not the user's
+    password): directory accounts cannot sign in until it is back; local accounts still can."""
+
+
 class LoginThrottled(AuthError):
     """Too many failed sign-ins for this user or address; ``retry_after`` is in seconds."""
 

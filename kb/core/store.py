@@ -94,7 +94,22 @@ def _m4_demo_users(db: sqlite_utils.Database) -> None:
         db["users"].add_column("demo", int, not_null_default=0)
 
 
-MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users]
+def _m5_signin_sources(db: sqlite_utils.Database) -> None:
+    """Where each account comes from (``local``, ``ldap`` or ``proxy``), its directory entry, when
+    the directory last confirmed it and why it last refused it; the sign-in log for admins."""
+    users = db["users"]
+    if "source" not in users.columns_dict:
+        users.add_column("source", str, not_null_default="local")
+    for column in ("external_id", "synced_at", "sync_error"):
+        if column not in users.columns_dict:
+            users.add_column(column, str)
+    db["signins"].create({"id": int, "username": str, "method": str, "client": str, "ok": int, "reason": str,
+                          "created_at": str}, pk="id", not_null={"username", "method", "ok", "created_at"})
+    db["signins"].create_index(["created_at"])
+    db["signins"].create_index(["username", "created_at"])
+
+
+MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users, _m5_signin_sources]
 
 _lock = threading.Lock()
 
