@@ -19,6 +19,7 @@ from kb.core.errors import ConfigError
 # name -> (environment variable, help text). The README table is checked against this.
 ENV_DOC: dict[str, tuple[str, str]] = {
     "home": ("KB_HOME", "State folder: SQLite database, search indexes, last indexed commit."),
+    "database_url": ("KB_DATABASE_URL", "PostgreSQL database for the state several nodes share (postgresql://user:password@host:port/db); unset: SQLite in KB_HOME."),
     "articles": ("KB_ARTICLES", "Folder (ideally a git repository) holding the Markdown articles."),
     "encoders": ("KB_ENCODERS", "Comma list of sentence encoders for semantic search: minilm, use3, or none."),
     "semantic": ("KB_SEMANTIC", "1 to use semantic search in hybrid mode, 0 for keyword only."),
@@ -78,6 +79,25 @@ def _duration(value: str, name: str) -> float:
 KNOWN_ENCODERS = ("minilm", "use3")
 
 
+def _database_url(value: str, name: str) -> str | None:
+    """``postgresql://user[:password]@host[:port]/database``; empty means SQLite in KB_HOME."""
+    from urllib.parse import urlsplit
+    value = value.strip()
+    if not value:
+        return None
+    shown = value.split("@")[-1] if "@" in value else value
+    try:
+        parts = urlsplit(value)
+        parts.port
+    except ValueError:
+        raise ConfigError(f"{name}: malformed URL (…@{shown}): the port must be a number") from None
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname and not parts.path.strip("/"):
+        raise ConfigError(f"{name}: expected postgresql://user:password@host:port/database, got …{shown!r}")
+    if not parts.path.strip("/"):
+        raise ConfigError(f"{name}: {shown!r} names no database (…/database at the end)")
+    return value
+
+
 def _bool(value: str, name: str) -> bool:
     v = value.strip().lower()
     if v in ("1", "true", "yes", "on"):
@@ -90,6 +110,7 @@ def _bool(value: str, name: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     home: Path = Path(".kb")
+    database_url: str | None = None
     articles: Path = Path("articles")
     encoders: tuple[str, ...] = ("minilm", "use3")
     semantic: bool = True
@@ -145,6 +166,8 @@ class Settings:
             raw = env[var]
             if name in ("home", "articles"):
                 values[name] = Path(raw)
+            elif name == "database_url":
+                values[name] = _database_url(raw, var)
             elif name == "encoders":
                 values[name] = tuple(e.strip() for e in raw.split(",") if e.strip() and e.strip() != "none")
                 unknown = [e for e in values[name] if e not in KNOWN_ENCODERS]

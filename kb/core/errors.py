@@ -61,6 +61,10 @@ class RepoError(KbError):
     """A git operation on the articles repository failed."""
 
 
+class DatabaseError(KbError):
+    """The database cannot be opened or reached, is read-only, or has a schema this kb does not know."""
+
+
 class BackupError(KbError):
     """A backup could not be taken, or a backup is incomplete or corrupt and was not restored."""
 

@@ -1,191 +1,239 @@
-"""The SQLite database (``KB_HOME/kb.sqlite``) through sqlite-utils: connection settings and
-the versioned schema. Every table kb keeps is created by a migration listed here; migrations
-run on open, in order, each once, inside a transaction.
+"""The database kb keeps its state in — SQLite in ``KB_HOME/kb.sqlite`` by default, PostgreSQL
+when ``KB_DATABASE_URL`` is set — and its versioned schema. Every table is created by a
+migration listed here, the same on both; migrations run on open, in order, each once, inside a
+transaction that one process at a time may hold. A database whose schema is newer than this
+code is refused. Also the embedding cache: vectors by (encoder fingerprint, content hash),
+shared by every node on PostgreSQL.
 """
 from __future__ import annotations
 
-import sqlite3
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import sqlite_utils
 
-Migration = Callable[[sqlite_utils.Database], None]
+from kb.core.db import Database, postgres_connection, sqlite_connection
+from kb.core.errors import DatabaseError
 
-
-def _m1_embeddings(db: sqlite_utils.Database) -> None:
-    db["embeddings"].create(
-        {"fingerprint": str, "hash": str, "dim": int, "vector": bytes},
-        pk=("fingerprint", "hash"),
-    )
+Migration = Callable[[Database], None]
 
 
-def _m2_support(db: sqlite_utils.Database) -> None:
+def _m1_embeddings(db: Database) -> None:
+    db.ddl('CREATE TABLE embeddings (fingerprint TEXT, hash TEXT, dim INTEGER, vector {BLOB}, '
+           'PRIMARY KEY (fingerprint, hash))')
+
+
+def _m2_support(db: Database) -> None:
     """Tickets, links, feedback, search log, views, users, tokens, flags, contributions."""
-    db["tickets"].create({
-        "id": str, "channel": str, "priority": str, "customer": str, "contact": str, "product": str,
-        "subject": str, "description": str, "resolution": str, "agent": str, "status": str,
-        "created_at": str, "first_response_at": str, "resolved_at": str, "closed_at": str,
-        "csat": int, "fcr": int, "reopened": int, "demo": int, "source": str, "extra": str,
-        "updated_at": str,
-    }, pk="id", not_null={"id"}, defaults={"reopened": 0, "demo": 0})
-    db["tickets"].create_index(["resolved_at"])
-    db["tickets"].create_index(["product"])
-    db["links"].create({
-        "id": int, "ticket_id": str, "article_id": str, "kind": str, "created_by": str, "created_at": str,
-    }, pk="id", not_null={"ticket_id", "article_id", "kind"})
-    db["links"].create_index(["ticket_id", "article_id", "kind"], unique=True)
-    db["links"].create_index(["article_id"])
-    db["feedback"].create({
-        "id": int, "article_id": str, "helpful": int, "comment": str, "audience": str, "created_at": str,
-    }, pk="id", not_null={"article_id"})
-    db["feedback"].create_index(["article_id"])
-    db["search_log"].create({
-        "id": int, "query": str, "role": str, "results": int, "clicked": str, "latency_ms": float,
-        "created_at": str,
-    }, pk="id")
-    db["search_log"].create_index(["created_at"])
-    db["views"].create({"id": int, "article_id": str, "role": str, "created_at": str}, pk="id")
-    db["views"].create_index(["article_id"])
-    db["users"].create({
-        "username": str, "password_hash": str, "role": str, "display_name": str, "created_at": str,
-        "disabled": int,
-    }, pk="username", defaults={"disabled": 0})
-    db["tokens"].create({
-        "id": int, "name": str, "token_hash": str, "role": str, "created_at": str, "last_used_at": str,
-        "revoked": int,
-    }, pk="id", defaults={"revoked": 0})
-    db["tokens"].create_index(["token_hash"], unique=True)
-    db["login_attempts"].create({"id": int, "key": str, "ok": int, "created_at": str}, pk="id")
-    db["login_attempts"].create_index(["key", "created_at"])
-    db["flags"].create({
-        "id": int, "article_id": str, "reason": str, "comment": str, "created_by": str, "ticket_id": str,
-        "created_at": str, "resolved_at": str,
-    }, pk="id", not_null={"article_id", "reason"})
-    db["flags"].create_index(["article_id"])
-    db["contributions"].create({
-        "id": int, "kind": str, "state": str, "author": str, "ticket_id": str, "article_id": str,
-        "slug": str, "title": str, "language": str, "visibility": str, "markdown": str,
-        "base_hash": str, "branch": str, "commit_sha": str, "reject_reason": str,
-        "created_at": str, "updated_at": str, "exported_at": str, "merged_at": str,
-    }, pk="id", not_null={"kind", "state"})
-    db["contributions"].create_index(["state"])
-    db["drafts"].create({"key": str, "owner": str, "data": str, "updated_at": str}, pk="key")
+    for sql in (
+        "CREATE TABLE tickets (id TEXT PRIMARY KEY NOT NULL, channel TEXT, priority TEXT, customer TEXT, "
+        "contact TEXT, product TEXT, subject TEXT, description TEXT, resolution TEXT, agent TEXT, status TEXT, "
+        "created_at TEXT, first_response_at TEXT, resolved_at TEXT, closed_at TEXT, csat INTEGER, fcr INTEGER, "
+        "reopened INTEGER DEFAULT 0, demo INTEGER DEFAULT 0, source TEXT, extra TEXT, updated_at TEXT)",
+        "CREATE INDEX idx_tickets_resolved_at ON tickets (resolved_at)",
+        "CREATE INDEX idx_tickets_product ON tickets (product)",
+        "CREATE TABLE links (id {ID}, ticket_id TEXT NOT NULL, article_id TEXT NOT NULL, kind TEXT NOT NULL, "
+        "created_by TEXT, created_at TEXT)",
+        "CREATE UNIQUE INDEX idx_links_ticket_id_article_id_kind ON links (ticket_id, article_id, kind)",
+        "CREATE INDEX idx_links_article_id ON links (article_id)",
+        "CREATE TABLE feedback (id {ID}, article_id TEXT NOT NULL, helpful INTEGER, comment TEXT, audience TEXT, "
+        "created_at TEXT)",
+        "CREATE INDEX idx_feedback_article_id ON feedback (article_id)",
+        "CREATE TABLE search_log (id {ID}, query TEXT, role TEXT, results INTEGER, clicked TEXT, latency_ms {REAL}, "
+        "created_at TEXT)",
+        "CREATE INDEX idx_search_log_created_at ON search_log (created_at)",
+        "CREATE TABLE views (id {ID}, article_id TEXT, role TEXT, created_at TEXT)",
+        "CREATE INDEX idx_views_article_id ON views (article_id)",
+        "CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT, role TEXT, display_name TEXT, "
+        "created_at TEXT, disabled INTEGER DEFAULT 0)",
+        "CREATE TABLE tokens (id {ID}, name TEXT, token_hash TEXT, role TEXT, created_at TEXT, last_used_at TEXT, "
+        "revoked INTEGER DEFAULT 0)",
+        "CREATE UNIQUE INDEX idx_tokens_token_hash ON tokens (token_hash)",
+        "CREATE TABLE login_attempts (id {ID}, key TEXT, ok INTEGER, created_at TEXT)",
+        "CREATE INDEX idx_login_attempts_key_created_at ON login_attempts (key, created_at)",
+        "CREATE TABLE flags (id {ID}, article_id TEXT NOT NULL, reason TEXT NOT NULL, comment TEXT, created_by TEXT, "
+        "ticket_id TEXT, created_at TEXT, resolved_at TEXT)",
+        "CREATE INDEX idx_flags_article_id ON flags (article_id)",
+        "CREATE TABLE contributions (id {ID}, kind TEXT NOT NULL, state TEXT NOT NULL, author TEXT, ticket_id TEXT, "
+        "article_id TEXT, slug TEXT, title TEXT, language TEXT, visibility TEXT, markdown TEXT, base_hash TEXT, "
+        "branch TEXT, commit_sha TEXT, reject_reason TEXT, created_at TEXT, updated_at TEXT, exported_at TEXT, "
+        "merged_at TEXT)",
+        "CREATE INDEX idx_contributions_state ON contributions (state)",
+        "CREATE TABLE drafts (key TEXT PRIMARY KEY, owner TEXT, data TEXT, updated_at TEXT)",
+    ):
+        db.ddl(sql)
 
 
-
-def _m3_ticket_signals(db: sqlite_utils.Database) -> None:
+def _m3_ticket_signals(db: Database) -> None:
     """Demo markers on the activity tables, and the indexes the ticket metrics read by."""
     for table in ("links", "feedback", "search_log", "views", "flags"):
-        if "demo" not in db[table].columns_dict:
-            db[table].add_column("demo", int, not_null_default=0)
-    db["tickets"].create_index(["created_at"], if_not_exists=True)
-    db["tickets"].create_index(["status", "created_at"], if_not_exists=True)
-    db["links"].create_index(["created_at"], if_not_exists=True)
-    db["feedback"].create_index(["created_at"], if_not_exists=True)
-    db["flags"].create_index(["resolved_at"], if_not_exists=True)
+        if "demo" not in db.columns(table):
+            db.ddl(f"ALTER TABLE {table} ADD COLUMN demo INTEGER NOT NULL DEFAULT 0")
+    for name, table, cols in (("idx_tickets_created_at", "tickets", "created_at"),
+                              ("idx_tickets_status_created_at", "tickets", "status, created_at"),
+                              ("idx_links_created_at", "links", "created_at"),
+                              ("idx_feedback_created_at", "feedback", "created_at"),
+                              ("idx_flags_resolved_at", "flags", "resolved_at")):
+        db.ddl(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({cols})")
 
-def _m4_demo_users(db: sqlite_utils.Database) -> None:
+
+def _m4_demo_users(db: Database) -> None:
     """Marks the throwaway demo accounts, whose passwords `kb serve` may reset and show."""
-    if "demo" not in db["users"].columns_dict:
-        db["users"].add_column("demo", int, not_null_default=0)
+    if "demo" not in db.columns("users"):
+        db.ddl("ALTER TABLE users ADD COLUMN demo INTEGER NOT NULL DEFAULT 0")
 
 
-def _m5_signin_sources(db: sqlite_utils.Database) -> None:
+def _m5_signin_sources(db: Database) -> None:
     """Where each account comes from (``local``, ``ldap`` or ``proxy``), its directory entry, when
     the directory last confirmed it and why it last refused it; the sign-in log for admins."""
-    users = db["users"]
-    if "source" not in users.columns_dict:
-        users.add_column("source", str, not_null_default="local")
+    have = db.columns("users")
+    if "source" not in have:
+        db.ddl("ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local'")
     for column in ("external_id", "synced_at", "sync_error"):
-        if column not in users.columns_dict:
-            users.add_column(column, str)
-    db["signins"].create({"id": int, "username": str, "method": str, "client": str, "ok": int, "reason": str,
-                          "created_at": str}, pk="id", not_null={"username", "method", "ok", "created_at"})
-    db["signins"].create_index(["created_at"])
-    db["signins"].create_index(["username", "created_at"])
+        if column not in have:
+            db.ddl(f"ALTER TABLE users ADD COLUMN {column} TEXT")
+    db.ddl("CREATE TABLE signins (id {ID}, username TEXT NOT NULL, method TEXT NOT NULL, client TEXT, "
+           "ok INTEGER NOT NULL, reason TEXT, created_at TEXT NOT NULL)")
+    db.ddl("CREATE INDEX idx_signins_created_at ON signins (created_at)")
+    db.ddl("CREATE INDEX idx_signins_username_created_at ON signins (username, created_at)")
 
 
 MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users, _m5_signin_sources]
 
 _lock = threading.Lock()
+_migrated: set[str] = set()           # databases this process has already brought up to date
 
 
-def connect(path: Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database, in WAL mode, migrated to the latest schema."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    db = sqlite_utils.Database(conn)
-    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    migrate(db)
+def connect(target, *, pooled: bool = False, read_only: bool = False) -> Database:
+    """Open the database of ``target`` — a Settings (its KB_DATABASE_URL, else KB_HOME's SQLite
+    file), a SQLite file path or a ``postgresql://`` URL — migrated to the latest schema.
+    ``pooled``: a PostgreSQL connection borrowed from this process's pool (``close`` returns it).
+    ``read_only``: a connection that cannot write (and migrates nothing), for measuring."""
+    url = getattr(target, "database_url", None)
+    if url is None and isinstance(target, str) and target.startswith(("postgresql:", "postgres:")):
+        url = target
+    if url:
+        db = postgres_connection(url, pooled=pooled)
+        if read_only:
+            db.execute("SET default_transaction_read_only = on")
+    else:
+        db = sqlite_connection(Path(getattr(target, "db_path", target)), read_only=read_only)
+    if read_only:
+        return db
+    try:
+        migrate(db)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
-    return db.conn.execute("PRAGMA user_version").fetchone()[0]
+def schema_version(db: Database) -> int:
+    if db.backend == "sqlite":
+        return db.value("PRAGMA user_version")
+    db.execute("CREATE TABLE IF NOT EXISTS kb_schema (version INTEGER NOT NULL)")
+    return db.value("SELECT max(version) FROM kb_schema") or 0
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the migrations this database has not seen yet; return the new version."""
+def _set_version(db: Database, version: int) -> None:
+    if db.backend == "sqlite":
+        db.execute(f"PRAGMA user_version = {int(version)}")
+    else:
+        db.execute("DELETE FROM kb_schema")
+        db.execute("INSERT INTO kb_schema (version) VALUES (?)", [version])
+
+
+def migrate(db: Database, *, again: bool = False) -> int:
+    """Apply the migrations this database has not seen yet; return the new version. ``again``:
+    look even if this process brought it up to date before (after a restore replaced it)."""
+    key = db.where
+    if db.backend == "postgresql" and key in _migrated and not again:   # once per process, not per request
+        return len(MIGRATIONS)
     with _lock:
         version = schema_version(db)
-        if version >= len(MIGRATIONS):
-            return version
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = schema_version(db)  # another process may have migrated meanwhile
-            for i in range(version, len(MIGRATIONS)):
-                MIGRATIONS[i](db)
-                db.conn.execute(f"PRAGMA user_version = {i + 1}")
-            db.conn.execute("COMMIT")
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
+        if version > len(MIGRATIONS):
+            raise DatabaseError(f"{db.where}: the database's schema is version {version}, newer than this kb "
+                                f"knows ({len(MIGRATIONS)}): run a newer kb against it")
+        if version < len(MIGRATIONS):
+            with db.transaction():
+                if db.backend == "postgresql":      # one node at a time; the others wait, then see it done
+                    db.execute("SELECT pg_advisory_xact_lock(?)", [LOCK_IDS["migrate"]])
+                version = schema_version(db)
+                for i in range(version, len(MIGRATIONS)):
+                    MIGRATIONS[i](db)
+                    _set_version(db, i + 1)
+        _migrated.add(key)
         return len(MIGRATIONS)
 
 
-@contextmanager
-def transaction(db: sqlite_utils.Database):
+def transaction(db: Database):
     """One write transaction (the connection runs in autocommit mode otherwise)."""
-    conn = db.conn
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    return db.transaction()
+
+
+# --- locks that hold across the nodes of a deployment ---------------------------------------
+
+LOCK_IDS = {"migrate": 72_801, "embed": 72_802, "contrib-sync": 72_803}
+
+
+class SharedLock:
+    """A lock every node sees: a PostgreSQL advisory lock, held on a connection of its own for as
+    long as the ``with`` block runs (released if the process dies). ``wait``: queue for it (up to
+    ``wait`` seconds) instead of giving up at once. On SQLite there is one machine, and the
+    node's own lock is enough: always granted."""
+
+    def __init__(self, settings, name: str, wait: float = 0):
+        self.settings, self.name, self.wait = settings, name, wait
+        self._db: Database | None = None
+
+    def __enter__(self) -> bool:
+        if not getattr(self.settings, "database_url", None):
+            return True
+        self._db = connect(self.settings)
+        if self.wait:
+            self._db.execute(f"SET lock_timeout = '{int(self.wait * 1000)}ms'")
+            try:
+                self._db.execute("SELECT pg_advisory_lock(?)", [LOCK_IDS[self.name]])
+                got = True
+            except Exception as e:      # the wait ran out
+                if type(e).__name__ != "LockNotAvailable":
+                    raise
+                got = False
+        else:
+            got = bool(self._db.value("SELECT pg_try_advisory_lock(?)", [LOCK_IDS[self.name]]))
+        if not got:
+            self._db.close()
+            self._db = None
+        return got
+
+    def __exit__(self, *exc) -> None:
+        if self._db is not None:
+            try:
+                self._db.execute("SELECT pg_advisory_unlock(?)", [LOCK_IDS[self.name]])
+            finally:
+                self._db.close()
+                self._db = None
 
 
 # --- embedding cache ----------------------------------------------------------------------
 
-def cached_vectors(db: sqlite_utils.Database, fingerprint: str, hashes: list[str]) -> dict[str, np.ndarray]:
+def cached_vectors(db: Database, fingerprint: str, hashes: list[str]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for i in range(0, len(hashes), 900):
         part = hashes[i:i + 900]
         q = ",".join("?" * len(part))
-        for h, dim, blob in db.conn.execute(
+        for h, dim, blob in db.execute(
                 f"SELECT hash, dim, vector FROM embeddings WHERE fingerprint = ? AND hash IN ({q})",
-                [fingerprint, *part]):
-            out[h] = np.frombuffer(blob, dtype=np.float32, count=dim)
+                [fingerprint, *part]).fetchall():
+            out[h] = np.frombuffer(bytes(blob), dtype=np.float32, count=dim)
     return out
 
 
-def save_vectors(db: sqlite_utils.Database, fingerprint: str, items: dict[str, np.ndarray]) -> None:
+def save_vectors(db: Database, fingerprint: str, items: dict[str, np.ndarray]) -> None:
     rows = [(fingerprint, h, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes())
             for h, v in items.items()]
-    with db.conn:
-        db.conn.execute("BEGIN")
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO embeddings (fingerprint, hash, dim, vector) VALUES (?, ?, ?, ?)", rows)
+    with db.transaction():
+        db.executemany("INSERT INTO embeddings (fingerprint, hash, dim, vector) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (fingerprint, hash) DO UPDATE SET dim = excluded.dim, vector = excluded.vector",
+                       rows)
