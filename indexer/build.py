@@ -206,7 +206,7 @@ def _chunk_rows(parsed: dict[str, Article], kept: dict[str, dict]):
 def _write_vectors(settings, gen, live, manifest, rows, texts, pool, report, progress) -> None:
     if not pool.names:
         return
-    db = store.connect(settings.db_path)
+    db = store.connect(settings)
     hashes = [r[2] for r in rows]
     try:
         live_src = None
@@ -238,5 +238,5 @@ def _write_vectors(settings, gen, live, manifest, rows, texts, pool, report, pro
             report.cached[enc.name] = len(fresh) - n
             report.encoders[enc.name] = enc.fingerprint
     finally:
-        db.conn.close()
+        db.close()
     report.encoder_failures = pool.failures()

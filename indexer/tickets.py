@@ -74,7 +74,7 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
     folder (keyword impacts, vectors, ids) made from the previous one plus what changed, then
     ``manifest.json`` replaced in one step to point at it."""
     t0 = time.perf_counter()
-    db = db or store.connect(settings.db_path)
+    db = db or store.connect(settings)
     pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
     root = ticket_index_dir(settings.home)
     root.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
         old_hashes: dict[str, str] = {} if full else read_json(prev / "hashes.json", {})
         rows: dict[str, dict] = {}
         hashes: dict[str, str] = {}
-        for tid, subject, desc, resolution in db.conn.execute(
+        for tid, subject, desc, resolution in db.execute(
                 "SELECT id, subject, description, resolution FROM tickets WHERE status IN ('resolved', 'closed')"):
             row = {"subject": subject, "description": desc, "resolution": resolution}
             rows[tid] = row

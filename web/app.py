@@ -21,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kb.core import store
 from kb.core.config import Settings
-from kb.core.errors import FieldError, IndexMissing, KbError, NotFound
+from kb.core.errors import DatabaseError, FieldError, IndexMissing, KbError, NotFound
 from kb.search.searcher import Searcher
 from kb.tickets.boost import TicketBoost
 from web import caching, common, i18n, metrics
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     # One connection held for the app's life: the database exists, is in WAL mode and migrated
     # before the first request (requests never race to create it), and a request closing its
     # connection is never the last one, whose WAL clean-up takes an exclusive lock.
-    app.extensions["kb_db_keeper"] = store.connect(settings.db_path)
+    app.extensions["kb_db_keeper"] = store.connect(settings)
     csrf = CSRFProtect(app)
     i18n.init_app(app)
 
@@ -188,7 +188,7 @@ def _template_globals(app: Flask, settings: Settings) -> None:
         user = g.get("user")
         count = 0
         if user is not None and user.is_engineer:
-            count = common.db().conn.execute("SELECT COUNT(*) FROM flags WHERE resolved_at IS NULL").fetchone()[0]
+            count = common.db().execute("SELECT COUNT(*) FROM flags WHERE resolved_at IS NULL").fetchone()[0]
         return {"site_name": settings.site_name or i18n.gettext("Help Center"), "open_flag_count": count}
 
 
@@ -224,6 +224,16 @@ def _error_handlers(app: Flask) -> None:
         if "locked" not in str(e) and "busy" not in str(e):
             raise e
         app.logger.warning("%s %s answered 503: %s", request.method, request.path, e, exc_info=e)
+        resp = make_response(page(503, i18n.gettext("The database is busy"),
+                                  i18n.gettext("Try again in a moment; nothing was lost.")))
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(DatabaseError)
+    def database_unreachable(e):
+        """The database cannot be reached (a PostgreSQL server down, a file gone): 503, said once
+        in the log with the reason, never a traceback to the visitor."""
+        app.logger.error("%s %s answered 503: %s", request.method, request.path, e)
         resp = make_response(page(503, i18n.gettext("The database is busy"),
                                   i18n.gettext("Try again in a moment; nothing was lost.")))
         resp.headers["Retry-After"] = "5"

@@ -39,7 +39,7 @@ def _etag() -> str | None:
     parts = [kb.__version__, current_app.config.get("KB_ASSETS_VERSION", ""), gen, i18n.locale(),
              request.full_path]
     if request.endpoint == "portal.home":      # its "most helpful" list moves with the votes
-        parts.append(str(common.db().conn.execute("SELECT max(id) FROM feedback").fetchone()[0]))
+        parts.append(str(common.db().execute("SELECT max(id) FROM feedback").fetchone()[0]))
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:32]
 
 

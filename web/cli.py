@@ -41,14 +41,14 @@ def serve(ctx, host, port, debug):
 def announce_demo_users(settings) -> None:
     """With the demo data loaded: print the demo accounts' fresh passwords (only theirs — real
     accounts are never touched or shown)."""
-    db = connect(settings.db_path)
+    db = connect(settings)
     try:
         created = ensure_demo_users(db)
     finally:
         # Closed here, before gunicorn forks: left to the garbage collector (the connection sits in
         # a reference cycle), a worker could close the inherited handle, which drops that
         # worker's SQLite file locks; another process then deletes the WAL under its connections.
-        db.conn.close()
+        db.close()
     if not created:
         return
     click.echo("Demo accounts (fresh passwords, shown once):")

@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-import sqlite_utils
+from kb.core.db import Database
 from flask import (abort, current_app, flash, g, jsonify, redirect, request, session, url_for)
 
 from kb.analytics import activity
@@ -42,17 +42,17 @@ def search(query, surface: str):
     return res
 
 
-def db() -> sqlite_utils.Database:
+def db() -> Database:
     """This request's connection (opened on first use, closed at teardown)."""
     if "kb_db" not in g:
-        g.kb_db = connect(settings().db_path)
+        g.kb_db = connect(settings(), pooled=True)
     return g.kb_db
 
 
 def close_db(_exc=None) -> None:
     conn = g.pop("kb_db", None)
     if conn is not None:
-        conn.conn.close()
+        conn.close()
 
 
 # --- who is asking -------------------------------------------------------------------------

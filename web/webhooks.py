@@ -34,7 +34,7 @@ def _settings():
 
 def _db():
     if "kb_webhooks_db" not in g:
-        g.kb_webhooks_db = store.connect(_settings().db_path)
+        g.kb_webhooks_db = store.connect(_settings(), pooled=True)
     return g.kb_webhooks_db
 
 
@@ -42,7 +42,7 @@ def _db():
 def _close(_exc=None):
     db = g.pop("kb_webhooks_db", None)
     if db is not None:
-        db.conn.close()
+        db.close()
 
 
 def _error(status: int, message: str, field: str | None = None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.core.errors import FieldError
 
@@ -24,7 +24,7 @@ def _iso(t: dt.datetime) -> str:
     return t.isoformat(timespec="seconds")
 
 
-def record(db: sqlite_utils.Database, username: str, method: str, client: str | None, ok: bool,
+def record(db: Database, username: str, method: str, client: str | None, ok: bool,
            reason: str | None = None, *, unless_within: float | None = None) -> bool:
     """Log one attempt. With ``unless_within`` (seconds), an attempt identical to one logged that
     recently is not logged again (a proxy repeats its header on every request). Returns whether
@@ -32,16 +32,16 @@ def record(db: sqlite_utils.Database, username: str, method: str, client: str | 
     now = _now()
     username, client, reason = (username or "-")[:128], (client or "-")[:64], (reason or None) and reason[:300]
     if unless_within:
-        seen = db.conn.execute(
+        seen = db.execute(
             "SELECT 1 FROM signins WHERE username = ? AND method = ? AND client = ? AND ok = ? AND created_at >= ? "
             "AND COALESCE(reason, '') = ? LIMIT 1",
             [username, method, client, int(ok), _iso(now - dt.timedelta(seconds=unless_within)),
              reason or ""]).fetchone()
         if seen:
             return False
-    db.conn.execute("INSERT INTO signins (username, method, client, ok, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    db.execute("INSERT INTO signins (username, method, client, ok, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     [username, method, client, int(ok), reason, _iso(now)])
-    db.conn.execute("DELETE FROM signins WHERE created_at < ?", [_iso(now - KEEP)])
+    db.execute("DELETE FROM signins WHERE created_at < ?", [_iso(now - KEEP)])
     return True
 
 
@@ -59,7 +59,7 @@ def parse_since(value: str | None, field: str = "since") -> str | None:
     return _iso(t.astimezone(dt.timezone.utc))
 
 
-def entries(db: sqlite_utils.Database, *, user: str | None = None, failed: bool = False, method: str | None = None,
+def entries(db: Database, *, user: str | None = None, failed: bool = False, method: str | None = None,
             since: str | None = None, limit: int = 100) -> list[dict]:
     """Logged attempts, newest first, filtered by user name, failures only, method and time."""
     if method and method not in METHODS:
@@ -82,5 +82,5 @@ def entries(db: sqlite_utils.Database, *, user: str | None = None, failed: bool 
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-    rows = db.conn.execute(sql, [*args, limit]).fetchall()
+    rows = db.execute(sql, [*args, limit]).fetchall()
     return [{**dict(zip(FIELDS, r)), "ok": bool(r[4])} for r in rows]

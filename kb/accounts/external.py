@@ -15,7 +15,7 @@ import datetime as dt
 import secrets
 from typing import Callable, Iterable
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.accounts.users import ROLES, USERNAME_RE, User, account_row, get_user
 from kb.core.errors import FieldError
@@ -41,7 +41,7 @@ def role_from_groups(mapping: Iterable[tuple[str, str]], groups: Iterable[str],
     return max(roles, key=ROLES.index) if roles else None
 
 
-def save(db: sqlite_utils.Database, username: str, source: str, role: str, display_name: str,
+def save(db: Database, username: str, source: str, role: str, display_name: str,
          external_id: str | None = None) -> User:
     """Create or update the mirror of an account the directory or the proxy has just vouched
     for. FieldError when the name is not a valid kb user name or belongs to a local account."""
@@ -53,7 +53,7 @@ def save(db: sqlite_utils.Database, username: str, source: str, role: str, displ
         row = account_row(db, username)
         now = _now()
         if row is None:
-            db.conn.execute(
+            db.execute(
                 "INSERT INTO users (username, password_hash, role, display_name, created_at, disabled, demo, source, "
                 "external_id, synced_at, sync_error) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?, NULL)",
                 [username, marker(source), role, display_name or username, now, source, external_id, now])
@@ -61,7 +61,7 @@ def save(db: sqlite_utils.Database, username: str, source: str, role: str, displ
             raise FieldError("username", f"{username!r} is a local kb account: a {source} account cannot take it over")
         else:
             hashed = row["password_hash"] if row["source"] == source else marker(source)
-            db.conn.execute(
+            db.execute(
                 "UPDATE users SET password_hash = ?, role = ?, display_name = ?, source = ?, external_id = ?, "
                 "synced_at = ?, sync_error = NULL WHERE username = ?",
                 [hashed, role, display_name or row["display_name"] or username, source, external_id, now, username])
@@ -74,10 +74,10 @@ def unchanged(row: dict | None, source: str, role: str) -> bool:
             and not row.get("disabled"))
 
 
-def refuse(db: sqlite_utils.Database, username: str, reason: str) -> bool:
+def refuse(db: Database, username: str, reason: str) -> bool:
     """The directory or proxy no longer lets this account in: note why and end its sessions.
     Local accounts are never touched; returns whether a mirror was refused."""
-    cur = db.conn.execute("UPDATE users SET password_hash = ?, sync_error = ?, synced_at = ? "
+    cur = db.execute("UPDATE users SET password_hash = ?, sync_error = ?, synced_at = ? "
                           "WHERE username = ? AND source <> 'local'",
                           [marker("refused"), reason, _now(), username])
     return cur.rowcount > 0

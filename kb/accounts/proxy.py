@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.accounts import audit, external, users
 from kb.core.config import Settings
@@ -41,7 +41,7 @@ def role_of(settings: Settings, groups_header: str | None) -> str | None:
     return external.role_from_groups(settings.auth_roles, groups, str.lower)
 
 
-def sign_in(db: sqlite_utils.Database, settings: Settings, name_header: str, groups_header: str | None,
+def sign_in(db: Database, settings: Settings, name_header: str, groups_header: str | None,
             client: str, *, new_session: bool) -> users.User | None:
     """The account the proxy vouches for (mirrored), or None when it is refused."""
     name = name_header.strip().lower()
@@ -69,7 +69,7 @@ def sign_in(db: sqlite_utils.Database, settings: Settings, name_header: str, gro
     return user
 
 
-def ignored(db: sqlite_utils.Database, settings: Settings, name_header: str, peer: str | None) -> None:
+def ignored(db: Database, settings: Settings, name_header: str, peer: str | None) -> None:
     """The proxy's header came from an address that is not a trusted proxy: log it, use nothing."""
     log.warning("ignored %s header (user %r) from %s: not an address in KB_AUTH_PROXIES",
                 settings.auth_header, name_header[:64], peer or "?")

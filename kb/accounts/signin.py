@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.accounts import audit, directory_status, external, users
 from kb.accounts.directory import WRONG, Directory
@@ -25,7 +25,7 @@ from kb.core.errors import AuthError, DirectoryUnavailable, LoginThrottled
 log = logging.getLogger(__name__)
 
 
-def method_for(db: sqlite_utils.Database, settings: Settings, username: str) -> str:
+def method_for(db: Database, settings: Settings, username: str) -> str:
     """``local`` when a local account has this name or there is no directory, else ``ldap``."""
     row = users.account_row(db, username)
     if not settings.ldap_url or (row is not None and row["source"] == "local"):
@@ -33,7 +33,7 @@ def method_for(db: sqlite_utils.Database, settings: Settings, username: str) -> 
     return "ldap"
 
 
-def sign_in(db: sqlite_utils.Database, settings: Settings, username: str, password: str,
+def sign_in(db: Database, settings: Settings, username: str, password: str,
             client: str = "-") -> users.User:
     """The signed-in user; AuthError (one message for the person, the reason in the log),
     LoginThrottled, or DirectoryUnavailable (local accounts are unaffected by it)."""
@@ -57,7 +57,7 @@ def sign_in(db: sqlite_utils.Database, settings: Settings, username: str, passwo
     return _directory_sign_in(db, settings, name, password, client)
 
 
-def _directory_sign_in(db: sqlite_utils.Database, settings: Settings, name: str, password: str,
+def _directory_sign_in(db: Database, settings: Settings, name: str, password: str,
                        client: str) -> users.User:
     try:
         account = Directory(settings).sign_in(name, password)
@@ -89,7 +89,7 @@ def _directory_sign_in(db: sqlite_utils.Database, settings: Settings, name: str,
     return user
 
 
-def recheck(db: sqlite_utils.Database, settings: Settings, row: dict, client: str = "-") -> bool:
+def recheck(db: Database, settings: Settings, row: dict, client: str = "-") -> bool:
     """Whether a signed-in account's session may go on; for a directory account, asks the
     directory when the last confirmation is older than KB_LDAP_RECHECK (see the module doc)."""
     if row["source"] != "ldap":

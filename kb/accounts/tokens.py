@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.core.errors import NotFound, TicketError
 
@@ -35,27 +35,27 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(db: sqlite_utils.Database, name: str, role: str = "agent") -> str:
+def create_token(db: Database, name: str, role: str = "agent") -> str:
     """A new token; returns its plain text (the only time it is ever available)."""
     name = (name or "").strip()
     if not NAME_RE.match(name):
         raise TicketError("name", f"{name!r}: use 1–64 letters, digits, '.', '_', '@' or '-'")
     if role not in ROLES:
         raise TicketError("role", f"{role!r} is not one of {', '.join(ROLES)}")
-    if db.conn.execute("SELECT 1 FROM tokens WHERE name = ? AND revoked = 0", [name]).fetchone():
+    if db.execute("SELECT 1 FROM tokens WHERE name = ? AND revoked = 0", [name]).fetchone():
         raise TicketError("name", f"a token named {name!r} already exists (revoke it first)")
     token = PREFIX + secrets.token_urlsafe(32)
-    db.conn.execute("INSERT INTO tokens (name, token_hash, role, created_at, last_used_at, revoked) "
+    db.execute("INSERT INTO tokens (name, token_hash, role, created_at, last_used_at, revoked) "
                     "VALUES (?, ?, ?, ?, NULL, 0)", [name, _hash(token), role, _iso(_now())])
     return token
 
 
-def verify_token(db: sqlite_utils.Database, token: str | None) -> dict | None:
+def verify_token(db: Database, token: str | None) -> dict | None:
     """The token's row (name, role, created_at, last_used_at) if it is valid and not revoked."""
     if not token or not isinstance(token, str) or not token.startswith(PREFIX) or len(token) > 200:
         return None
     digest = _hash(token)
-    row = db.conn.execute("SELECT id, name, role, created_at, last_used_at, token_hash FROM tokens "
+    row = db.execute("SELECT id, name, role, created_at, last_used_at, token_hash FROM tokens "
                           "WHERE token_hash = ? AND revoked = 0", [digest]).fetchone()
     if row is None or not hmac.compare_digest(row[5], digest):
         return None
@@ -65,22 +65,22 @@ def verify_token(db: sqlite_utils.Database, token: str | None) -> dict | None:
     if last is None or now - dt.datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=dt.timezone.utc) >= TOUCH_EVERY:
         out["last_used_at"] = _iso(now)
-        db.conn.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [out["last_used_at"], out["id"]])
+        db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [out["last_used_at"], out["id"]])
     return out
 
 
-def revoke_token(db: sqlite_utils.Database, name: str) -> int:
+def revoke_token(db: Database, name: str) -> int:
     """Revoke the active token called ``name``; NotFound if there is none."""
-    n = db.conn.execute("UPDATE tokens SET revoked = 1 WHERE name = ? AND revoked = 0",
+    n = db.execute("UPDATE tokens SET revoked = 1 WHERE name = ? AND revoked = 0",
                         [(name or "").strip()]).rowcount
     if not n:
         raise NotFound(f"no active token named {name!r}")
     return n
 
 
-def list_tokens(db: sqlite_utils.Database) -> list[dict]:
+def list_tokens(db: Database) -> list[dict]:
     """Every token (never its hash), newest first."""
-    cur = db.conn.execute("SELECT name, role, created_at, last_used_at, revoked FROM tokens "
+    cur = db.execute("SELECT name, role, created_at, last_used_at, revoked FROM tokens "
                           "ORDER BY created_at DESC, id DESC")
     return [{"name": n, "role": r, "created_at": c, "last_used_at": u, "revoked": bool(v)}
             for n, r, c, u, v in cur.fetchall()]

@@ -18,7 +18,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.core.errors import AuthError, FieldError, LoginThrottled, NotFound
 
@@ -108,12 +108,12 @@ def _user(row: dict) -> User:
                 bool(row.get("demo")), row.get("created_at"), row.get("source") or "local", row.get("sync_error"))
 
 
-def account_row(db: sqlite_utils.Database, username: str) -> dict | None:
+def account_row(db: Database, username: str) -> dict | None:
     """The account's stored row (with its password hash), or None."""
     return next(iter(db["users"].rows_where("username = ?", [username], limit=1)), None) if username else None
 
 
-def add_user(db: sqlite_utils.Database, username: str, password: str, role: str,
+def add_user(db: Database, username: str, password: str, role: str,
              display_name: str | None = None, *, demo: bool = False) -> User:
     """Create an account. Raises FieldError naming the field that is wrong."""
     username = (username or "").strip()
@@ -131,16 +131,16 @@ def add_user(db: sqlite_utils.Database, username: str, password: str, role: str,
     return get_user(db, username)  # type: ignore[return-value]
 
 
-def get_user(db: sqlite_utils.Database, username: str) -> User | None:
+def get_user(db: Database, username: str) -> User | None:
     row = account_row(db, username)
     return _user(row) if row else None
 
 
-def list_users(db: sqlite_utils.Database) -> list[User]:
+def list_users(db: Database) -> list[User]:
     return [_user(r) for r in db["users"].rows_where(order_by="username")]
 
 
-def set_disabled(db: sqlite_utils.Database, username: str, disabled: bool = True) -> User:
+def set_disabled(db: Database, username: str, disabled: bool = True) -> User:
     if get_user(db, username) is None:
         raise NotFound(f"no user {username!r}")
     db["users"].update(username, {"disabled": int(disabled)})
@@ -154,7 +154,7 @@ def password_is_local(user: User, field: str = "username") -> None:
         raise FieldError(field, f"{user.username!r} signs in through {where}: its password is set there, not in kb")
 
 
-def set_password(db: sqlite_utils.Database, username: str, password: str) -> None:
+def set_password(db: Database, username: str, password: str) -> None:
     user = get_user(db, username)
     if user is None:
         raise NotFound(f"no user {username!r}")
@@ -165,9 +165,9 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> Non
 
 # --- sign-in with throttling -----------------------------------------------------------------
 
-def _failures(db: sqlite_utils.Database, key: str, since: dt.datetime) -> tuple[int, str | None]:
+def _failures(db: Database, key: str, since: dt.datetime) -> tuple[int, str | None]:
     """Failures for ``key`` after its last success inside the window, and the oldest one's time."""
-    row = db.conn.execute(
+    row = db.execute(
         "SELECT COUNT(*), MIN(created_at) FROM login_attempts WHERE key = ? AND ok = 0 AND created_at >= ? "
         "AND created_at > COALESCE((SELECT MAX(created_at) FROM login_attempts WHERE key = ? AND ok = 1), '')",
         [key, _iso(since), key]).fetchone()
@@ -180,7 +180,7 @@ def _retry_after(oldest: str | None, now: dt.datetime) -> int:
     return max(1, int((dt.datetime.fromisoformat(oldest) + WINDOW - now).total_seconds()))
 
 
-def throttle_check(db: sqlite_utils.Database, username: str, client: str) -> None:
+def throttle_check(db: Database, username: str, client: str) -> None:
     """Raise LoginThrottled when this user name or client address failed too often lately."""
     now = _now()
     since = now - WINDOW
@@ -191,17 +191,17 @@ def throttle_check(db: sqlite_utils.Database, username: str, client: str) -> Non
             raise LoginThrottled(_retry_after(oldest, now))
 
 
-def record_attempt(db: sqlite_utils.Database, username: str, client: str, ok: bool) -> None:
+def record_attempt(db: Database, username: str, client: str, ok: bool) -> None:
     """Count a sign-in attempt towards (or, when it succeeded, reset) the throttling."""
     now = _iso(_now())
     db["login_attempts"].insert_all([
         {"key": f"user:{username.lower()}", "ok": int(ok), "created_at": now},
         {"key": f"client:{client}", "ok": int(ok), "created_at": now},
     ])
-    db.conn.execute("DELETE FROM login_attempts WHERE created_at < ?", [_iso(_now() - KEEP_ATTEMPTS)])
+    db.execute("DELETE FROM login_attempts WHERE created_at < ?", [_iso(_now() - KEEP_ATTEMPTS)])
 
 
-def authenticate(db: sqlite_utils.Database, username: str, password: str, client: str = "-") -> User:
+def authenticate(db: Database, username: str, password: str, client: str = "-") -> User:
     """The user if the password is right; AuthError (same message whatever was wrong) or
     LoginThrottled otherwise. Every attempt is recorded."""
     username = (username or "").strip()
@@ -209,7 +209,7 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str, client
     return check_local(db, username, password, client)
 
 
-def check_local(db: sqlite_utils.Database, username: str, password: str, client: str = "-") -> User:
+def check_local(db: Database, username: str, password: str, client: str = "-") -> User:
     """authenticate() after the throttling check: the password against the stored hash (a
     mirrored directory or proxy account has none that any password matches)."""
     row = account_row(db, username)
@@ -223,13 +223,11 @@ def check_local(db: sqlite_utils.Database, username: str, password: str, client:
 
 # --- demo accounts -------------------------------------------------------------------------
 
-def _demo_data_loaded(db: sqlite_utils.Database) -> bool:
-    if not db["tickets"].exists() or "demo" not in db["tickets"].columns_dict:
-        return False
-    return db.conn.execute("SELECT 1 FROM tickets WHERE demo = 1 LIMIT 1").fetchone() is not None
+def _demo_data_loaded(db: Database) -> bool:
+    return db.execute("SELECT 1 FROM tickets WHERE demo = 1 LIMIT 1").fetchone() is not None
 
 
-def ensure_demo_users(db: sqlite_utils.Database) -> list[tuple[User, str]]:
+def ensure_demo_users(db: Database) -> list[tuple[User, str]]:
     """When demo tickets are loaded and every account is a demo account (or there is none),
     give the demo agent and engineer fresh random passwords and return them to be shown.
     Real accounts are never touched, and once one exists nothing is returned."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.core.errors import FieldError, NotFound
 
@@ -42,7 +42,7 @@ def _article_id(article_id: str) -> str:
 
 # --- feedback ----------------------------------------------------------------------------
 
-def record_feedback(db: sqlite_utils.Database, article_id: str, helpful: bool, comment: str | None,
+def record_feedback(db: Database, article_id: str, helpful: bool, comment: str | None,
                     audience: str) -> int:
     """One "was this helpful?" answer; returns its id (a comment can be added later)."""
     if audience not in AUDIENCES:
@@ -51,22 +51,22 @@ def record_feedback(db: sqlite_utils.Database, article_id: str, helpful: bool, c
         raise FieldError("helpful", "must be yes or no")
     return db["feedback"].insert({"article_id": _article_id(article_id), "helpful": int(helpful),
                                   "comment": _comment(comment), "audience": audience,
-                                  "created_at": _now()}).last_pk
+                                  "created_at": _now()}, returning="id")
 
 
-def add_feedback_comment(db: sqlite_utils.Database, feedback_id: int, comment: str | None) -> None:
+def add_feedback_comment(db: Database, feedback_id: int, comment: str | None) -> None:
     """Attach (or replace) the optional comment of an answer already recorded."""
     if not list(db["feedback"].rows_where("id = ?", [feedback_id], limit=1)):
         raise NotFound(f"no feedback {feedback_id}")
     db["feedback"].update(feedback_id, {"comment": _comment(comment)})
 
 
-def feedback_totals(db: sqlite_utils.Database, article_id: str) -> dict:
+def feedback_totals(db: Database, article_id: str) -> dict:
     """{"helpful", "not_helpful", "total", "ratio" (None without votes), "comments": latest 20}."""
-    yes, no = db.conn.execute(
+    yes, no = db.execute(
         "SELECT COALESCE(SUM(helpful = 1), 0), COALESCE(SUM(helpful = 0), 0) FROM feedback WHERE article_id = ?",
         [article_id]).fetchone()
-    comments = [dict(zip(("helpful", "comment", "audience", "created_at"), r)) for r in db.conn.execute(
+    comments = [dict(zip(("helpful", "comment", "audience", "created_at"), r)) for r in db.execute(
         "SELECT helpful, comment, audience, created_at FROM feedback WHERE article_id = ? "
         "AND comment IS NOT NULL AND comment != '' ORDER BY created_at DESC, id DESC LIMIT 20", [article_id])]
     for c in comments:
@@ -76,12 +76,12 @@ def feedback_totals(db: sqlite_utils.Database, article_id: str) -> dict:
             "ratio": (yes / total) if total else None, "comments": comments}
 
 
-def most_helpful(db: sqlite_utils.Database, candidates, limit: int = 6,
+def most_helpful(db: Database, candidates, limit: int = 6,
                  min_votes: int = 1) -> list[tuple[str, int, int]]:
     """(article id, helpful votes, all votes) among ``candidates`` (ids a reader may see), best
     first; a Laplace-smoothed share keeps one lucky vote from beating a long record."""
     allowed = set(candidates)
-    rows = [r for r in db.conn.execute(
+    rows = [r for r in db.execute(
         "SELECT article_id, SUM(helpful = 1), COUNT(*) FROM feedback GROUP BY article_id HAVING COUNT(*) >= ?",
         [min_votes]) if r[0] in allowed]
     rows.sort(key=lambda r: (-(r[1] + 1) / (r[2] + 2), -r[2], r[0]))
@@ -90,27 +90,27 @@ def most_helpful(db: sqlite_utils.Database, candidates, limit: int = 6,
 
 # --- views and searches ------------------------------------------------------------------
 
-def record_view(db: sqlite_utils.Database, article_id: str, role: str) -> None:
+def record_view(db: Database, article_id: str, role: str) -> None:
     db["views"].insert({"article_id": _article_id(article_id), "role": role, "created_at": _now()})
 
 
-def view_count(db: sqlite_utils.Database, article_id: str, days: int | None = None) -> int:
+def view_count(db: Database, article_id: str, days: int | None = None) -> int:
     if days is None:
-        return db.conn.execute("SELECT COUNT(*) FROM views WHERE article_id = ?", [article_id]).fetchone()[0]
+        return db.execute("SELECT COUNT(*) FROM views WHERE article_id = ?", [article_id]).fetchone()[0]
     since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat(timespec="seconds")
-    return db.conn.execute("SELECT COUNT(*) FROM views WHERE article_id = ? AND created_at >= ?",
+    return db.execute("SELECT COUNT(*) FROM views WHERE article_id = ? AND created_at >= ?",
                            [article_id, since]).fetchone()[0]
 
 
-def log_search(db: sqlite_utils.Database, query: str, role: str, results: int, latency_ms: float,
+def log_search(db: Database, query: str, role: str, results: int, latency_ms: float,
                clicked: str | None = None) -> int:
     """One search as a person ran it; returns its id, to record the click on it later."""
     return db["search_log"].insert({"query": (query or "").strip()[:MAX_QUERY], "role": role,
                                     "results": int(results), "clicked": clicked,
-                                    "latency_ms": round(float(latency_ms), 3), "created_at": _now()}).last_pk
+                                    "latency_ms": round(float(latency_ms), 3), "created_at": _now()}, returning="id")
 
 
-def refine_search(db: sqlite_utils.Database, search_id: int, query: str, results: int,
+def refine_search(db: Database, search_id: int, query: str, results: int,
                   latency_ms: float) -> None:
     """Replace a logged search by the longer query the person went on typing (search as you
     type logs one row per search, not one per key stroke)."""
@@ -118,16 +118,16 @@ def refine_search(db: sqlite_utils.Database, search_id: int, query: str, results
                                         "latency_ms": round(float(latency_ms), 3), "created_at": _now()})
 
 
-def record_click(db: sqlite_utils.Database, search_id: int, article_id: str) -> bool:
+def record_click(db: Database, search_id: int, article_id: str) -> bool:
     """Note which article was opened from a logged search (the first one counts)."""
-    cur = db.conn.execute("UPDATE search_log SET clicked = ? WHERE id = ? AND clicked IS NULL",
+    cur = db.execute("UPDATE search_log SET clicked = ? WHERE id = ? AND clicked IS NULL",
                           [_article_id(article_id), int(search_id)])
     return cur.rowcount == 1
 
 
 # --- flags -------------------------------------------------------------------------------
 
-def flag_article(db: sqlite_utils.Database, article_id: str, reason: str, comment: str | None, by: str,
+def flag_article(db: Database, article_id: str, reason: str, comment: str | None, by: str,
                  ticket_id: str | None = None) -> int:
     """Raise a flag (a reason from FLAG_REASONS, an optional comment); returns its id."""
     if reason not in FLAG_REASONS:
@@ -137,20 +137,20 @@ def flag_article(db: sqlite_utils.Database, article_id: str, reason: str, commen
     return db["flags"].insert({"article_id": _article_id(article_id), "reason": reason,
                                "comment": _comment(comment), "created_by": by,
                                "ticket_id": (ticket_id or "").strip() or None, "created_at": _now(),
-                               "resolved_at": None}).last_pk
+                               "resolved_at": None}, returning="id")
 
 
-def flags_for_article(db: sqlite_utils.Database, article_id: str, open_only: bool = False) -> list[dict]:
+def flags_for_article(db: Database, article_id: str, open_only: bool = False) -> list[dict]:
     where = "article_id = ?" + (" AND resolved_at IS NULL" if open_only else "")
     return list(db["flags"].rows_where(where, [article_id], order_by="created_at DESC, id DESC"))
 
 
-def open_flags(db: sqlite_utils.Database, limit: int = 200) -> list[dict]:
+def open_flags(db: Database, limit: int = 200) -> list[dict]:
     """Flags nobody has dealt with yet, oldest first (the engineers' queue)."""
     return list(db["flags"].rows_where("resolved_at IS NULL", order_by="created_at, id", limit=limit))
 
 
-def resolve_flag(db: sqlite_utils.Database, flag_id: int) -> dict:
+def resolve_flag(db: Database, flag_id: int) -> dict:
     rows = list(db["flags"].rows_where("id = ?", [flag_id], limit=1))
     if not rows:
         raise NotFound(f"no flag {flag_id}")

@@ -29,7 +29,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.core.errors import ConfigError
 from kb.tickets.model import CHANNELS, parse_iso
@@ -94,18 +94,18 @@ _TICKET_COLS = ("id, channel, priority, product, agent, status, created_at, firs
                 "csat, fcr, reopened, EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = t.id) AS linked")
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: list) -> list[dict]:
-    cur = db.conn.execute(sql, params)
+def _rows(db: Database, sql: str, params: list) -> list[dict]:
+    cur = db.execute(sql, params)
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def resolved_tickets(db: sqlite_utils.Database, p: Period) -> list[dict]:
-    return _rows(db, f"SELECT {_TICKET_COLS} FROM tickets t WHERE +t.status IN ('resolved', 'closed') "
+def resolved_tickets(db: Database, p: Period) -> list[dict]:
+    return _rows(db, f"SELECT {_TICKET_COLS} FROM tickets t WHERE (t.status || '') IN ('resolved', 'closed') "
                      "AND t.resolved_at >= ? AND t.resolved_at < ?", [p.lo, p.hi])
 
 
-def created_tickets(db: sqlite_utils.Database, p: Period) -> list[dict]:
+def created_tickets(db: Database, p: Period) -> list[dict]:
     return _rows(db, f"SELECT {_TICKET_COLS} FROM tickets t WHERE t.created_at >= ? AND t.created_at < ?",
                  [p.lo, p.hi])
 
@@ -156,12 +156,12 @@ def link_rate(resolved: list[dict]) -> float | None:
     return _rate(sum(1 for t in resolved if t["linked"]), len(resolved))
 
 
-def kcs(db: sqlite_utils.Database, p: Period, resolved: list[dict]) -> dict:
+def kcs(db: Database, p: Period, resolved: list[dict]) -> dict:
     ids = [t["id"] for t in resolved]
     kinds: Counter = Counter()
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        for kind, n in db.conn.execute(
+        for kind, n in db.execute(
                 f"SELECT kind, count(*) FROM links WHERE ticket_id IN ({','.join('?' * len(part))}) "
                 "GROUP BY kind", part):
             kinds[kind] += n
@@ -183,10 +183,10 @@ def kcs(db: sqlite_utils.Database, p: Period, resolved: list[dict]) -> dict:
         if s is not None and s >= 0:
             publish.append(s)
     active = {t["agent"] for t in resolved if t["agent"]}
-    linkers = {r[0] for r in db.conn.execute(
+    linkers = {r[0] for r in db.execute(
         "SELECT DISTINCT created_by FROM links WHERE created_at >= ? AND created_at < ? AND created_by IS NOT NULL",
         [p.lo, p.hi])}
-    authors = {r[0] for r in db.conn.execute(
+    authors = {r[0] for r in db.execute(
         "SELECT DISTINCT author FROM contributions WHERE created_at >= ? AND created_at < ? AND author IS NOT NULL",
         [p.lo, p.hi])}
     participants = active & (linkers | authors)
@@ -208,11 +208,11 @@ def kcs(db: sqlite_utils.Database, p: Period, resolved: list[dict]) -> dict:
 
 # --- gaps ----------------------------------------------------------------------------------
 
-def _queries(db: sqlite_utils.Database, p: Period, where: str, limit: int) -> list[dict]:
+def _queries(db: Database, p: Period, where: str, limit: int) -> list[dict]:
     counts: Counter = Counter()
     last: dict[str, str] = {}
     roles: dict[str, set] = defaultdict(set)
-    for query, role, created in db.conn.execute(
+    for query, role, created in db.execute(
             f"SELECT query, role, created_at FROM search_log WHERE created_at >= ? AND created_at < ? AND {where}",
             [p.lo, p.hi]):
         key = " ".join(str(query or "").lower().split())
@@ -225,11 +225,11 @@ def _queries(db: sqlite_utils.Database, p: Period, where: str, limit: int) -> li
     return [{"query": k, "count": counts[k], "last_seen": last[k], "roles": sorted(roles[k])} for k in top]
 
 
-def zero_result_queries(db: sqlite_utils.Database, p: Period, limit: int = TOP) -> list[dict]:
+def zero_result_queries(db: Database, p: Period, limit: int = TOP) -> list[dict]:
     return _queries(db, p, "results = 0", limit)
 
 
-def no_click_queries(db: sqlite_utils.Database, p: Period, limit: int = TOP) -> list[dict]:
+def no_click_queries(db: Database, p: Period, limit: int = TOP) -> list[dict]:
     return _queries(db, p, "results > 0 AND clicked IS NULL", limit)
 
 
@@ -244,9 +244,9 @@ def products_rarely_linked(resolved: list[dict]) -> list[dict]:
     return sorted(out, key=lambda r: (r["link_rate"], -r["resolved"], r["product"]))
 
 
-def helpfulness(db: sqlite_utils.Database, lo: str, hi: str) -> dict[str, tuple[int, int]]:
+def helpfulness(db: Database, lo: str, hi: str) -> dict[str, tuple[int, int]]:
     """Article → (helpful votes, all votes) in [lo, hi)."""
-    return {a: (int(h or 0), n) for a, h, n in db.conn.execute(
+    return {a: (int(h or 0), n) for a, h, n in db.execute(
         "SELECT article_id, sum(helpful), count(*) FROM feedback WHERE created_at >= ? AND created_at < ? "
         "GROUP BY article_id", [lo, hi])}
 
@@ -281,7 +281,7 @@ def shifted_up(now: list[float], before: list[float]) -> bool:
     return sd > 0 and (u - n1 * n2 / 2) / sd >= Z_TEST
 
 
-def falling_helpfulness(db: sqlite_utils.Database, p: Period) -> list[dict]:
+def falling_helpfulness(db: Database, p: Period) -> list[dict]:
     """Articles whose "helpful" share in the period fell against the three months before it
     (see ``helpfulness_fell``)."""
     now = helpfulness(db, p.lo, p.hi)
@@ -315,13 +315,13 @@ def tickets_per_week(created: list[dict], p: Period) -> list[dict]:
     return list(weeks.values())
 
 
-def link_rate_trend(db: sqlite_utils.Database, p: Period, months: int = 6) -> list[dict]:
+def link_rate_trend(db: Database, p: Period, months: int = 6) -> list[dict]:
     out = []
     for back in range(months - 1, -1, -1):
         q = p.previous(back) if back else p
-        n, linked = db.conn.execute(
+        n, linked = db.execute(
             "SELECT count(*), coalesce(sum(EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = t.id)), 0) "
-            "FROM tickets t WHERE +t.status IN ('resolved', 'closed') AND t.resolved_at >= ? AND t.resolved_at < ?",
+            "FROM tickets t WHERE (t.status || '') IN ('resolved', 'closed') AND t.resolved_at >= ? AND t.resolved_at < ?",
             [q.lo, q.hi]).fetchone()
         out.append({"month": q.label, "resolved": n, "link_rate": _rate(linked, n)})
     return out

@@ -17,7 +17,7 @@ import json
 import re
 from pathlib import Path
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.analytics import metrics
 from kb.core.config import Settings
@@ -30,7 +30,7 @@ CHANNEL_COLOURS = {"phone": "#2563eb", "email": "#16a34a", "web": "#d97706", "ch
 _FORMULA = re.compile(r"^[=+\-@\t\r]")
 
 
-def build(db: sqlite_utils.Database, settings: Settings, month: str, *, articles: list[dict] | None = None,
+def build(db: Database, settings: Settings, month: str, *, articles: list[dict] | None = None,
           now: dt.datetime | None = None) -> dict:
     """Every figure of the month as one JSON-ready dict."""
     p = metrics.month_period(month)
@@ -44,7 +44,7 @@ def build(db: sqlite_utils.Database, settings: Settings, month: str, *, articles
     for key, linked in (("with_article", True), ("without_article", False)):
         split[key] = metrics.support([t for t in resolved if bool(t["linked"]) == linked],
                                      [t for t in created if bool(t["linked"]) == linked], targets, now)
-    demo = db.conn.execute("SELECT count(*) FROM tickets WHERE demo = 1 AND ((created_at >= ? AND created_at < ?) "
+    demo = db.execute("SELECT count(*) FROM tickets WHERE demo = 1 AND ((created_at >= ? AND created_at < ?) "
                            "OR (resolved_at >= ? AND resolved_at < ?))", [p.lo, p.hi, p.lo, p.hi]).fetchone()[0]
     return {
         "month": p.label,

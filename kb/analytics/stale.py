@@ -24,7 +24,7 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.analytics.metrics import helpfulness, helpfulness_fell, shifted_up
 from kb.tickets.model import parse_iso
@@ -42,10 +42,10 @@ def _bound(t: dt.datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _ticket_signals(db: sqlite_utils.Database, today: dt.datetime) -> dict[str, list[dict]]:
+def _ticket_signals(db: Database, today: dt.datetime) -> dict[str, list[dict]]:
     recent = today - dt.timedelta(days=WINDOW_DAYS)
     before = recent - dt.timedelta(days=WINDOW_DAYS)
-    rows = db.conn.execute(
+    rows = db.execute(
         "SELECT l.article_id, t.created_at, t.resolved_at, t.status, t.reopened FROM links l "
         "JOIN tickets t ON t.id = l.ticket_id WHERE l.kind = 'resolved_by' AND t.created_at >= ? "
         "AND t.created_at < ?", [_bound(before), _bound(today)]).fetchall()
@@ -75,7 +75,7 @@ def _ticket_signals(db: sqlite_utils.Database, today: dt.datetime) -> dict[str, 
     return out
 
 
-def _feedback_signals(db: sqlite_utils.Database, today: dt.datetime) -> dict[str, list[dict]]:
+def _feedback_signals(db: Database, today: dt.datetime) -> dict[str, list[dict]]:
     recent = today - dt.timedelta(days=WINDOW_DAYS)
     now = helpfulness(db, _bound(recent), _bound(today))
     before = helpfulness(db, _bound(recent - dt.timedelta(days=WINDOW_DAYS)), _bound(recent))
@@ -93,16 +93,16 @@ def _feedback_signals(db: sqlite_utils.Database, today: dt.datetime) -> dict[str
     return out
 
 
-def _flag_signals(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+def _flag_signals(db: Database) -> dict[str, list[dict]]:
     by: dict[str, list[str]] = defaultdict(list)
-    for article, reason in db.conn.execute("SELECT article_id, reason FROM flags WHERE resolved_at IS NULL "
+    for article, reason in db.execute("SELECT article_id, reason FROM flags WHERE resolved_at IS NULL "
                                            "ORDER BY created_at, id"):
         by[article].append(reason)
     return {a: [{"code": "flagged", "detail": f"{len(r)} open flag(s): {', '.join(sorted(set(r)))}",
                  "open_flags": len(r)}] for a, r in by.items()}
 
 
-def _improvement_signals(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+def _improvement_signals(db: Database) -> dict[str, list[dict]]:
     from kb.contrib.capture import pending_for_article
     return {a: [{"code": "improvement_pending", "detail": f"{len(cs)} improvement(s) waiting for review or merge: "
                  + ", ".join(f"#{c['id']} by {c['author']} ({c['state']})" for c in cs),
@@ -110,7 +110,7 @@ def _improvement_signals(db: sqlite_utils.Database) -> dict[str, list[dict]]:
             for a, cs in pending_for_article(db).items()}
 
 
-def stale_articles(db: sqlite_utils.Database, articles: list[dict] | None, today: dt.datetime | None = None) -> list[dict]:
+def stale_articles(db: Database, articles: list[dict] | None, today: dt.datetime | None = None) -> list[dict]:
     """Articles with at least one reason to review them, most reasons first.
 
     ``articles`` are the indexed articles (``id``, ``title``, ``status``, ``review_by``…), e.g.

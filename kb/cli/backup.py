@@ -26,7 +26,7 @@ def restore(ctx, src):
     """Restore the database from a backup folder, after checking it; the current database is kept beside it."""
     from kb.ops import backup as b
     done = b.restore(ctx.obj, src)
-    click.echo(f"restored {ctx.obj.db_path} from {src} (taken {done['backup_created_at']})")
+    click.echo(f"restored {done['database']} from {src} (taken {done['backup_created_at']})")
     if done["previous_database"]:
         click.echo(f"the database as it was before is kept as {done['previous_database']}")
     if done["restart_server"]:

@@ -18,7 +18,7 @@ def settings(ctx, **overrides) -> Settings:
 
 def db(ctx):
     from kb.core import store
-    return store.connect(ctx.obj.db_path)
+    return store.connect(ctx.obj)
 
 
 def echo_json(data) -> None:

@@ -19,10 +19,13 @@ from kb.core.encoders import EncoderPool
 @click.pass_context
 def index(ctx, articles, full):
     """Build or update the search index from the articles folder."""
+    from kb.core.store import SharedLock
+    from kb.service.refresh import EMBED_WAIT
     from kb.service.state import RefreshState
     s = common.settings(ctx, articles=articles)
     pool = EncoderPool(s.encoders if s.semantic else ())    # loaded once for articles and tickets
-    with RefreshState(s.home).lock(wait=None):              # never beside a running refresh
+    # never beside this node's refresher, nor beside another node embedding into the shared cache
+    with RefreshState(s.home).lock(wait=None), SharedLock(s, "embed", wait=EMBED_WAIT):
         report = build(s, full=full, pool=pool, progress=common.progress_bar("index"))
     for e in report.errors:
         click.echo(str(e), err=True)

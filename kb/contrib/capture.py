@@ -18,7 +18,7 @@ import re
 import unicodedata
 from typing import Any
 
-import sqlite_utils
+from kb.core.db import Database
 import yaml
 
 from kb.core.articles import LANGUAGES, REQUIRED, VISIBILITIES, parse_article, strict_problems
@@ -63,11 +63,11 @@ def unique_slug(slug: str, taken: set[str]) -> str:
     return out
 
 
-def next_article_id(existing_ids: set[str], db: sqlite_utils.Database | None = None) -> str:
+def next_article_id(existing_ids: set[str], db: Database | None = None) -> str:
     """The next free ``PREFIX-NNNN`` id after the highest in the repository and in contributions."""
     ids = set(existing_ids)
     if db is not None:
-        ids |= {r[0] for r in db.conn.execute("SELECT article_id FROM contributions WHERE kind = 'new' "
+        ids |= {r[0] for r in db.execute("SELECT article_id FROM contributions WHERE kind = 'new' "
                                               "AND article_id IS NOT NULL")}
     prefixes: dict[str, int] = {}
     top: dict[str, tuple[int, int]] = {}
@@ -187,16 +187,17 @@ def draft_key(kind: str, target: str, owner: str) -> str:
     return f"{kind}:{target}:{owner}"
 
 
-def save_draft(db: sqlite_utils.Database, key: str, owner: str, fields: dict) -> None:
+def save_draft(db: Database, key: str, owner: str, fields: dict) -> None:
     old = load_draft(db, key) or {}
     data = {"fields": {k: v for k, v in fields.items() if isinstance(v, str)},
             "contribution_id": old.get("contribution_id")}
-    db.conn.execute("INSERT OR REPLACE INTO drafts (key, owner, data, updated_at) VALUES (?, ?, ?, ?)",
-                    [key, owner, json.dumps(data, ensure_ascii=False), now()])
+    db.execute("INSERT INTO drafts (key, owner, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+               "owner = excluded.owner, data = excluded.data, updated_at = excluded.updated_at",
+               [key, owner, json.dumps(data, ensure_ascii=False), now()])
 
 
-def load_draft(db: sqlite_utils.Database, key: str) -> dict | None:
-    row = db.conn.execute("SELECT data FROM drafts WHERE key = ?", [key]).fetchone()
+def load_draft(db: Database, key: str) -> dict | None:
+    row = db.execute("SELECT data FROM drafts WHERE key = ?", [key]).fetchone()
     return json.loads(row[0]) if row else None
 
 
@@ -206,15 +207,15 @@ def _row(cur, row) -> dict:
     return dict(zip([d[0] for d in cur.description], row))
 
 
-def get(db: sqlite_utils.Database, contribution_id: int) -> dict:
-    cur = db.conn.execute("SELECT * FROM contributions WHERE id = ?", [int(contribution_id)])
+def get(db: Database, contribution_id: int) -> dict:
+    cur = db.execute("SELECT * FROM contributions WHERE id = ?", [int(contribution_id)])
     row = cur.fetchone()
     if row is None:
         raise NotFound(f"no contribution {contribution_id}")
     return _row(cur, row)
 
 
-def list_contributions(db: sqlite_utils.Database, *, state: str | None = None, kind: str | None = None,
+def list_contributions(db: Database, *, state: str | None = None, kind: str | None = None,
                        author: str | None = None, ticket_id: str | None = None, article_id: str | None = None,
                        limit: int = 200) -> list[dict]:
     where, params = [], []
@@ -229,11 +230,11 @@ def list_contributions(db: sqlite_utils.Database, *, state: str | None = None, k
             where.append(f"{col} = ?")
             params.append(value)
     sql = "SELECT * FROM contributions" + (f" WHERE {' AND '.join(where)}" if where else "")
-    cur = db.conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, int(limit)])
+    cur = db.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, int(limit)])
     return [_row(cur, r) for r in cur.fetchall()]
 
 
-def submit(db: sqlite_utils.Database, key: str, *, kind: str, author: str, fields: dict, markdown: str,
+def submit(db: Database, key: str, *, kind: str, author: str, fields: dict, markdown: str,
            ticket_id: str | None, article_id: str, slug: str, base_hash: str | None = None) -> tuple[int, bool]:
     """Store a validated contribution; returns (id, created). Submitting the same draft again
     while its contribution is pending updates that contribution instead of adding a second."""
@@ -247,23 +248,23 @@ def submit(db: sqlite_utils.Database, key: str, *, kind: str, author: str, field
     with transaction(db):
         draft = load_draft(db, key) or {}
         cid = draft.get("contribution_id")
-        existing = db.conn.execute("SELECT state FROM contributions WHERE id = ?", [cid]).fetchone() if cid else None
+        existing = db.execute("SELECT state FROM contributions WHERE id = ?", [cid]).fetchone() if cid else None
         created = not (existing and existing[0] == "pending")
         if created:
-            cur = db.conn.execute(
+            cid = db.execute(
                 f"INSERT INTO contributions ({', '.join(values)}, state, created_at) "
-                f"VALUES ({', '.join('?' * len(values))}, 'pending', ?)", [*values.values(), t])
-            cid = cur.lastrowid
+                f"VALUES ({', '.join('?' * len(values))}, 'pending', ?) RETURNING id", [*values.values(), t]).fetchone()[0]
         else:
-            db.conn.execute(f"UPDATE contributions SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+            db.execute(f"UPDATE contributions SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
                             [*values.values(), cid])
         data = {"fields": {k: v for k, v in fields.items() if isinstance(v, str)}, "contribution_id": cid}
-        db.conn.execute("INSERT OR REPLACE INTO drafts (key, owner, data, updated_at) VALUES (?, ?, ?, ?)",
-                        [key, author, json.dumps(data, ensure_ascii=False), t])
+        db.execute("INSERT INTO drafts (key, owner, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                   "owner = excluded.owner, data = excluded.data, updated_at = excluded.updated_at",
+                   [key, author, json.dumps(data, ensure_ascii=False), t])
     return int(cid), created
 
 
-def edit(db: sqlite_utils.Database, contribution_id: int, markdown: str, *, title: str | None = None,
+def edit(db: Database, contribution_id: int, markdown: str, *, title: str | None = None,
          base_hash: str | None = None) -> dict:
     """An engineer's edit of a pending contribution's file text (validated by the caller)."""
     c = get(db, contribution_id)
@@ -274,12 +275,12 @@ def edit(db: sqlite_utils.Database, contribution_id: int, markdown: str, *, titl
         sets["title"] = title
     if base_hash:
         sets["base_hash"] = base_hash
-    db.conn.execute(f"UPDATE contributions SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
+    db.execute(f"UPDATE contributions SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
                     [*sets.values(), c["id"]])
     return get(db, c["id"])
 
 
-def reject(db: sqlite_utils.Database, contribution_id: int, reason: str) -> dict:
+def reject(db: Database, contribution_id: int, reason: str) -> dict:
     reason = (reason or "").strip()
     if not reason:
         raise FieldError("reason", "say why the contribution is rejected")
@@ -289,15 +290,15 @@ def reject(db: sqlite_utils.Database, contribution_id: int, reason: str) -> dict
         c = get(db, contribution_id)
         if c["state"] != "pending":
             raise FieldError("state", f"contribution {c['id']} is {c['state']}; only pending ones can be rejected")
-        db.conn.execute("UPDATE contributions SET state = 'rejected', reject_reason = ?, updated_at = ? WHERE id = ?",
+        db.execute("UPDATE contributions SET state = 'rejected', reject_reason = ?, updated_at = ? WHERE id = ?",
                         [reason, now(), c["id"]])
     return get(db, contribution_id)
 
 
-def pending_for_article(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+def pending_for_article(db: Database) -> dict[str, list[dict]]:
     """Open improvements (pending or exported, not merged yet) by article id."""
     out: dict[str, list[dict]] = {}
-    cur = db.conn.execute("SELECT id, article_id, author, state, created_at, ticket_id FROM contributions "
+    cur = db.execute("SELECT id, article_id, author, state, created_at, ticket_id FROM contributions "
                           "WHERE kind = 'improve' AND state IN ('pending', 'exported') ORDER BY id")
     for r in cur.fetchall():
         out.setdefault(r[1], []).append(_row(cur, r))
@@ -327,20 +328,20 @@ def inventory(articles) -> tuple[set[str], dict[str, str]]:
     return paths, ids
 
 
-def fill_new(db: sqlite_utils.Database, fields: dict, paths: set[str], ids: dict[str, str]) -> dict:
+def fill_new(db: Database, fields: dict, paths: set[str], ids: dict[str, str]) -> dict:
     """Give a new-article form the id and slug it does not choose itself (kept once chosen)."""
     out = dict(fields)
     if not str(out.get("id") or "").strip():
         out["id"] = next_article_id(set(ids), db)
     if not str(out.get("slug") or "").strip():
-        taken = {p[:-3] for p in paths} | {r[0] for r in db.conn.execute(
+        taken = {p[:-3] for p in paths} | {r[0] for r in db.execute(
             "SELECT slug FROM contributions WHERE kind = 'new' AND state IN ('pending', 'exported')")}
         out["slug"] = unique_slug(slugify(str(out.get("title") or ""), out.get("language") or "en",
                                           fallback=out["id"]), taken)
     return out
 
 
-def capture_new(db: sqlite_utils.Database, articles, author: str, fields: dict,
+def capture_new(db: Database, articles, author: str, fields: dict,
                 ticket_id: str | None = None, blocking: dict[str, str] | None = None
                 ) -> tuple[dict[str, str], int | None, dict]:
     """Validate and store a new article; returns (problems by field, contribution id or None,
@@ -360,7 +361,7 @@ def capture_new(db: sqlite_utils.Database, articles, author: str, fields: dict,
     for name, col in (("id", "article_id"), ("slug", "slug")):
         # an id or file name another open contribution holds (or held, for a finished one of
         # this draft) is given anew rather than reported: the person never chose the id
-        if fields.get(name) and db.conn.execute(
+        if fields.get(name) and db.execute(
                 f"SELECT 1 FROM contributions WHERE kind = 'new' AND {col} = ? AND id != ? "
                 "AND state IN ('pending', 'exported', 'merged')", [fields[name], own or -1]).fetchone():
             fields[name] = ""
@@ -374,7 +375,7 @@ def capture_new(db: sqlite_utils.Database, articles, author: str, fields: dict,
     return {}, cid, fields
 
 
-def capture_improvement(db: sqlite_utils.Database, articles, author: str, article_path: str, article_id: str,
+def capture_improvement(db: Database, articles, author: str, article_path: str, article_id: str,
                         markdown: str, ticket_id: str | None = None, base_hash: str | None = None
                         ) -> tuple[dict[str, str], int | None]:
     """Validate and store an edited article file (the whole file, front matter included)."""

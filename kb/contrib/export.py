@@ -15,7 +15,7 @@ import re
 import tempfile
 from pathlib import Path
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.contrib import capture as contrib
 from kb.core.errors import ConfigError, FieldError, NotFound, RepoError
@@ -80,7 +80,7 @@ def _id_used(top: Path, commit: str, prefix: str, article_id: str) -> bool:
     return True
 
 
-def export(db: sqlite_utils.Database, articles: Path, contribution_id: int, *, exported_by: str | None = None,
+def export(db: Database, articles: Path, contribution_id: int, *, exported_by: str | None = None,
            display_name: str | None = None, push: str | None = None) -> dict:
     """Commit a pending contribution on its own new branch; returns the updated contribution."""
     c = contrib.get(db, contribution_id)
@@ -132,7 +132,7 @@ def export(db: sqlite_utils.Database, articles: Path, contribution_id: int, *, e
     except RepoError as e:
         raise RepoError(f"branch {branch} could not be created ({e}); delete it or reject the contribution") from None
     t = contrib.now()
-    db.conn.execute("UPDATE contributions SET state = 'exported', branch = ?, commit_sha = ?, exported_at = ?, "
+    db.execute("UPDATE contributions SET state = 'exported', branch = ?, commit_sha = ?, exported_at = ?, "
                     "updated_at = ? WHERE id = ? AND state = 'pending'", [branch, commit, t, t, c["id"]])
     if push:
         git(top, "push", "--quiet", push, f"refs/heads/{branch}:refs/heads/{branch}")
@@ -148,7 +148,7 @@ def _merge_time(top: Path, commit: str, main: str) -> str:
     return dt.datetime.fromisoformat(when).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def sync(db: sqlite_utils.Database, articles: Path) -> list[dict]:
+def sync(db: Database, articles: Path) -> list[dict]:
     """Mark exported contributions whose commit is reachable from the main branch as merged;
     link new articles to their ticket (``created_from``). Returns the contributions merged now."""
     from kb.tickets.records import link_article
@@ -164,7 +164,7 @@ def sync(db: sqlite_utils.Database, articles: Path) -> list[dict]:
         except RepoError:
             continue      # not merged yet (or the commit is gone)
         when = _merge_time(top, c["commit_sha"], main)
-        db.conn.execute("UPDATE contributions SET state = 'merged', merged_at = ?, updated_at = ? "
+        db.execute("UPDATE contributions SET state = 'merged', merged_at = ?, updated_at = ? "
                         "WHERE id = ? AND state = 'exported'", [when, contrib.now(), c["id"]])
         if c["kind"] == "new" and c["ticket_id"]:
             try:

@@ -15,7 +15,7 @@ def ticket_labels(db, *, since: str | None = None, until: str | None = None) -> 
     """Resolved tickets with ``resolved_by`` links, resolved in [since, until): the ticket's
     subject + description is the query, its ``resolved_by`` articles are the relevant set."""
     from kb.tickets.suggest import ticket_query
-    where, params = ["l.kind = 'resolved_by'", "+t.status IN ('resolved', 'closed')"], []
+    where, params = ["l.kind = 'resolved_by'", "(t.status || '') IN ('resolved', 'closed')"], []
     if since:
         where.append("t.resolved_at >= ?")
         params.append(since)
@@ -24,7 +24,7 @@ def ticket_labels(db, *, since: str | None = None, until: str | None = None) -> 
         params.append(until)
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = defaultdict(dict)
-    for tid, subject, description, article in db.conn.execute(
+    for tid, subject, description, article in db.execute(
             "SELECT t.id, t.subject, t.description, l.article_id FROM tickets t JOIN links l ON l.ticket_id = t.id "
             f"WHERE {' AND '.join(where)} ORDER BY t.resolved_at, t.id", params):
         queries[tid] = ticket_query({"subject": subject, "description": description})
@@ -34,9 +34,9 @@ def ticket_labels(db, *, since: str | None = None, until: str | None = None) -> 
 
 def ticket_cutoff(db, share: float = 0.75) -> str:
     """The resolution time before which ``share`` of the labelled tickets were resolved."""
-    times = [r[0] for r in db.conn.execute(
+    times = [r[0] for r in db.execute(
         "SELECT DISTINCT t.resolved_at FROM tickets t JOIN links l ON l.ticket_id = t.id "
-        "WHERE l.kind = 'resolved_by' AND +t.status IN ('resolved', 'closed') AND t.resolved_at IS NOT NULL "
+        "WHERE l.kind = 'resolved_by' AND (t.status || '') IN ('resolved', 'closed') AND t.resolved_at IS NOT NULL "
         "ORDER BY t.resolved_at")]
     if len(times) < 8:
         raise ConfigError(f"--tickets: only {len(times)} resolved tickets with a resolved_by link; "
@@ -49,23 +49,20 @@ def evaluate_tickets(settings: Settings, modes: list[str], cutoff: str | None = 
     the boost learns from tickets resolved before ``cutoff`` and is measured on those after it.
     Reads KB_HOME's index and database, writes nothing."""
     import datetime as dt
-    import sqlite3
 
-    import sqlite_utils
-
+    from kb.core import store
     from kb.search.searcher import Searcher
     from kb.tickets.model import parse_time
     from kb.tickets.boost import TicketBoost
-    if not settings.db_path.exists():
+    if not settings.database_url and not settings.db_path.exists():
         raise ConfigError(f"--tickets: no database in {settings.home} (import tickets first)")
-    db = sqlite_utils.Database(sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True,
-                                               check_same_thread=False))
+    db = store.connect(settings, read_only=True)
     try:
         cut = parse_time(cutoff, "--cutoff") if cutoff else ticket_cutoff(db)
         labels = ticket_labels(db, since=cut)
         if not labels.qrels:
             raise ConfigError(f"--cutoff: no labelled ticket was resolved after {cut}")
-        learned = db.conn.execute(
+        learned = db.execute(
             "SELECT count(DISTINCT t.id) FROM tickets t JOIN links l ON l.ticket_id = t.id WHERE "
             "l.kind = 'resolved_by' AND t.resolved_at < ?", [cut]).fetchone()[0]
         when = dt.datetime.strptime(cut, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
@@ -79,4 +76,4 @@ def evaluate_tickets(settings: Settings, modes: list[str], cutoff: str | None = 
                                "boost": metrics(run_queries(boosted, labels, m), labels.qrels)}
         return out
     finally:
-        db.conn.close()
+        db.close()

@@ -8,6 +8,10 @@ A backup is a folder:
     manifest.json   the live index generation's manifest, if there is an index
     backup.json     what was taken: time, schema version, table row counts, SHA-256 of kb.sqlite
 
+On PostgreSQL (``KB_DATABASE_URL``) the database is ``kb.pgdump``, written and restored by
+Debian's pg_dump and pg_restore with the same checks (kb/ops/pgbackup.py); ``backup.json`` says
+which kind a backup is.
+
 It is written to a hidden temporary folder and renamed into place when complete, so a folder
 with a ``backup.json`` is a finished backup. The articles are backed up by their git
 repository; the search index is derived data (`kb index` rebuilds it, reusing the embedding
@@ -32,7 +36,9 @@ from pathlib import Path
 from kb.core import store
 from kb.core.config import Settings
 from kb.core.errors import BackupError
+from kb.core.db import redact
 from kb.core.generation import IndexStore
+from kb.ops import pgbackup
 
 FORMAT = 1
 
@@ -71,11 +77,23 @@ def _check(path: Path, what: str) -> tuple[int, dict[str, int]]:
     raise BackupError(f"{what}: the database is corrupt ({'; '.join(r[0] for r in result[:3])})")
 
 
+def _dump_sqlite(src: Path, folder: Path) -> tuple[str, int, dict[str, int]]:
+    live = store.connect(src)             # brings the schema up to date first, like the server
+    out = sqlite3.connect(str(folder / "kb.sqlite"))
+    try:
+        live.raw.backup(out)              # one step: a consistent snapshot
+        out.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        out.close()
+        live.close()
+    return ("kb.sqlite", *_check(folder / "kb.sqlite", "the new backup"))
+
+
 def backup(settings: Settings, dest: Path) -> Path:
     """Take a backup into ``dest`` (a new folder), or into a time-stamped folder inside ``dest``
     when it is an existing folder. Returns the backup folder."""
     src = settings.db_path
-    if not src.exists():
+    if not settings.database_url and not src.exists():
         raise BackupError(f"{src}: there is no database to back up (KB_HOME={settings.home})")
     dest = Path(dest)
     if dest.is_dir():
@@ -91,15 +109,10 @@ def backup(settings: Settings, dest: Path) -> Path:
     except OSError as e:
         raise BackupError(f"DEST: cannot write in {dest.parent}: {e.strerror or e}") from None
     try:
-        live = store.connect(src)             # brings the schema up to date first, like the server
-        out = sqlite3.connect(str(tmp / "kb.sqlite"))
-        try:
-            live.conn.backup(out)             # one step: a consistent snapshot
-            out.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            out.close()
-            live.conn.close()
-        version, counts = _check(tmp / "kb.sqlite", "the new backup")
+        if settings.database_url:
+            name, version, counts = pgbackup.dump(settings.database_url, tmp)
+        else:
+            name, version, counts = _dump_sqlite(src, tmp)
         gen = IndexStore(settings.index_root).current()
         manifest = None
         if gen is not None:
@@ -107,8 +120,10 @@ def backup(settings: Settings, dest: Path) -> Path:
             manifest = json.loads((tmp / "manifest.json").read_text("utf-8"))
         info = {
             "format": FORMAT, "created_at": _now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "source": str(src.resolve()), "schema_version": version, "tables": counts,
-            "sha256": _sha256(tmp / "kb.sqlite"), "size": (tmp / "kb.sqlite").stat().st_size,
+            "database": "postgresql" if settings.database_url else "sqlite", "file": name,
+            "source": redact(settings.database_url) if settings.database_url else str(src.resolve()),
+            "schema_version": version, "tables": counts,
+            "sha256": _sha256(tmp / name), "size": (tmp / name).stat().st_size,
             "index": None if gen is None else {"generation": gen.name, "commit": manifest.get("commit"),
                                               "built_at": manifest.get("built_at"),
                                               "articles": len(manifest.get("articles", {})),
@@ -133,7 +148,7 @@ def verify(src: Path) -> dict:
     src = Path(src)
     if not src.is_dir():
         raise BackupError(f"SRC: {src} is not a backup folder")
-    meta_path, db_path = src / "backup.json", src / "kb.sqlite"
+    meta_path = src / "backup.json"
     if not meta_path.exists():
         raise BackupError(f"SRC: {src} has no backup.json: the backup is incomplete (or not a kb backup)")
     try:
@@ -142,11 +157,17 @@ def verify(src: Path) -> dict:
         raise BackupError(f"{meta_path}: not valid JSON ({e})") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT or "sha256" not in info:
         raise BackupError(f"{meta_path}: not a backup description this kb understands")
+    kind = info.setdefault("database", "sqlite")
+    db_path = src / info.setdefault("file", "kb.sqlite" if kind == "sqlite" else pgbackup.FILE)
     if not db_path.exists():
         raise BackupError(f"SRC: {db_path} is missing: the backup is incomplete")
     if _sha256(db_path) != info["sha256"]:
         raise BackupError(f"{db_path}: checksum does not match backup.json: the file is damaged or incomplete")
-    version, counts = _check(db_path, str(db_path))
+    if kind == "postgresql":
+        pgbackup.check(db_path)
+        version, counts = info.get("schema_version", 0), info.get("tables")
+    else:
+        version, counts = _check(db_path, str(db_path))
     if version > len(store.MIGRATIONS):
         raise BackupError(f"{db_path}: schema version {version} is newer than this kb knows "
                           f"({len(store.MIGRATIONS)}); restore it with a newer kb")
@@ -181,16 +202,25 @@ def _keep_current(live_path: Path, stamp: str) -> Path | None:
 def restore(settings: Settings, src: Path) -> dict:
     """Restore the database from a backup folder; returns what was done."""
     info = verify(src)
+    target = "postgresql" if settings.database_url else "sqlite"
+    if info["database"] != target:
+        raise BackupError(f"SRC: {src} is a backup of a {info['database']} database and kb is set up for "
+                          f"{target} (KB_DATABASE_URL {'set' if settings.database_url else 'unset'}): restore it "
+                          f"into a {info['database']} database, then move it with `kb db copy --to`")
+    stamp = _now().strftime("%Y%m%d-%H%M%S")
+    if target == "postgresql":
+        safety = pgbackup.restore(settings.database_url, Path(src) / info["file"], settings.home, stamp,
+                                  info.get("tables") or {})
+        return _restored(settings, src, info, safety, False)
     live_path = settings.db_path
     live_path.parent.mkdir(parents=True, exist_ok=True)
-    stamp = _now().strftime("%Y%m%d-%H%M%S")
     staged = live_path.with_name(f"kb.sqlite.restore-{stamp}-{os.getpid()}")
     swapped = False
     try:
         shutil.copyfile(Path(src) / "kb.sqlite", staged)
         db = store.connect(staged)            # upgrade an older backup to the current schema
-        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.conn.close()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
         _check(staged, "the restored copy")
         safety = _keep_current(live_path, stamp)
         try:
@@ -213,10 +243,15 @@ def restore(settings: Settings, src: Path) -> dict:
         for p in (staged, Path(f"{staged}-wal"), Path(f"{staged}-shm")):
             p.unlink(missing_ok=True)
     _check(live_path, str(live_path))
+    return _restored(settings, src, info, safety, swapped)
+
+
+def _restored(settings: Settings, src: Path, info: dict, safety: Path | None, swapped: bool) -> dict:
     live_gen = IndexStore(settings.index_root).current()
     live_commit = live_gen.manifest().get("commit") if live_gen else None
     backup_commit = (info.get("index") or {}).get("commit")
-    return {"restored_from": str(src), "backup_created_at": info.get("created_at"), "tables": info.get("tables"),
+    return {"database": redact(settings.database_url) if settings.database_url else str(settings.db_path),
+            "restored_from": str(src), "backup_created_at": info.get("created_at"), "tables": info.get("tables"),
             "previous_database": str(safety) if safety else None, "restart_server": swapped,
             "index_commit": live_commit, "backup_index_commit": backup_commit,
             "reindex_advised": bool(backup_commit and backup_commit != live_commit)}

@@ -22,7 +22,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.ops import demo_data as D
 from kb.core.config import Settings
@@ -312,36 +312,36 @@ def _activity(rng: random.Random, probs: list[Problem], start: dt.datetime, now:
             "flags": [(a, r, c, by, iso(w)) for a, r, c, by, w in flags]}
 
 
-def clear(db: sqlite_utils.Database) -> dict[str, int]:
+def clear(db: Database) -> dict[str, int]:
     """Remove every demo row; returns how many per table."""
     out = {}
     with transaction(db):
         for table in DEMO_TABLES:
             extra = " OR ticket_id IN (SELECT id FROM tickets WHERE demo = 1)" if table == "links" else ""
-            out[table] = db.conn.execute(f"DELETE FROM {table} WHERE demo = 1{extra}").rowcount
+            out[table] = db.execute(f"DELETE FROM {table} WHERE demo = 1{extra}").rowcount
     from kb.tickets import boost as ticket_rank
     ticket_rank.invalidate()
     return out
 
 
-def load(db: sqlite_utils.Database, settings: Settings, *, seed: int = 7, if_empty: bool = False,
+def load(db: Database, settings: Settings, *, seed: int = 7, if_empty: bool = False,
          now: dt.datetime | None = None) -> dict[str, int] | None:
     """Replace the demo data set; None when ``if_empty`` and tickets exist already."""
-    if if_empty and db.conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchone():
+    if if_empty and db.execute("SELECT 1 FROM tickets LIMIT 1").fetchone():
         return None
     data = generate(settings, seed=seed, now=now)
     stamp = fmt_time(now or dt.datetime.now(dt.timezone.utc))
     with transaction(db):
         clear(db)
         save_rows(db, [prepare(t, None, source="demo", now=stamp) for t in data["tickets"]])
-        db.conn.executemany("INSERT OR IGNORE INTO links (ticket_id, article_id, kind, created_by, created_at, demo) "
-                            "VALUES (?, ?, ?, ?, ?, 1)", data["links"])
-        db.conn.executemany("INSERT INTO feedback (article_id, helpful, comment, audience, created_at, demo) "
+        db.executemany("INSERT INTO links (ticket_id, article_id, kind, created_by, created_at, demo) "
+                       "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (ticket_id, article_id, kind) DO NOTHING", data["links"])
+        db.executemany("INSERT INTO feedback (article_id, helpful, comment, audience, created_at, demo) "
                             "VALUES (?, ?, ?, ?, ?, 1)", data["feedback"])
-        db.conn.executemany("INSERT INTO search_log (query, role, results, clicked, latency_ms, created_at, demo) "
+        db.executemany("INSERT INTO search_log (query, role, results, clicked, latency_ms, created_at, demo) "
                             "VALUES (?, ?, ?, ?, ?, ?, 1)", data["search_log"])
-        db.conn.executemany("INSERT INTO views (article_id, role, created_at, demo) VALUES (?, ?, ?, 1)", data["views"])
-        db.conn.executemany("INSERT INTO flags (article_id, reason, comment, created_by, created_at, demo) "
+        db.executemany("INSERT INTO views (article_id, role, created_at, demo) VALUES (?, ?, ?, 1)", data["views"])
+        db.executemany("INSERT INTO flags (article_id, reason, comment, created_by, created_at, demo) "
                             "VALUES (?, ?, ?, ?, ?, 1)", data["flags"])
     from kb.tickets import boost as ticket_rank
     ticket_rank.invalidate()

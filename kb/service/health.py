@@ -56,11 +56,11 @@ def models_part(settings: Settings, searcher, problems: list[str]) -> dict:
 
 def database_part(settings: Settings, fatal: list[str]) -> dict:
     try:
-        db = store.connect(settings.db_path)
+        db = store.connect(settings)
         try:
-            db.conn.execute("SELECT 1").fetchone()
+            db.execute("SELECT 1").fetchone()
         finally:
-            db.conn.close()
+            db.close()
     except Exception as e:       # whatever keeps the database from answering
         fatal.append(f"the database cannot be reached: {type(e).__name__}: {e}")
         return {"reachable": False, "error": f"{type(e).__name__}: {e}"}

@@ -20,9 +20,11 @@ from kb.core.config import Settings
 from kb.core.encoders import EncoderPool
 from kb.core.errors import KbError
 from kb.core.repo import ArticleRepo
+from kb.core.store import SharedLock
 from kb.service.state import RefreshState, now_iso
 
 log = logging.getLogger("kb.service.refresh")
+EMBED_WAIT = 1800        # seconds a node waits for another node's build (a full build of a large KB)
 
 
 @dataclass
@@ -164,14 +166,23 @@ def refresh_once(settings: Settings, pool: EncoderPool | None = None, trigger: s
                       ("contributions", lambda: _contributions(settings, db))):
         try:
             if db is None and name != "articles":
-                db = store.connect(settings.db_path)
-            setattr(report, name, run())
+                db = store.connect(settings)
+            # on PostgreSQL: one node embeds at a time (the next finds the vectors in the shared
+            # cache), and one node at a time writes the merged contributions
+            shared = (SharedLock(settings, "embed", wait=EMBED_WAIT) if name != "contributions"
+                      else SharedLock(settings, "contrib-sync"))
+            with shared as held:
+                if not held:
+                    setattr(report, name, Step("skipped", "another node is syncing them") if name == "contributions"
+                            else Step("failed", f"another node held the embedding lock for {EMBED_WAIT} s"))
+                    continue
+                setattr(report, name, run())
         except Exception as e:   # one step failing never stops the others, and is never silent
             message = str(e) if isinstance(e, KbError) else f"{type(e).__name__}: {e}"
             setattr(report, name, Step("failed", message))
             log.error("refresh: %s failed: %s", name, message, exc_info=not isinstance(e, KbError))
     if db is not None:
-        db.conn.close()
+        db.close()
     report.seconds = round(time.perf_counter() - t0, 3)
     report.finished_at = now_iso()
     return report

@@ -52,9 +52,9 @@ def evidence(db, *, now: dt.datetime, days: int, until: dt.datetime | None = Non
     start = now - dt.timedelta(days=days)
     # up to and including now; strictly before ``until`` (the tickets from then on are measured)
     end, op = (fmt_time(until), "<") if until and until <= now else (fmt_time(now), "<=")
-    rows = db.conn.execute(
+    rows = db.execute(
         "SELECT l.article_id, t.resolved_at, t.subject FROM links l JOIN tickets t ON t.id = l.ticket_id "
-        "WHERE l.kind = 'resolved_by' AND +t.status IN ('resolved', 'closed') "
+        "WHERE l.kind = 'resolved_by' AND (t.status || '') IN ('resolved', 'closed') "
         f"AND t.resolved_at >= ? AND t.resolved_at {op} ?", [fmt_time(start), end]).fetchall()
     span = days * 86400.0
     weighted: list[tuple[str, str, float]] = []
@@ -136,14 +136,14 @@ class TicketBoost:
             now = time.monotonic()
             if now - self._checked >= MARKER_SECONDS and not self._refreshing:
                 self._checked = now
-                marker = db.conn.execute("SELECT max(id) FROM links").fetchone()[0]
+                marker = db.execute("SELECT max(id) FROM links").fetchone()[0]
                 if marker != self._seen[1] or now - self._at >= TTL_SECONDS:
                     self._refreshing = True
                     threading.Thread(target=self._refresh, name="kb-ticket-boost", daemon=True).start()
             return self._table
 
     def _compute(self, db) -> dict[str, float]:
-        seen = (_generation, db.conn.execute("SELECT max(id) FROM links").fetchone()[0])
+        seen = (_generation, db.execute("SELECT max(id) FROM links").fetchone()[0])
         now = self.fixed_now or dt.datetime.now(dt.timezone.utc)
         self._table = multipliers(evidence(db, now=now, days=self.days, until=self.until), self.strength)
         self._at, self._seen, self._checked = time.monotonic(), seen, time.monotonic()
@@ -153,13 +153,13 @@ class TicketBoost:
         """Recompute on a connection of its own; queries keep the old table until it is done."""
         from kb.core import store
         try:
-            db = store.connect(self.settings.db_path)
+            db = store.connect(self.settings)
             try:
-                seen = (_generation, db.conn.execute("SELECT max(id) FROM links").fetchone()[0])
+                seen = (_generation, db.execute("SELECT max(id) FROM links").fetchone()[0])
                 table = multipliers(evidence(db, now=dt.datetime.now(dt.timezone.utc), days=self.days,
                                              until=self.until), self.strength)
             finally:
-                db.conn.close()
+                db.close()
             with self._lock:
                 if self._seen[0] == seen[0]:      # not overtaken by a link made in this process
                     self._table, self._at, self._seen = table, time.monotonic(), seen
@@ -177,22 +177,22 @@ class TicketBoost:
                   "none): %s", self.last_error, exc_info=e)
         if self._owns_db and self._db is not None:     # reconnect next time
             try:
-                self._db.conn.close()
+                self._db.close()
             finally:
                 self._db = None
 
     def _connect(self):
         if self._db is None:
-            if not self.settings.db_path.exists():
+            if not self.settings.database_url and not self.settings.db_path.exists():
                 return None          # no database yet: nothing to learn from, and nothing created
             from kb.core import store
-            self._db = store.connect(self.settings.db_path)
+            self._db = store.connect(self.settings)
         return self._db
 
     def close(self) -> None:
         with self._lock:
             if self._db is not None and self._owns_db:
-                self._db.conn.close()
+                self._db.close()
                 self._db = None
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.core.errors import ConfigError, TicketError
 from kb.tickets.model import FIELDS, now_iso
@@ -224,7 +224,7 @@ def _jsonl_rows(f, cols: Columns, path: Path, report: ImportReport):
         report.warnings.append(f"--map {absent[0]}: no row of {path} has that key")
 
 
-def import_file(db: sqlite_utils.Database, path: Path | str, *, fmt: str | None = None,
+def import_file(db: Database, path: Path | str, *, fmt: str | None = None,
                 mapping: dict[str, str] | None = None, known_articles: set[str] | None = None,
                 progress: Callable[[int, int], None] | None = None, source: str | None = None,
                 batch: int = BATCH) -> ImportReport:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.core.errors import NotFound, TicketError
 from kb.core.store import transaction
@@ -24,13 +24,13 @@ _ARTICLE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 # --- reading --------------------------------------------------------------------------------
 
-def get_ticket(db: sqlite_utils.Database, ticket_id: str) -> dict | None:
-    cur = db.conn.execute("SELECT * FROM tickets WHERE id = ?", [str(ticket_id).strip()])
+def get_ticket(db: Database, ticket_id: str) -> dict | None:
+    cur = db.execute("SELECT * FROM tickets WHERE id = ?", [str(ticket_id).strip()])
     row = cur.fetchone()
     return None if row is None else public(dict(zip([d[0] for d in cur.description], row)))
 
 
-def list_tickets(db: sqlite_utils.Database, *, status: str | None = None, product: str | None = None,
+def list_tickets(db: Database, *, status: str | None = None, product: str | None = None,
                  limit: int = 50, offset: int = 0) -> list[dict]:
     """Newest first (by created_at), with ``link_count`` for each ticket."""
     where, params = [], []
@@ -50,16 +50,16 @@ def list_tickets(db: sqlite_utils.Database, *, status: str | None = None, produc
     sql = ("SELECT t.*, (SELECT count(*) FROM links l WHERE l.ticket_id = t.id) AS link_count "
            "FROM tickets t" + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY t.created_at DESC, t.id DESC LIMIT ? OFFSET ?")
-    cur = db.conn.execute(sql, [*params, limit, offset])
+    cur = db.execute(sql, [*params, limit, offset])
     cols = [d[0] for d in cur.description]
     return [public(dict(zip(cols, r))) for r in cur.fetchall()]
 
 
-def _existing(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict]:
+def _existing(db: Database, ids: list[str]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        cur = db.conn.execute(f"SELECT * FROM tickets WHERE id IN ({','.join('?' * len(part))})", part)
+        cur = db.execute(f"SELECT * FROM tickets WHERE id IN ({','.join('?' * len(part))})", part)
         cols = [d[0] for d in cur.description]
         for r in cur.fetchall():
             out[r[0]] = dict(zip(cols, r))
@@ -97,7 +97,7 @@ def prepare(fields: dict[str, Any], existing: dict | None, *, source: str, now: 
     return Prepared(row, change, articles)
 
 
-def save_rows(db: sqlite_utils.Database, prepared: Iterable[Prepared], *, link_time: str | None = None,
+def save_rows(db: Database, prepared: Iterable[Prepared], *, link_time: str | None = None,
               demo: bool = False) -> int:
     """Store prepared tickets and the links their ``articles`` ask for (inside the caller's
     transaction if there is one). Returns how many links were new."""
@@ -109,18 +109,16 @@ def save_rows(db: sqlite_utils.Database, prepared: Iterable[Prepared], *, link_t
         links += [(p.row["id"], a, "resolved_by", p.row.get("agent"), when, int(demo)) for a in p.articles]
     with transaction(db):
         if rows:
-            db.conn.executemany(_UPSERT, rows)
-        before = db.conn.total_changes
-        if links:
-            db.conn.executemany("INSERT OR IGNORE INTO links (ticket_id, article_id, kind, created_by, "
-                                "created_at, demo) VALUES (?, ?, ?, ?, ?, ?)", links)
-        added = db.conn.total_changes - before
+            db.executemany(_UPSERT, rows)
+        added = db.executemany("INSERT INTO links (ticket_id, article_id, kind, created_by, created_at, demo) "
+                               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, article_id, kind) DO NOTHING",
+                               links)
     if added:
         _links_changed()
     return added
 
 
-def save_ticket(db: sqlite_utils.Database, fields: dict, *, source: str = "api") -> tuple[dict, str, int]:
+def save_ticket(db: Database, fields: dict, *, source: str = "api") -> tuple[dict, str, int]:
     """Create or update one ticket: (stored ticket, "added"|"updated"|"unchanged", new links)."""
     if not isinstance(fields, dict):
         raise TicketError("ticket", "expected an object of ticket fields")
@@ -135,7 +133,7 @@ def save_ticket(db: sqlite_utils.Database, fields: dict, *, source: str = "api")
     return get_ticket(db, p.row["id"]), p.change, new_links
 
 
-def upsert_ticket(db: sqlite_utils.Database, fields: dict, *, source: str = "api") -> dict:
+def upsert_ticket(db: Database, fields: dict, *, source: str = "api") -> dict:
     """Create or update a ticket from ``fields`` (keys given replace stored values, also when
     empty; keys left out keep theirs). Raises TicketError naming the bad field."""
     return save_ticket(db, fields, source=source)[0]
@@ -155,46 +153,47 @@ def _check_link(ticket_id: str, article_id: str, kind: str) -> tuple[str, str]:
     return tid, aid
 
 
-def link_article(db: sqlite_utils.Database, ticket_id: str, article_id: str, kind: str = "resolved_by",
+def link_article(db: Database, ticket_id: str, article_id: str, kind: str = "resolved_by",
                  by: str | None = None) -> dict:
     """Link a ticket to an article (idempotent: linking twice keeps the first link). The returned
     link has ``new`` = whether this call created it."""
     tid, aid = _check_link(ticket_id, article_id, kind)
     with transaction(db):
-        if db.conn.execute("SELECT 1 FROM tickets WHERE id = ?", [tid]).fetchone() is None:
+        if db.execute("SELECT 1 FROM tickets WHERE id = ?", [tid]).fetchone() is None:
             raise NotFound(f"no ticket {tid!r}")
-        cur = db.conn.execute("INSERT OR IGNORE INTO links (ticket_id, article_id, kind, created_by, created_at) "
-                              "VALUES (?, ?, ?, ?, ?)", [tid, aid, kind, (by or None), now_iso()])
+        cur = db.execute("INSERT INTO links (ticket_id, article_id, kind, created_by, created_at) "
+                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (ticket_id, article_id, kind) DO NOTHING",
+                         [tid, aid, kind, (by or None), now_iso()])
         new = cur.rowcount == 1
-        row = db.conn.execute("SELECT id, ticket_id, article_id, kind, created_by, created_at FROM links "
-                              "WHERE ticket_id = ? AND article_id = ? AND kind = ?", [tid, aid, kind]).fetchone()
+        row = db.execute("SELECT id, ticket_id, article_id, kind, created_by, created_at FROM links "
+                         "WHERE ticket_id = ? AND article_id = ? AND kind = ?", [tid, aid, kind]).fetchone()
     if new:
         _links_changed()
     return dict(zip(("id", "ticket_id", "article_id", "kind", "created_by", "created_at"), row), new=new)
 
 
-def unlink_article(db: sqlite_utils.Database, ticket_id: str, article_id: str, kind: str | None = None) -> int:
+def unlink_article(db: Database, ticket_id: str, article_id: str, kind: str | None = None) -> int:
     """Remove a link (of one kind, or all kinds); returns how many were removed."""
     tid, aid = _check_link(ticket_id, article_id, kind or "resolved_by")
     sql, params = "DELETE FROM links WHERE ticket_id = ? AND article_id = ?", [tid, aid]
     if kind:
         sql, params = sql + " AND kind = ?", params + [kind]
-    n = db.conn.execute(sql, params).rowcount
+    n = db.execute(sql, params).rowcount
     if n:
         _links_changed()
     return n
 
 
-def links_for_ticket(db: sqlite_utils.Database, ticket_id: str) -> list[dict]:
-    cur = db.conn.execute("SELECT id, ticket_id, article_id, kind, created_by, created_at FROM links "
+def links_for_ticket(db: Database, ticket_id: str) -> list[dict]:
+    cur = db.execute("SELECT id, ticket_id, article_id, kind, created_by, created_at FROM links "
                           "WHERE ticket_id = ? ORDER BY created_at, id", [str(ticket_id)])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def links_for_article(db: sqlite_utils.Database, article_id: str, limit: int = 200) -> list[dict]:
+def links_for_article(db: Database, article_id: str, limit: int = 200) -> list[dict]:
     """Tickets linked to an article, most recently resolved (or created) first."""
-    cur = db.conn.execute(
+    cur = db.execute(
         "SELECT l.id, l.ticket_id, l.article_id, l.kind, l.created_by, l.created_at, t.subject, t.status, "
         "t.resolved_at, t.created_at AS ticket_created_at, t.channel, t.priority, t.product, t.reopened "
         "FROM links l JOIN tickets t ON t.id = l.ticket_id WHERE l.article_id = ? "

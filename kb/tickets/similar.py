@@ -106,17 +106,17 @@ class SimilarTickets:
         fused = [f for f in fuse(rankings, language, self.fusion) if f.doc not in exclude][:limit]
         if not fused:
             return []
-        db = db or store.connect(self.settings.db_path)
+        db = db or store.connect(self.settings)
         found = {f.doc: f for f in fused}
         q = ",".join("?" * len(found))
         out: dict[str, SimilarTicket] = {}
-        for tid, subject, resolution, product, resolved_at, closed_at in db.conn.execute(
+        for tid, subject, resolution, product, resolved_at, closed_at in db.execute(
                 f"SELECT id, subject, resolution, product, resolved_at, closed_at FROM tickets "
                 f"WHERE id IN ({q}) AND status IN ('resolved', 'closed')", list(found)):
             f = found[tid]
             out[tid] = SimilarTicket(tid, subject or "", resolution or "", product or "", resolved_at or closed_at,
                                      round(f.score, 6), [], {k: round(v, 4) for k, v in f.parts.items()})
-        for tid, article_id in db.conn.execute(
+        for tid, article_id in db.execute(
                 f"SELECT ticket_id, article_id FROM links WHERE ticket_id IN ({q}) ORDER BY id", list(found)):
             if tid in out and article_id not in out[tid].articles:
                 out[tid].articles.append(article_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import sqlite_utils
+from kb.core.db import Database
 
 from kb.core.errors import NotFound
 from kb.search.searcher import SearchQuery
@@ -29,7 +29,7 @@ def ticket_query(ticket: dict) -> str:
     return text
 
 
-def articles_for_ticket(searcher, db: sqlite_utils.Database, ticket_id: str, limit: int = 5, role: str = "agent"):
+def articles_for_ticket(searcher, db: Database, ticket_id: str, limit: int = 5, role: str = "agent"):
     """Articles for a ticket: hybrid search on its subject + description, as ``role`` may see them.
     Articles already linked to the ticket carry ``explanation["linked"]`` = the link kinds."""
     ticket = get_ticket(db, ticket_id)

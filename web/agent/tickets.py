@@ -32,7 +32,7 @@ def tickets_list():
                                     offset=(page - 1) * PAGE)
     except TicketError as e:
         raise BadQuery(e.field, e.message) from None
-    products = [r[0] for r in common.db().conn.execute(
+    products = [r[0] for r in common.db().execute(
         "SELECT DISTINCT product FROM tickets WHERE product IS NOT NULL AND product != '' ORDER BY product")]
     return render_template("agent/tickets.html", nav="tickets", rows=rows[:PAGE], more=len(rows) > PAGE,
                            page=page, status=status, product=product, products=products,

@@ -47,9 +47,9 @@ def queue():
                                           ticket_id=ticket)
     except FieldError as e:
         raise BadQuery(e.field, e.message) from None
-    authors = [r[0] for r in common.db().conn.execute(
+    authors = [r[0] for r in common.db().execute(
         "SELECT DISTINCT author FROM contributions WHERE author IS NOT NULL ORDER BY author")]
-    counts = dict(common.db().conn.execute("SELECT state, count(*) FROM contributions GROUP BY state").fetchall())
+    counts = dict(common.db().execute("SELECT state, count(*) FROM contributions GROUP BY state").fetchall())
     return render_template("contrib/queue.html", nav="contrib", rows=rows, state=state, kind=kind, author=author,
                            ticket=ticket, authors=authors, counts=counts, states=contrib.STATES, kinds=contrib.KINDS)
 
