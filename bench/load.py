@@ -137,7 +137,7 @@ class Client:
             data = r.read()
         except (OSError, http.client.HTTPException) as e:
             self.errors.append(f"{kind} {method} {path[:80]}: {type(e).__name__}: {e}")
-            self.conn.close()
+            self.close()
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             return b""
         ms = (time.perf_counter() - t) * 1000
@@ -205,9 +205,9 @@ def worker(k: int, port: int, deadline: float, catalogue: dict, token: str, log:
 
 def catalogue(env: dict) -> dict:
     code = ("import json; from kb.core.config import Settings; from kb.core.store import connect; s = Settings.load();"
-            "db = connect(s.db_path); from kb.search.searcher import Searcher; docs = Searcher(s).all_articles('agent');"
+            "db = connect(s); from kb.search.searcher import Searcher; docs = Searcher(s).all_articles('agent');"
             "print(json.dumps({'slugs': [d['slug'] for d in docs], 'products': sorted({d['product'] for d in docs "
-            "if d.get('visibility') == 'public'}), 'tickets': [r[0] for r in db.conn.execute("
+            "if d.get('visibility') == 'public'}), 'tickets': [r[0] for r in db.execute("
             "'SELECT id FROM tickets ORDER BY id LIMIT 200')]}))")
     out = subprocess.run([PY, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return json.loads(out)

@@ -83,7 +83,7 @@ def throughput(n: int, work: Path) -> dict:
 def prefill(s: Settings, arts_dir: Path, real: dict[str, np.ndarray], pool: EncoderPool) -> int:
     """Cache vectors for every generated chunk: a real starter chunk's vector plus noise."""
     rng = np.random.default_rng(3)
-    db = store.connect(s.db_path)
+    db = store.connect(s)
     hashes = list(dict.fromkeys(c.hash for a in articles_of(arts_dir) for c in chunk_article(a)))
     for e in pool.available():
         base = real[e.name]
@@ -92,7 +92,7 @@ def prefill(s: Settings, arts_dir: Path, real: dict[str, np.ndarray], pool: Enco
             v = base[rng.integers(0, len(base), len(part))] + rng.normal(0, 0.05, (len(part), base.shape[1]))
             v /= np.linalg.norm(v, axis=1, keepdims=True)
             store.save_vectors(db, e.fingerprint, dict(zip(part, v.astype(np.float32))))
-    db.conn.close()
+    db.close()
     return len(hashes)
 
 

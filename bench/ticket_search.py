@@ -90,7 +90,7 @@ def main() -> None:
         loaded = settings.replace(home=full_home)
         csv_path = tmp / "export.csv"
         generate(csv_path, args.rows)
-        db = store.connect(loaded.db_path)
+        db = store.connect(loaded)
         imported = import_file(db, csv_path)
         boost_ms = []
         for _ in range(3):      # what the search that finds the ticket-boost table stale pays
@@ -117,17 +117,17 @@ def main() -> None:
                 t = time.perf_counter()
                 finder.search(q, role="agent", db=db)
                 took.append((time.perf_counter() - t) * 1000)
-        db.conn.close()
+        db.close()
 
         rate = None
         if args.vector_sample and not args.keyword_only:   # the real encoders on real-sized ticket texts
             sample = settings.replace(home=tmp / "vector-sample")
             generate(tmp / "sample.csv", args.vector_sample, seed=3)
-            sdb = store.connect(sample.db_path)
+            sdb = store.connect(sample)
             import_file(sdb, tmp / "sample.csv")
             vec = ticket_index.update(sample, sdb, pool=pool)
             rate = (vec.tickets, vec.seconds, vec.embedded)
-            sdb.conn.close()
+            sdb.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

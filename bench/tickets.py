@@ -71,7 +71,7 @@ def main() -> None:
     t = time.perf_counter()
     mid = generate(path, args.rows)
     gen_s = time.perf_counter() - t
-    db = store.connect(settings.db_path)
+    db = store.connect(settings)
     first = import_file(db, path)
     again = import_file(db, path)
     month = mid.strftime("%Y-%m")
@@ -105,7 +105,7 @@ def main() -> None:
         else:
             old = old.rstrip("\n") + "\n\n" + section
         res.write_text(old, "utf-8")
-    db.conn.close()
+    db.close()
 
 
 if __name__ == "__main__":

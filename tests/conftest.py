@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kb.core.config import Settings
+from tests.pg_support import pg_server, pg_url  # noqa: F401  (a real PostgreSQL, started on first use)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -97,10 +98,29 @@ def repo(tmp_path) -> Path:
     return make_repo(tmp_path / "articles", BASIC)
 
 
+def pytest_generate_tests(metafunc):
+    """Tests marked ``both_backends`` run once on SQLite and once on PostgreSQL."""
+    if "backend" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_backends") is not None
+        metafunc.parametrize("backend", ["sqlite", "postgresql"] if both else ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path, repo) -> Settings:
+def backend(request) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(request, backend) -> str | None:
+    """None (SQLite in KB_HOME) or a new, empty PostgreSQL database on the suite's server."""
+    return request.getfixturevalue("pg_server").create_database() if backend == "postgresql" else None
+
+
+@pytest.fixture
+def settings(tmp_path, repo, database_url) -> Settings:
     """Keyword-only settings (the real encoders have their own tests)."""
-    return Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=())
+    return Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=(),
+                         database_url=database_url)
 
 
 @pytest.fixture

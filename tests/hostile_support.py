@@ -110,7 +110,7 @@ def hostile_settings(tmp_path: Path) -> Settings:
     whose every text field is a payload, feedback comments and flags with payloads."""
     from tests.web_support import PASSWORDS, build_settings
     s = build_settings(tmp_path, {**BASIC, **hostile_articles()}, secret_key="hostile-secret")
-    db = connect(s.db_path)
+    db = connect(s)
     add_user(db, "alice", PASSWORDS["alice"], "agent", f"Alice {FRONT_PAYLOAD}"[:60])
     add_user(db, "bob", PASSWORDS["bob"], "engineer", "Bob Engineer")
     p = FRONT_PAYLOAD
@@ -122,5 +122,5 @@ def hostile_settings(tmp_path: Path) -> Settings:
     for i, payload in enumerate(PAYLOADS):
         record_feedback(db, "KB-0666", bool(i % 2), payload, "customer")
     flag_article(db, "KB-0666", "outdated", p, by="alice", ticket_id="T-XSS")
-    db.conn.close()
+    db.close()
     return s

@@ -33,7 +33,7 @@ def _ticket(i: int) -> dict:
 @pytest.fixture
 def busy(indexed):
     """A database with rows in it, and a writer thread that keeps adding tickets."""
-    db = store.connect(indexed.db_path)
+    db = store.connect(indexed)
     for i in range(300):
         tickets.upsert_ticket(db, _ticket(i))
     tickets.link_article(db, "W-00000", "KB-0001")
@@ -41,11 +41,11 @@ def busy(indexed):
     written = [300]
 
     def writer():
-        w = store.connect(indexed.db_path)
+        w = store.connect(indexed)
         while not stop.is_set():
             tickets.upsert_ticket(w, _ticket(written[0]))
             written[0] += 1
-        w.conn.close()
+        w.close()
 
     t = threading.Thread(target=writer)
     t.start()
@@ -53,7 +53,7 @@ def busy(indexed):
     yield indexed, db, stop, written
     stop.set()
     t.join()
-    db.conn.close()
+    db.close()
 
 
 def test_backup_during_writes_restores_identically(busy, tmp_path):
@@ -87,11 +87,11 @@ def test_backup_during_writes_restores_identically(busy, tmp_path):
     assert kept.execute("SELECT count(*) FROM tickets").fetchone()[0] >= during
     kept.close()
     # and the live connection opened before the restore sees the restored data
-    assert db.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == len(ids)
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == len(ids)
 
 
 def test_damaged_or_incomplete_backups_are_refused(indexed, tmp_path):
-    db = store.connect(indexed.db_path)
+    db = store.connect(indexed)
     tickets.upsert_ticket(db, _ticket(1))
     folder = backup.backup(indexed, tmp_path)             # an existing folder: a time-stamped one inside
     assert folder.parent == tmp_path and folder.name.startswith("kb-backup-")
@@ -121,12 +121,12 @@ def test_damaged_or_incomplete_backups_are_refused(indexed, tmp_path):
     (newer / "backup.json").write_text(json.dumps(info))
     with pytest.raises(BackupError, match="newer than this kb"):
         backup.restore(indexed, newer)
-    db.conn.close()
+    db.close()
 
 
 def test_cli_backup_and_restore(indexed, tmp_path):
     env = {"KB_HOME": str(indexed.home), "KB_ARTICLES": str(indexed.articles), "KB_SEMANTIC": "0"}
-    db = store.connect(indexed.db_path)
+    db = store.connect(indexed)
     tickets.upsert_ticket(db, _ticket(7))
     r = CliRunner().invoke(main, ["backup", str(tmp_path / "b1")], env=env)
     assert r.exit_code == 0 and "backup written to" in r.output and "tickets 1" in r.output
@@ -134,4 +134,4 @@ def test_cli_backup_and_restore(indexed, tmp_path):
     assert r.exit_code == 2 and "backup.json" in r.output  # a folder that is not a backup
     r = CliRunner().invoke(main, ["restore", str(tmp_path / "b1")], env=env)
     assert r.exit_code == 0 and "restored" in r.output and "before-restore" in r.output
-    db.conn.close()
+    db.close()

@@ -20,7 +20,7 @@ def server(tmp_path_factory):
     from tests.web_support import build_settings
     tmp = tmp_path_factory.mktemp("browser")
     s = build_settings(tmp)
-    db = connect(s.db_path)
+    db = connect(s)
     add_user(db, "alice", PASSWORDS["alice"], "agent", "Alice Agent")
     upsert_ticket(db, {"id": "T-200", "channel": "phone", "priority": "urgent", "subject": "VPN error 809 at home",
                        "description": "VPN fails with error 809 from the home network.", "product": "vpn",
@@ -86,7 +86,7 @@ def test_agent_searches_as_they_type_links_and_flags(server, browser, tmp_path):
     page.wait_for_selector("#toast:has-text('Flagged KB-0004')")
     page.screenshot(path=str(tmp_path / "agent-console.png"))
 
-    db = connect(s.db_path)
+    db = connect(s)
     assert ("KB-0004", "resolved_by", "alice") in {(l["article_id"], l["kind"], l["created_by"])
                                                   for l in links_for_ticket(db, "T-200")}
     flag = next(db["flags"].rows)
@@ -134,7 +134,7 @@ def test_customer_searches_in_chinese_and_english_and_votes(server, browser, tmp
     page.click(".feedback-send")
     page.wait_for_selector(".feedback-thanks")
     page.screenshot(path=str(tmp_path / "portal-article.png"), full_page=True)
-    rows = [(r["article_id"], r["helpful"], r["comment"], r["audience"]) for r in connect(s.db_path)["feedback"].rows]
+    rows = [(r["article_id"], r["helpful"], r["comment"], r["audience"]) for r in connect(s)["feedback"].rows]
     assert rows == [("KB-0001", 1, "Step 2 did it", "customer")]
     assert errors == []
     ctx.close()

@@ -20,9 +20,9 @@ ROUNDS = 15
 
 
 def test_concurrent_reads_and_writes_through_the_app_all_succeed(app, web_settings):
-    db = connect(web_settings.db_path)
+    db = connect(web_settings)
     token = create_token(db, "helpdesk", "agent")
-    db.conn.close()
+    db.close()
     failures: list[str] = []
     barrier = threading.Barrier(THREADS)
 
@@ -57,12 +57,12 @@ def test_concurrent_reads_and_writes_through_the_app_all_succeed(app, web_settin
     for t in threads:
         t.join(timeout=120)
     assert not failures, failures[:5]
-    db = connect(web_settings.db_path)
-    assert db.conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == THREADS * ROUNDS
-    assert db.conn.execute("SELECT COUNT(*) FROM tickets WHERE id LIKE 'T-C%'").fetchone()[0] == THREADS * ROUNDS
-    assert db.conn.execute("SELECT COUNT(*) FROM links WHERE ticket_id LIKE 'T-C%'").fetchone()[0] == THREADS * ROUNDS
-    assert db.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    db.conn.close()
+    db = connect(web_settings)
+    assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == THREADS * ROUNDS
+    assert db.execute("SELECT COUNT(*) FROM tickets WHERE id LIKE 'T-C%'").fetchone()[0] == THREADS * ROUNDS
+    assert db.execute("SELECT COUNT(*) FROM links WHERE ticket_id LIKE 'T-C%'").fetchone()[0] == THREADS * ROUNDS
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    db.close()
 
 
 def test_a_short_load_run_against_kb_serve_has_no_errors():

@@ -24,11 +24,11 @@ FIELDS = {"title": "Label printer prints blank labels", "summary": "Reload the l
 
 @pytest.fixture
 def db(settings):
-    d = connect(settings.db_path)
+    d = connect(settings)
     upsert_ticket(d, {"id": "T-1", "channel": "phone", "priority": "normal", "subject": "Blank labels",
                       "description": "Labels blank", "created_at": "2026-11-01T09:00:00Z"})
     yield d
-    d.conn.close()
+    d.close()
 
 
 def test_capture_validates_like_strict_check_and_keeps_what_was_typed(settings, db):
@@ -39,10 +39,10 @@ def test_capture_validates_like_strict_check_and_keeps_what_was_typed(settings, 
     assert "not a date" in problems["review_by"]
     assert kept["symptoms"] == FIELDS["symptoms"] and kept["review_by"] == "next spring"
     # the draft holds it too: a restart (a new connection) finds the same text
-    again = connect(settings.db_path)
+    again = connect(settings)
     draft = contrib.load_draft(again, contrib.draft_key("new", "T-1", "alice"))
     assert draft["fields"]["cause"] == FIELDS["cause"] and draft["fields"]["review_by"] == "next spring"
-    assert again.conn.execute("SELECT count(*) FROM contributions").fetchone()[0] == 0
+    assert again.execute("SELECT count(*) FROM contributions").fetchone()[0] == 0
 
 
 def test_double_submit_updates_one_pending_contribution(settings, db):
@@ -53,7 +53,7 @@ def test_double_submit_updates_one_pending_contribution(settings, db):
     assert p2 == {} and c2 == c1
     c = contrib.get(db, c1)
     assert c["state"] == "pending" and "Upside down." in c["markdown"] and "status: review" in c["markdown"]
-    assert db.conn.execute("SELECT count(*) FROM contributions").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM contributions").fetchone()[0] == 1
 
 
 def test_duplicate_id_and_existing_slug_are_reported_on_their_fields(settings, db):

@@ -22,11 +22,11 @@ def server(tmp_path_factory):
     from kb.accounts.users import add_user
     from tests.web_support import build_settings
     s = build_settings(tmp_path_factory.mktemp("contrib-browser"))
-    db = connect(s.db_path)
+    db = connect(s)
     add_user(db, "alice", PASSWORDS["alice"], "agent", "Alice Agent")
     add_user(db, "bob", PASSWORDS["bob"], "engineer", "Bob Engineer")
     demo.load(db, s, seed=7)
-    tid = db.conn.execute("SELECT id FROM tickets WHERE demo = 1 AND product = 'printing' AND resolution != '' "
+    tid = db.execute("SELECT id FROM tickets WHERE demo = 1 AND product = 'printing' AND resolution != '' "
                           "ORDER BY id LIMIT 1").fetchone()[0]
     t = get_ticket(db, tid)
     # the demo ticket as a customer wrote it: with their name and e-mail address in it
@@ -51,7 +51,7 @@ def test_agent_captures_an_article_from_a_demo_ticket_and_an_engineer_exports_it
     page.goto(f"{base}/agent/tickets/{tid}")
     page.click("[data-testid=capture-entry]")
     page.wait_for_url(f"**/agent/contrib/ticket/{tid}")
-    ticket = get_ticket(connect(s.db_path), tid)
+    ticket = get_ticket(connect(s), tid)
     assert page.input_value("input[name=title]") == ticket["subject"]
     symptoms = page.input_value("textarea[name=symptoms]")
     assert "wendy.k@fabrikam.example.net" not in symptoms and "<email>" in symptoms and "<name>" in symptoms
@@ -86,7 +86,7 @@ def test_agent_captures_an_article_from_a_demo_ticket_and_an_engineer_exports_it
     # the one console message is the 400 answer to the submit without a visibility
     assert [e for e in errors if "status of 400" not in e] == [] and len(errors) == 1
 
-    db = connect(s.db_path)
+    db = connect(s)
     c = contrib.list_contributions(db)[0]
     assert (c["state"], c["author"], c["ticket_id"], c["visibility"]) == ("pending", "alice", tid, "internal")
     assert "wendy.k@fabrikam.example.net" not in c["markdown"] and "Wendy Kowalski" in c["markdown"]

@@ -25,7 +25,7 @@ def _form(client, path, data):
 
 
 def test_capture_is_prefilled_and_scrubbed_from_the_ticket(web_settings, client):
-    db = connect(web_settings.db_path)
+    db = connect(web_settings)
     upsert_ticket(db, {"id": "T-300", "channel": "email", "priority": "normal", "subject": "Scanner mails go nowhere",
                        "description": "Jane Roe (jane.roe@contoso.example.org, +1 415 555 2671) gets no scans.",
                        "resolution": "Set the SMTP relay on the scanner.", "customer": "Contoso",
@@ -56,7 +56,7 @@ def test_validation_errors_sit_next_to_fields_and_keep_the_typed_text(web_settin
     signed_in(c2, "alice")
     again = c2.get("/agent/contrib/ticket/T-200").get_data(as_text=True)
     assert "A very particular cause, typed with care." in again
-    assert connect(web_settings.db_path).conn.execute("SELECT count(*) FROM contributions").fetchone()[0] == 0
+    assert connect(web_settings).execute("SELECT count(*) FROM contributions").fetchone()[0] == 0
 
 
 def test_autosaved_draft_and_double_submit(web_settings, client):
@@ -68,7 +68,7 @@ def test_autosaved_draft_and_double_submit(web_settings, client):
     r1 = _form(client, "/agent/contrib/ticket/T-200", GOOD)
     r2 = _form(client, "/agent/contrib/ticket/T-200", GOOD)
     assert r1.status_code == r2.status_code == 302
-    rows = contrib.list_contributions(connect(web_settings.db_path))
+    rows = contrib.list_contributions(connect(web_settings))
     assert len(rows) == 1 and rows[0]["ticket_id"] == "T-200" and rows[0]["author"] == "alice"
     assert "owners: [alice]" in rows[0]["markdown"] and "status: review" in rows[0]["markdown"]
 
@@ -113,7 +113,7 @@ def test_improve_preview_diff_and_article_page(web_settings, client):
     article = client.get("/agent/articles/vpn-error-809").get_data(as_text=True)
     assert 'id="improvements"' in article and "improvement(s) by agents wait" in article
     from kb.analytics.stale import stale_articles
-    rows = stale_articles(connect(web_settings.db_path), None)
+    rows = stale_articles(connect(web_settings), None)
     assert any(r["article_id"] == "KB-0002" and r["reasons"][0]["code"] == "improvement_pending" for r in rows)
 
 
@@ -126,11 +126,11 @@ def test_review_queue_roles_reject_and_export(web_settings, client):
     signed_in(eng, "bob")
     queue = eng.get("/agent/contrib/?state=pending").get_data(as_text=True)
     assert "Label printer prints blank labels" in queue
-    cid = contrib.list_contributions(connect(web_settings.db_path))[0]["id"]
+    cid = contrib.list_contributions(connect(web_settings))[0]["id"]
     assert eng.get(f"/agent/contrib/?state=bogus").status_code == 400
     # an edit that breaks the article is refused and kept
     page = f"/agent/contrib/{cid}"
-    md = contrib.get(connect(web_settings.db_path), cid)["markdown"]
+    md = contrib.get(connect(web_settings), cid)["markdown"]
     r = post(eng, f"{page}/edit", {"markdown": md.replace("## Resolution", "## Notes")}, page=page, fetch=False)
     assert r.status_code == 400 and "no Resolution section" in r.get_data(as_text=True)
     r = post(eng, f"{page}/edit", {"markdown": md.replace("Turn the roll over.", "Turn the roll over, gently.")},
@@ -149,7 +149,7 @@ def test_after_export_the_capture_page_starts_afresh(web_settings, client):
     from kb.contrib.export import export
     signed_in(client, "alice")
     assert _form(client, "/agent/contrib/ticket/T-200", GOOD).status_code == 302
-    db = connect(web_settings.db_path)
+    db = connect(web_settings)
     cid = contrib.list_contributions(db)[0]["id"]
     export(db, web_settings.articles, cid)
     page = client.get("/agent/contrib/ticket/T-200").get_data(as_text=True)

@@ -25,16 +25,16 @@ def starter(tmp_path_factory):
     home = tmp_path_factory.mktemp("demo")
     s = Settings.load(env={}, home=home, articles=ROOT / "articles", semantic=False, encoders=())
     assert build(s).ok
-    db = store.connect(s.db_path)
+    db = store.connect(s)
     counts = demo.load(db, s, seed=7, now=NOW)
-    db.conn.close()
+    db.close()
     return s, counts
 
 
 def test_demo_data_is_realistic_and_marked(starter):
     s, counts = starter
-    db = store.connect(s.db_path)
-    q = lambda sql: db.conn.execute(sql).fetchall()             # noqa: E731
+    db = store.connect(s)
+    q = lambda sql: db.execute(sql).fetchall()             # noqa: E731
     assert 600 <= counts["tickets"] <= 1100 and counts["feedback"] > 100 and counts["search_log"] > 100
     for table in ("tickets", "links", "feedback", "search_log", "views", "flags"):
         assert q(f"SELECT count(*) FROM {table} WHERE demo = 0") == [(0,)], table
@@ -62,29 +62,29 @@ def test_demo_data_is_realistic_and_marked(starter):
                  "(SELECT 1 FROM links l WHERE l.ticket_id = t.id)")[0][0]
     assert unlinked > 50
     assert q("SELECT count(*) FROM search_log WHERE results = 0")[0][0] > 10
-    db.conn.close()
+    db.close()
 
 
 def test_same_seed_same_data_and_if_empty(starter, tmp_path):
     s, counts = starter
     other = Settings.load(env={}, home=tmp_path, articles=s.articles, semantic=False, encoders=())
-    db = store.connect(other.db_path)
+    db = store.connect(other)
     assert demo.load(db, other, seed=7, now=NOW) == counts
-    a = store.connect(s.db_path)
+    a = store.connect(s)
     rows = "SELECT * FROM tickets ORDER BY id"
-    assert db.conn.execute(rows).fetchall() == a.conn.execute(rows).fetchall()
+    assert db.execute(rows).fetchall() == a.execute(rows).fetchall()
     assert demo.load(db, other, if_empty=True, now=NOW) is None
-    a.conn.close()
-    db.conn.close()
+    a.close()
+    db.close()
 
 
 def test_reload_and_clear_never_touch_real_data(starter, tmp_path):
     s, _ = starter
     other = Settings.load(env={}, home=tmp_path, articles=s.articles, semantic=False, encoders=())
-    db = store.connect(other.db_path)
+    db = store.connect(other)
     tickets.upsert_ticket(db, {"id": "REAL-1", "channel": "phone", "priority": "urgent", "subject": "real",
                                "created_at": "2026-11-01T10:00:00Z", "articles": ["KB-0001"]}, source="import:x")
-    db.conn.execute("INSERT INTO feedback (article_id, helpful, audience, created_at) VALUES ('KB-0001', 1, 'agent', "
+    db.execute("INSERT INTO feedback (article_id, helpful, audience, created_at) VALUES ('KB-0001', 1, 'agent', "
                     "'2026-11-01T10:00:00+00:00')")
     env = {"KB_HOME": str(tmp_path), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0"}
     r = CliRunner().invoke(main, ["demo", "load", "--if-empty"], env=env)
@@ -92,14 +92,14 @@ def test_reload_and_clear_never_touch_real_data(starter, tmp_path):
     r = CliRunner().invoke(main, ["demo", "load", "--seed", "3"], env=env)
     assert r.exit_code == 0 and "demo data loaded" in r.output
     r = CliRunner().invoke(main, ["demo", "load", "--seed", "3"], env=env)         # replaces, never doubles
-    n = db.conn.execute("SELECT count(*) FROM tickets WHERE demo = 1").fetchone()[0]
+    n = db.execute("SELECT count(*) FROM tickets WHERE demo = 1").fetchone()[0]
     assert n == int(re.search(r"(\d+) tickets", r.output).group(1))
     r = CliRunner().invoke(main, ["demo", "clear"], env=env)
     assert r.exit_code == 0
-    assert db.conn.execute("SELECT id FROM tickets").fetchall() == [("REAL-1",)]
-    assert db.conn.execute("SELECT count(*) FROM links").fetchone()[0] == 1
-    assert db.conn.execute("SELECT count(*) FROM feedback").fetchone()[0] == 1
-    db.conn.close()
+    assert db.execute("SELECT id FROM tickets").fetchall() == [("REAL-1",)]
+    assert db.execute("SELECT count(*) FROM links").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM feedback").fetchone()[0] == 1
+    db.close()
 
 
 def test_stale_and_report_show_the_planted_signals(starter):

@@ -21,7 +21,7 @@ ROOT_PW = "root-password-333"
 @pytest.fixture(scope="module")
 def kb_settings(tmp_path_factory):
     s = build_settings(tmp_path_factory.mktemp("dirbrowser"))
-    add_user(connect(s.db_path), "root", ROOT_PW, "admin", "Root Admin")
+    add_user(connect(s), "root", ROOT_PW, "admin", "Root Admin")
     return s
 
 

@@ -274,7 +274,7 @@ def test_a_warm_worker_hides_its_heap_from_the_collector_and_still_frees_old_gen
 
 def test_kill_9_during_ticket_import_loses_no_committed_row_and_leaves_no_half_row(tmp_path):
     s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=())
-    connect(s.db_path).conn.close()
+    connect(s).close()
     rows = _ticket_csv(tmp_path / "tickets.csv", 30000)
     want = {r["id"]: r for r in rows}
     rng = random.Random(SEED)
@@ -321,9 +321,9 @@ def web(tmp_path):
 def test_a_locked_database_is_waited_for_not_a_500(web):
     s, app = web
     from kb.accounts.tokens import create_token
-    db = connect(s.db_path)
+    db = connect(s)
     token = create_token(db, "helpdesk", "agent")
-    db.conn.close()
+    db.close()
     c = app.test_client()
     c.get("/help/articles/printer-offline")
     holder = sqlite3.connect(str(s.db_path), isolation_level=None, check_same_thread=False)
@@ -349,7 +349,7 @@ def test_a_locked_database_is_waited_for_not_a_500(web):
 def test_backup_under_write_load_restores_a_consistent_database(tmp_path):
     from kb.ops.backup import backup, restore
     s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=())
-    connect(s.db_path).conn.close()
+    connect(s).close()
     stop = threading.Event()
     written = [0]
 

@@ -225,13 +225,13 @@ def test_report_cells_never_start_a_formula(tmp_path):
     from kb.analytics.activity import log_search
     from kb.tickets.records import upsert_ticket
     s = Settings.load(env={}, home=tmp_path / "state", articles=tmp_path, semantic=False, encoders=())
-    db = connect(s.db_path)
+    db = connect(s)
     for i, f in enumerate(FORMULAS):
         log_search(db, f, "agent", 0, 5.0)
         upsert_ticket(db, {"id": f"T-{i}", "channel": "web", "priority": "normal", "product": f, "subject": f,
                            "customer": f, "agent": f, "created_at": "2026-10-03T09:00:00Z",
                            "resolved_at": "2026-10-03T10:00:00Z", "status": "resolved"})
-    db.conn.execute("UPDATE search_log SET created_at = '2026-10-05T10:00:00+00:00'")
+    db.execute("UPDATE search_log SET created_at = '2026-10-05T10:00:00+00:00'")
     r = rep.build(db, s, "2026-10", articles=[])
     for fmt in ("md", "html"):
         text = rep.render(r, fmt)
@@ -317,7 +317,7 @@ def test_ticket_import_reports_bad_rows_or_a_config_error_naming_the_file(tmp_pa
         for b in report.bad:
             assert b.line >= 2 and b.message
     finally:
-        db.conn.close()
+        db.close()
 
 
 @pytest.fixture(scope="module")
@@ -368,7 +368,7 @@ def test_jsonl_import_reports_bad_lines_or_a_config_error_naming_the_file(tmp_pa
         for b in report.bad:
             assert b.line >= 1 and b.message
     finally:
-        db.conn.close()
+        db.close()
 
 
 @BOUNDED

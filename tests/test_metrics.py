@@ -56,21 +56,21 @@ def db(tmp_path):
              ("T3", "KB-3", "created_from", "ann", "2026-03-10T00:00:00Z"),
              ("T5", "KB-1", "resolved_by", "cat", "2026-03-07T18:00:00Z"),
              ("T8", "KB-2", "resolved_by", "ann", "2026-04-02T10:00:00Z")]
-    d.conn.executemany("INSERT INTO links (ticket_id, article_id, kind, created_by, created_at) VALUES (?,?,?,?,?)",
+    d.executemany("INSERT INTO links (ticket_id, article_id, kind, created_by, created_at) VALUES (?,?,?,?,?)",
                        links)
     searches = [("VPN Linux", 0, None, "2026-03-03T10:00:00+00:00"), ("vpn   linux", 0, None, "2026-03-09T10:00:00+00:00"),
                 ("plotter", 0, None, "2026-03-04T10:00:00+00:00"), ("printer", 5, None, "2026-03-05T10:00:00+00:00"),
                 ("printer", 5, "KB-2", "2026-03-06T10:00:00+00:00"), ("fax", 0, None, "2026-04-01T10:00:00+00:00")]
-    d.conn.executemany("INSERT INTO search_log (query, role, results, clicked, latency_ms, created_at) "
+    d.executemany("INSERT INTO search_log (query, role, results, clicked, latency_ms, created_at) "
                        "VALUES (?, 'agent', ?, ?, 12.0, ?)", searches)
     votes = ([("KB-1", 1, "2026-01-10T10:00:00+00:00")] * 6 + [("KB-1", 1, "2026-03-10T10:00:00+00:00")]
              + [("KB-1", 0, "2026-03-11T10:00:00+00:00")] * 4
              + [("KB-2", 1, "2026-02-10T10:00:00+00:00")] * 5 + [("KB-2", 1, "2026-03-10T10:00:00+00:00")] * 4
              + [("KB-2", 0, "2026-03-12T10:00:00+00:00")])
-    d.conn.executemany("INSERT INTO feedback (article_id, helpful, audience, created_at) VALUES (?, ?, 'agent', ?)",
+    d.executemany("INSERT INTO feedback (article_id, helpful, audience, created_at) VALUES (?, ?, 'agent', ?)",
                        votes)
     yield d
-    d.conn.close()
+    d.close()
 
 
 @pytest.fixture
@@ -184,10 +184,10 @@ def test_stale_detection(tmp_path):
         _add(db, f"N{i}", "A-SLOW", f"2026-05-1{i}T09:00:00Z", 10)
         _add(db, f"F{i}", "A-FRESH", f"2026-05-2{i}T09:00:00Z", 2.5 if i % 2 else 1.5)   # no slower
         _add(db, f"G{i}", "A-FRESH", f"2026-02-2{i}T09:00:00Z", 2)
-    db.conn.executemany("INSERT INTO feedback (article_id, helpful, audience, created_at) VALUES (?, ?, 'customer', ?)",
+    db.executemany("INSERT INTO feedback (article_id, helpful, audience, created_at) VALUES (?, ?, 'customer', ?)",
                         [("A-NEG", h, "2026-06-01T10:00:00+00:00") for h in (1, 0, 0, 0, 0)]
                         + [("A-FRESH", h, "2026-06-01T10:00:00+00:00") for h in (1, 1, 1, 0)])
-    db.conn.executemany("INSERT INTO flags (article_id, reason, created_by, created_at, resolved_at) VALUES (?,?,?,?,?)",
+    db.executemany("INSERT INTO flags (article_id, reason, created_by, created_at, resolved_at) VALUES (?,?,?,?,?)",
                         [("A-FLAG", "outdated", "ann", "2026-06-01T00:00:00+00:00", None),
                          ("A-FLAG", "incorrect", "bob", "2026-06-02T00:00:00+00:00", None),
                          ("A-FRESH", "unclear", "ann", "2026-05-01T00:00:00+00:00", "2026-05-02T00:00:00+00:00"),

@@ -63,7 +63,7 @@ def probe_app(tmp_path_factory):
     from tests.web_support import build_settings
     from web import create_app
     s = build_settings(tmp_path_factory.mktemp("probe"), {**BASIC, **_hidden_files()}, secret_key="probe-secret")
-    db = connect(s.db_path)
+    db = connect(s)
     ticket = {"channel": "phone", "priority": "urgent", "product": "printing", "status": "resolved",
               "created_at": "2026-11-01T09:00:00Z", "resolved_at": "2026-11-01T10:00:00Z"}
     for i in range(3):
@@ -77,7 +77,7 @@ def probe_app(tmp_path_factory):
     create_token(db, "revoked-agent", "agent")
     revoked = create_token(db, "revoked-agent-2", "agent")
     revoke_token(db, "revoked-agent-2")
-    db.conn.close()
+    db.close()
     app = create_app(s)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)   # reach the views themselves
     return app, revoked

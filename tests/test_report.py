@@ -16,7 +16,7 @@ XSS_QUERY = "<script>alert(1)</script> | **bold**"
 
 @pytest.fixture
 def filled(indexed):
-    db = store.connect(indexed.db_path)
+    db = store.connect(indexed)
     for i, (channel, day) in enumerate([("phone", "02"), ("email", "03"), ("web", "10"), ("chat", "17"),
                                         ("email", "24")]):
         tickets.upsert_ticket(db, {"id": f"R-{i}", "channel": channel, "priority": "normal",
@@ -25,9 +25,9 @@ def filled(indexed):
                                    "first_response_at": f"2026-03-{day}T09:00:10Z",
                                    "resolved_at": f"2026-03-{day}T11:00:00Z", "csat": 4,
                                    "articles": ["KB-0001"] if i % 2 else []}, source="import:x")
-    db.conn.executemany("INSERT INTO search_log (query, role, results, latency_ms, created_at) "
+    db.executemany("INSERT INTO search_log (query, role, results, latency_ms, created_at) "
                         "VALUES (?, 'customer', 0, 5, '2026-03-05T10:00:00+00:00')", [(EVIL_QUERY,), (XSS_QUERY,)])
-    db.conn.close()
+    db.close()
     return indexed
 
 
@@ -57,7 +57,7 @@ def test_json_contract(filled):
 
 
 def test_markdown_escapes_and_defuses_user_text(filled):
-    db = store.connect(filled.db_path)
+    db = store.connect(filled)
     text = report.to_markdown(report.build(db, filled, "2026-03", articles=[]))
     assert "'=hyperlink(" in text and "| =hyperlink" not in text
     assert "<script>" not in text and "&lt;script&gt;" in text and "\\| \\*\\*bold\\*\\*" in text

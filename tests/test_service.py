@@ -92,7 +92,7 @@ def test_folders_without_a_remote_to_follow_are_skipped(node, origin):
 def test_a_resolved_ticket_reaches_similar_tickets_in_the_next_cycle(node):
     from kb.tickets.similar import SimilarTickets
     refresh_once(node)
-    db = connect(node.db_path)
+    db = connect(node)
     save_ticket(db, {"id": "T-1", "channel": "phone", "priority": "urgent", "subject": "Label printer smudges",
                      "description": "Barcodes come out smudged", "created_at": "2026-11-01T09:00:00Z"})
     assert refresh_once(node).tickets.details["tickets"] == 0

@@ -75,7 +75,7 @@ def wait_for(check, seconds: float, step: float = 0.2):
 
 def test_a_running_server_follows_origin_one_worker_a_cycle(node, origin, tmp_path):
     refresh_once(node)                       # the index a deployment starts from
-    token = create_token(connect(node.db_path), "prometheus", "agent")
+    token = create_token(connect(node), "prometheus", "agent")
     env = {"KB_REFRESH_SECONDS": str(INTERVAL)}
     with serve(node, workers=3, env=env, log=open(tmp_path / "serve.log", "w")) as base:
         c = Client(base)
@@ -141,7 +141,7 @@ def test_a_signed_push_webhook_makes_a_change_searchable_within_five_seconds(nod
 
 def test_a_ticket_resolved_through_the_api_is_similar_on_another_ticket_within_a_cycle(node, tmp_path):
     refresh_once(node)
-    db = connect(node.db_path)
+    db = connect(node)
     add_user(db, "alice", "alice-password-1", "agent")
     token = create_token(db, "helpdesk", "agent")
     with serve(node, workers=2, env={"KB_REFRESH_SECONDS": str(INTERVAL)}, log=open(tmp_path / "serve.log", "w")) as base:

@@ -49,7 +49,7 @@ def signed_in_person(base: Settings, slapd, new_person, role: str, **env: str):
 
 
 def log_rows(settings, **filters) -> list[dict]:
-    return audit.entries(connect(settings.db_path), **filters)
+    return audit.entries(connect(settings), **filters)
 
 
 def test_a_directory_user_signs_in_with_the_role_of_their_group(web_settings, slapd, new_person):
@@ -61,12 +61,12 @@ def test_a_directory_user_signs_in_with_the_role_of_their_group(web_settings, sl
     page = c.get("/agent").get_data(as_text=True)
     assert f"Person {uid}" in page and "Engineer" in page
     assert c.get("/agent/flags").status_code == 200
-    user = get_user(connect(web_settings.db_path), uid)
+    user = get_user(connect(web_settings), uid)
     assert (user.source, user.role, user.display_name) == ("ldap", "engineer", f"Person {uid}")
     row = log_rows(web_settings, user=uid)[0]
     assert (row["method"], row["ok"], row["client"]) == ("ldap", True, "127.0.0.1")
     assert sign_in(app.test_client(), uid.upper(), pw).status_code == 302          # the same account
-    assert [u.username for u in [get_user(connect(web_settings.db_path), uid.upper())] if u] == []
+    assert [u.username for u in [get_user(connect(web_settings), uid.upper())] if u] == []
 
 
 def test_moving_to_another_group_changes_the_role_at_the_next_sign_in(web_settings, slapd, new_person):
@@ -77,7 +77,7 @@ def test_moving_to_another_group_changes_the_role_at_the_next_sign_in(web_settin
     post(c, "/logout", fetch=False)
     assert sign_in(c, uid, pw).status_code == 302
     assert c.get("/agent/signins").status_code == 200
-    assert get_user(connect(web_settings.db_path), uid).role == "admin"
+    assert get_user(connect(web_settings), uid).role == "admin"
 
 
 def test_removing_someone_ends_their_sessions_at_the_next_request(web_settings, slapd, new_person):
@@ -93,7 +93,7 @@ def test_removing_someone_ends_their_sessions_at_the_next_request(web_settings, 
         assert r.status_code == 302 and "/login" in r.headers["Location"]
         assert c.get("/agent").status_code == 302                 # and stays out
     assert sign_in(desk, uid, pw).status_code == 401
-    user = get_user(connect(web_settings.db_path), uid)
+    user = get_user(connect(web_settings), uid)
     assert user.sync_error == "in none of the groups of KB_LDAP_ROLES"
     reasons = [r["reason"] for r in log_rows(web_settings, user=uid, failed=True)]
     assert "session ended: in none of the groups of KB_LDAP_ROLES" in reasons
@@ -108,7 +108,7 @@ def test_the_directory_is_asked_again_only_after_the_recheck_interval(web_settin
     slapd.leave(uid, "engineer")
     slapd.join(uid, "agent")
     assert c.get("/agent/flags").status_code == 200               # confirmed less than an hour ago
-    connect(web_settings.db_path).conn.execute("UPDATE users SET synced_at = '2026-01-01T00:00:00+00:00' "
+    connect(web_settings).execute("UPDATE users SET synced_at = '2026-01-01T00:00:00+00:00' "
                                                 "WHERE username = ?", [uid])
     assert c.get("/agent/flags").status_code == 403               # re-checked: now an agent
     assert c.get("/agent").status_code == 200
@@ -127,7 +127,7 @@ def test_people_outside_the_mapped_groups_cannot_sign_in(web_settings, slapd):
     c = app.test_client()
     r = sign_in(c, "nora", DIR_PASSWORDS["nora"])
     assert r.status_code == 401 and "Wrong user name or password." in r.get_data(as_text=True)
-    assert get_user(connect(web_settings.db_path), "nora") is None
+    assert get_user(connect(web_settings), "nora") is None
     assert log_rows(web_settings, user="nora")[0]["reason"] == "in none of the groups of KB_LDAP_ROLES"
     assert sign_in(c, "dave", DIR_PASSWORDS["dave"]).status_code == 401
 
@@ -139,8 +139,8 @@ def test_an_injection_user_name_fails(web_settings, slapd, name, mode):
     c = app.test_client()
     r = sign_in(c, name, DIR_PASSWORDS["erin"])
     assert r.status_code == 401 and c.get("/agent").status_code == 302
-    db = connect(web_settings.db_path)
-    assert db.conn.execute("SELECT COUNT(*) FROM users WHERE source = 'ldap'").fetchone()[0] == 0
+    db = connect(web_settings)
+    assert db.execute("SELECT COUNT(*) FROM users WHERE source = 'ldap'").fetchone()[0] == 0
 
 
 def test_a_local_account_keeps_its_name_and_works_beside_the_directory(web_settings, slapd):
@@ -149,7 +149,7 @@ def test_a_local_account_keeps_its_name_and_works_beside_the_directory(web_setti
     c = app.test_client()
     assert sign_in(c, "alice", DIR_PASSWORDS["alice"]).status_code == 401
     assert sign_in(c, "alice", PASSWORDS["alice"]).status_code == 302
-    assert get_user(connect(web_settings.db_path), "alice").source == "local"
+    assert get_user(connect(web_settings), "alice").source == "local"
     assert sign_in(app.test_client(), "root", PASSWORDS["root"]).status_code == 302
     assert [r["method"] for r in log_rows(web_settings, user="alice")] == ["local", "local"]
 

@@ -38,7 +38,7 @@ def as_user(name: str, groups: str | None = "support") -> dict:
 
 
 def rows(settings, **filters):
-    return audit.entries(connect(settings.db_path), **filters)
+    return audit.entries(connect(settings), **filters)
 
 
 def test_the_proxy_signs_people_in_with_roles_from_their_groups(web_settings):
@@ -47,7 +47,7 @@ def test_the_proxy_signs_people_in_with_roles_from_their_groups(web_settings):
     r = c.get("/agent", headers=as_user("Grace", "staff, kb-engineers"))
     assert r.status_code == 200 and "grace" in r.get_data(as_text=True)
     assert c.get("/agent/flags", headers=as_user("grace", "staff,kb-engineers")).status_code == 200
-    user = get_user(connect(web_settings.db_path), "grace")
+    user = get_user(connect(web_settings), "grace")
     assert (user.source, user.role) == ("proxy", "engineer")
     assert c.get("/agent/flags", headers=as_user("grace", "support")).status_code == 403   # groups change: role follows
     assert c.get("/agent/signins", headers=as_user("grace", "support,kb-admins")).status_code == 200
@@ -66,7 +66,7 @@ def test_the_header_from_any_other_address_is_ignored_and_logged(web_settings, c
     assert sum("ignored X-Forwarded-User header (user 'root') from 10.0.0.6" in m for m in caplog.messages) == 3
     logged = rows(web_settings, user="root")
     assert len(logged) == 1 and not logged[0]["ok"] and "not a trusted proxy" in logged[0]["reason"]
-    assert get_user(connect(web_settings.db_path), "mallory") is None
+    assert get_user(connect(web_settings), "mallory") is None
     # a local sign-in from that address still works, and the stray header changes nothing
     assert login(c, "alice").status_code == 302
     assert "Alice Agent" in c.get("/agent", headers=as_user("root", "kb-admins")).get_data(as_text=True)
@@ -87,7 +87,7 @@ def test_refusals(web_settings):
     c = client_from(app, PROXY)
     assert c.get("/agent", headers=as_user("henry", "staff, marketing")).status_code == 302
     assert c.get("/agent", headers=as_user("henry", None)).status_code == 302
-    assert get_user(connect(web_settings.db_path), "henry") is None
+    assert get_user(connect(web_settings), "henry") is None
     assert rows(web_settings, user="henry")[0]["reason"] == "in none of the groups of KB_AUTH_ROLES"
     assert c.get("/agent", headers=as_user("root", "kb-admins")).status_code == 302     # a local account's name
     assert rows(web_settings, user="root")[0]["reason"] == "a local kb account has this name"
@@ -106,7 +106,7 @@ def test_the_session_lasts_while_the_proxy_vouches(web_settings):
     c.environ_base["REMOTE_ADDR"] = STRANGER                    # the same cookie, around the proxy
     assert c.get("/agent").status_code == 302
     from kb.accounts.users import set_disabled
-    set_disabled(connect(web_settings.db_path), "grace", True)
+    set_disabled(connect(web_settings), "grace", True)
     c.environ_base["REMOTE_ADDR"] = PROXY
     assert c.get("/agent", headers=as_user("grace")).status_code == 302
     assert rows(web_settings, user="grace")[0]["reason"] == "disabled in kb"

@@ -54,7 +54,7 @@ def tiny_pool():
 
 
 def test_index_search_and_incremental_update(settings):
-    db = store.connect(settings.db_path)
+    db = store.connect(settings)
     with pytest.raises(IndexMissing):
         SimilarTickets(settings).search("printer", role="agent")
     add_tickets(db, TICKETS)
@@ -86,7 +86,7 @@ def test_index_search_and_incremental_update(settings):
 
 
 def test_customers_and_bad_input_are_refused(settings):
-    db = store.connect(settings.db_path)
+    db = store.connect(settings)
     add_tickets(db, TICKETS)
     ticket_index.update(settings, db)
     finder = SimilarTickets(settings)
@@ -100,12 +100,12 @@ def test_customers_and_bad_input_are_refused(settings):
 
 def test_vectors_are_cached_in_sqlite_by_hash_and_fingerprint(settings):
     s = settings.replace(semantic=True, encoders=("use3",))
-    db = store.connect(s.db_path)
+    db = store.connect(s)
     add_tickets(db, TICKETS)
     r = ticket_index.update(s, db, pool=tiny_pool())
     assert r.embedded == {"use3": 3}
     fp = TinyUse3.fingerprint
-    assert db.conn.execute("SELECT count(*) FROM embeddings WHERE fingerprint = ?", [fp]).fetchone()[0] == 3
+    assert db.execute("SELECT count(*) FROM embeddings WHERE fingerprint = ?", [fp]).fetchone()[0] == 3
     # a changed ticket is the only one embedded again; a full rebuild takes everything from the cache
     upsert_ticket(db, {"id": "R-1", "resolution": "Printer re-paired with the new router."})
     assert ticket_index.update(s, db, pool=tiny_pool()).embedded == {"use3": 1}
@@ -119,7 +119,7 @@ def test_vectors_are_cached_in_sqlite_by_hash_and_fingerprint(settings):
 
 
 def test_kb_index_builds_it_and_kb_similar_prints_it(settings):
-    db = store.connect(settings.db_path)
+    db = store.connect(settings)
     add_tickets(db, TICKETS)
     env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0"}
     r = CliRunner().invoke(main, ["index"], env=env, catch_exceptions=False)
@@ -138,11 +138,11 @@ def test_kb_index_builds_it_and_kb_similar_prints_it(settings):
 
 @pytest.fixture
 def with_similar(web_settings):
-    db = store.connect(web_settings.db_path)
+    db = store.connect(web_settings)
     add_tickets(db, [dict(t, customer=CUSTOMER) for t in TICKETS])
     link_article(db, "R-1", "KB-0001", by="alice")
     ticket_index.update(web_settings, db)
-    db.conn.close()
+    db.close()
     return web_settings
 
 
@@ -193,7 +193,7 @@ def test_no_similar_tickets_for_customers_or_anonymous_api(sclient):
 def test_console_panel_in_chromium(server, browser):
     from tests.web_support import PASSWORDS
     base, s = server
-    db = store.connect(s.db_path)
+    db = store.connect(s)
     add_tickets(db, [t for t in TICKETS if t["id"] == "R-2"])
     ticket_index.update(s, db)
     ctx, page, errors = new_page(browser)

@@ -22,9 +22,9 @@ GOOD = {"id": "T-1", "channel": "Phone", "priority": "High", "subject": "Printer
 
 @pytest.fixture
 def db(settings):
-    d = store.connect(settings.db_path)
+    d = store.connect(settings)
     yield d
-    d.conn.close()
+    d.close()
 
 
 def kb(settings, *args):
@@ -103,8 +103,8 @@ def test_csv_import_good_and_bad_rows_with_line_numbers(db, tmp_path):
     # idempotent: the same file again changes nothing and duplicates nothing
     again = import_file(db, f)
     assert (again.added, again.updated, again.unchanged, again.links_added) == (0, 0, 2, 0)
-    assert db.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
-    assert db.conn.execute("SELECT count(*) FROM links").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM links").fetchone()[0] == 2
     # a later export with a change updates the ticket in place
     f.write_text(CSV.replace("2026-03-02T12:00:00Z,Acme", "2026-03-02T12:00:00Z,Acme Corp"), "utf-8")
     third = import_file(db, f)

@@ -57,7 +57,7 @@ def test_current_ticket_then_one_click_link(client, web_settings):
     assert "Linked KB-0002 to ticket T-200." == r.get_json()["message"]
     r = post(client, "/agent/links", {"article_id": "vpn-error-809"})
     assert r.get_json()["link"]["new"] is False
-    links = links_for_ticket(connect(web_settings.db_path), "T-200")
+    links = links_for_ticket(connect(web_settings), "T-200")
     assert [(l["article_id"], l["kind"], l["created_by"]) for l in links] == [("KB-0002", "resolved_by", "alice")]
     assert "VPN error 809 when connecting from home" in client.get("/agent").get_data(as_text=True)
 
@@ -88,7 +88,7 @@ def test_flag_an_article(client, web_settings):
     post(client, "/agent/ticket", {"ticket_id": "T-100"})
     r = post(client, "/agent/articles/KB-0001/flag", {"reason": "outdated", "comment": "Menu moved in 24H2"})
     assert r.status_code == 200 and r.get_json()["flag_id"]
-    flags = flags_for_article(connect(web_settings.db_path), "KB-0001")
+    flags = flags_for_article(connect(web_settings), "KB-0001")
     assert [(f["reason"], f["comment"], f["created_by"], f["ticket_id"]) for f in flags] == \
         [("outdated", "Menu moved in 24H2", "alice", "T-100")]
     r = post(client, "/agent/articles/KB-0001/flag", {"reason": "ugly"})
@@ -103,10 +103,10 @@ def test_flag_queue_and_resolving(app, client, web_settings):
     client = signed_in(app.test_client(), "bob")
     page = client.get("/agent/flags").get_data(as_text=True)
     assert "VPN error 809 when connecting from home" in page and "Unclear" in page
-    fid = connect(web_settings.db_path).conn.execute("SELECT id FROM flags").fetchone()[0]
+    fid = connect(web_settings).execute("SELECT id FROM flags").fetchone()[0]
     r = post(client, f"/agent/flags/{fid}/resolve", page="/agent/flags")
     assert r.status_code == 200
-    assert flags_for_article(connect(web_settings.db_path), "KB-0002", open_only=True) == []
+    assert flags_for_article(connect(web_settings), "KB-0002", open_only=True) == []
     assert "No open flags" in client.get("/agent/flags").get_data(as_text=True)
 
 
@@ -140,8 +140,8 @@ def test_article_page_history_diff_links_feedback_and_stale(client, web_settings
     commit_all(web_settings.articles, "Add the test page step")
     from indexer.build import build
     build(web_settings)
-    record_feedback(connect(web_settings.db_path), "KB-0001", True, "Worked", "customer")
-    record_feedback(connect(web_settings.db_path), "KB-0001", False, None, "customer")
+    record_feedback(connect(web_settings), "KB-0001", True, "Worked", "customer")
+    record_feedback(connect(web_settings), "KB-0001", False, None, "customer")
     signed_in(client, "alice")
     page = client.get("/agent/articles/printer-offline").get_data(as_text=True)
     assert "print a test page" in page
@@ -168,7 +168,7 @@ def test_searches_are_logged_once_per_search_with_the_click(client, web_settings
     html = client.get("/agent/results", query_string={"q": "printer offline"}).get_data(as_text=True)
     sid = re.search(r'data-sid="(\d+)"', html).group(1)
     client.get(f"/agent/articles/printer-offline?sid={sid}")
-    rows = list(connect(web_settings.db_path)["search_log"].rows)
+    rows = list(connect(web_settings)["search_log"].rows)
     assert [(r["query"], r["role"], r["clicked"]) for r in rows] == [("printer offline", "agent", "KB-0001")]
     client.get("/agent/results", query_string={"q": "vpn"})
-    assert connect(web_settings.db_path)["search_log"].count == 2
+    assert connect(web_settings)["search_log"].count == 2

@@ -62,7 +62,7 @@ def test_a_signed_in_agent_gets_agent_scope(client):
 
 
 def test_bearer_tokens(client, web_settings):
-    token = create_token(connect(web_settings.db_path), "chatbot", "agent")
+    token = create_token(connect(web_settings), "chatbot", "agent")
     auth = {"Authorization": f"Bearer {token}"}
     assert {h["id"] for h in client.get("/api/v1/search?q=print spooler", headers=auth).get_json()["results"]} >= {"KB-0004"}
     assert client.get("/api/v1/articles/internal-spooler", headers=auth).status_code == 200

@@ -53,7 +53,7 @@ def test_metrics_need_a_token_or_an_engineer(client, path, web_settings):
     assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
     signed_in(client, "alice")                       # an agent: not enough
     assert client.get(path).status_code == 401
-    token = create_token(connect(web_settings.db_path), "prometheus", "agent")
+    token = create_token(connect(web_settings), "prometheus", "agent")
     r = client.get(path, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and b"kb_index_articles" in r.data
     bob = signed_in(client.application.test_client(), "bob")
@@ -166,14 +166,14 @@ def test_logout_ends_the_session(client):
 def test_disabling_a_user_ends_their_session(client, web_settings):
     signed_in(client, "alice")
     assert client.get("/agent").status_code == 200
-    set_disabled(connect(web_settings.db_path), "alice", True)
+    set_disabled(connect(web_settings), "alice", True)
     assert client.get("/agent").status_code == 302
     assert login(client, "alice").status_code == 401
 
 
 def test_changing_the_password_ends_other_sessions(client, web_settings):
     signed_in(client, "alice")
-    set_password(connect(web_settings.db_path), "alice", "a-brand-new-password")
+    set_password(connect(web_settings), "alice", "a-brand-new-password")
     assert client.get("/agent").status_code == 302
     assert login(client, "alice", "a-brand-new-password").status_code == 302
 

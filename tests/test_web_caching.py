@@ -24,7 +24,7 @@ def test_anonymous_pages_carry_an_etag_and_answer_304_without_rendering(client, 
         again = client.get(path, headers={"If-None-Match": r.headers["ETag"]})
         assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == r.headers["ETag"], path
         assert client.get(path, headers={"If-None-Match": 'W/"other"'}).status_code == 200
-    db = connect(web_settings.db_path)
+    db = connect(web_settings)
     seen = view_count(db, "KB-0001")
     tag = client.get("/help/articles/printer-offline").headers["ETag"]
     assert view_count(db, "KB-0001") == seen + 1
@@ -54,7 +54,7 @@ def test_the_home_page_tag_moves_with_the_votes(client):
 
 
 def test_nothing_signed_in_or_personal_is_shared(app, client, web_settings):
-    token = create_token(connect(web_settings.db_path), "machine", "agent")
+    token = create_token(connect(web_settings), "machine", "agent")
     r = client.get("/api/v1/search?q=printer", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and "ETag" not in r.headers and "public" not in r.headers.get("Cache-Control", "")
     visitor = app.test_client()

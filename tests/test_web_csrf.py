@@ -27,7 +27,7 @@ def test_there_are_post_routes_to_check(app):
 @pytest.mark.parametrize("as_json", [False, True])
 def test_every_post_without_or_with_a_wrong_token_is_refused(app, client, web_settings, as_json):
     from kb.analytics.activity import flag_article
-    flag_article(connect(web_settings.db_path), "KB-0001", "outdated", None, by="alice")
+    flag_article(connect(web_settings), "KB-0001", "outdated", None, by="alice")
     signed_in(client, "root")
     headers = {"X-Requested-With": "fetch"} if as_json else {}
     data = {"article_id": "KB-0001", "ticket_id": "T-100", "reason": "outdated", "helpful": "yes",
@@ -40,9 +40,9 @@ def test_every_post_without_or_with_a_wrong_token_is_refused(app, client, web_se
         r = client.post(path, data={**data, "csrf_token": "forged"}, headers={**headers, "X-CSRFToken": "forged"})
         assert r.status_code == 400, (path, r.status_code)
     # nothing was written by the refused requests
-    db = connect(web_settings.db_path)
+    db = connect(web_settings)
     assert db["feedback"].count == 0
-    assert db.conn.execute("SELECT COUNT(*) FROM flags WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM flags WHERE resolved_at IS NOT NULL").fetchone()[0] == 0
     assert client.get("/agent").status_code == 200      # still signed in: /logout was refused too
 
 
@@ -68,8 +68,8 @@ def test_anonymous_feedback_is_checked_by_origin_so_its_page_can_be_cached(clien
     for headers in ({"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
                     {"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "same-site"}, {}):
         assert client.post("/help/articles/printer-offline/feedback", data=vote, headers=headers).status_code == 400
-    assert connect(web_settings.db_path)["feedback"].count == 0
+    assert connect(web_settings)["feedback"].count == 0
     for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://localhost"}):
         r = client.post("/help/articles/printer-offline/feedback", data=vote, headers=headers)
         assert r.status_code == 302, (headers, r.status_code)
-    assert connect(web_settings.db_path)["feedback"].count == 2
+    assert connect(web_settings)["feedback"].count == 2

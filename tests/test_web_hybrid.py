@@ -28,7 +28,7 @@ def hybrid_app(tmp_path_factory):
     s = Settings.load(env={}, home=root / "state", articles=repo, secret_key="hybrid-secret")
     pool = EncoderPool(("minilm", "use3"))
     assert build(s, pool=pool).ok
-    add_user(connect(s.db_path), "alice", PASSWORDS["alice"], "agent", "Alice Agent")
+    add_user(connect(s), "alice", PASSWORDS["alice"], "agent", "Alice Agent")
     app = create_app(s, searcher=Searcher(s, pool=pool))
     app.config["TESTING"] = True
     return app

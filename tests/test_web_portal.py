@@ -70,7 +70,7 @@ def test_links_to_hidden_articles_are_unlinked_and_html_is_sanitised(client):
 
 
 def test_no_ticket_data_or_staff_names_on_portal_pages(client, web_settings):
-    flag_article(connect(web_settings.db_path), "KB-0001", "outdated", "wrong menu path", by="alice", ticket_id="T-100")
+    flag_article(connect(web_settings), "KB-0001", "outdated", "wrong menu path", by="alice", ticket_id="T-100")
     for path, page in all_portal_pages(client).items():
         for secret in ("T-100", "T-200", AGENT_NAME, CUSTOMER, "alice", "Alice Agent", "Ada Engineer",
                        "it-desk@northwind.example", "/agent"):
@@ -99,7 +99,7 @@ def test_helpful_vote_and_comment_are_recorded(client, web_settings):
     r = post(client, "/help/articles/printer-offline/feedback", {"feedback_id": str(fid), "comment": "Step 3 fixed it"},
              page="/help/articles/printer-offline")
     assert r.status_code == 200
-    rows = list(connect(web_settings.db_path)["feedback"].rows)
+    rows = list(connect(web_settings)["feedback"].rows)
     assert [(x["article_id"], x["helpful"], x["comment"], x["audience"]) for x in rows] == \
         [("KB-0001", 1, "Step 3 fixed it", "customer")]
     assert "Thank you for your feedback!" in client.get("/help/articles/printer-offline").get_data(as_text=True)
@@ -110,7 +110,7 @@ def test_feedback_without_script_redirects_back_with_thanks(client, web_settings
              page="/help/articles/vpn-error-809", fetch=False)
     assert r.status_code == 302 and r.headers["Location"].endswith("/help/articles/vpn-error-809#feedback")
     assert "Thank you" in client.get(r.headers["Location"]).get_data(as_text=True)
-    row = next(connect(web_settings.db_path)["feedback"].rows)
+    row = next(connect(web_settings)["feedback"].rows)
     assert (row["helpful"], row["comment"]) == (0, "Did not help")
 
 

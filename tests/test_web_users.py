@@ -130,7 +130,7 @@ def test_kb_serve_closes_its_database_before_the_workers_fork(tmp_path):
     db = connect(tmp_path / "kb.sqlite")
     upsert_ticket(db, {"id": "DEMO-1", "channel": "phone", "priority": "normal", "subject": "Printer",
                        "created_at": "2026-11-01T09:00:00Z"}, source="demo")
-    db.conn.close()
+    db.close()
 
     def open_files() -> list[str]:
         out = []
@@ -155,7 +155,7 @@ def test_kb_serve_prints_demo_credentials_and_serves(tmp_path):
     """The real `kb serve` (gunicorn, several workers) on a free loopback port."""
     from tests.web_support import build_settings
     s = build_settings(tmp_path)
-    db = connect(s.db_path)
+    db = connect(s)
     upsert_ticket(db, {"id": "DEMO-1", "channel": "phone", "priority": "normal", "subject": "Printer",
                        "created_at": "2026-11-01T09:00:00Z"}, source="demo")
     port = _free_port()
@@ -178,4 +178,4 @@ def test_kb_serve_prints_demo_credentials_and_serves(tmp_path):
         out = p.communicate(timeout=30)[0]
     assert "demo-agent" in out and "demo-engineer" in out
     password = out.split("demo-agent", 1)[1].split("password", 1)[1].split()[0]
-    assert U.authenticate(connect(s.db_path), "demo-agent", password).role == "agent"
+    assert U.authenticate(connect(s), "demo-agent", password).role == "agent"

@@ -17,17 +17,17 @@ def api(indexed):
     from web import create_app
     app = create_app(indexed)
     app.config["TESTING"] = True
-    db = store.connect(indexed.db_path)
+    db = store.connect(indexed)
     token = tokens.create_token(db, "helpdesk")
     yield app.test_client(), {"Authorization": f"Bearer {token}"}, db
-    db.conn.close()
+    db.close()
 
 
 def test_tokens_are_hashed_verified_and_revoked(indexed):
-    db = store.connect(indexed.db_path)
+    db = store.connect(indexed)
     t = tokens.create_token(db, "zendesk", "engineer")
     assert t.startswith("kb_") and len(t) > 40
-    assert db.conn.execute("SELECT count(*) FROM tokens WHERE token_hash = ?", [t]).fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM tokens WHERE token_hash = ?", [t]).fetchone()[0] == 0
     row = tokens.verify_token(db, t)
     assert (row["name"], row["role"]) == ("zendesk", "engineer") and row["last_used_at"]
     assert tokens.verify_token(db, t + "x") is None and tokens.verify_token(db, "") is None
@@ -43,7 +43,7 @@ def test_tokens_are_hashed_verified_and_revoked(indexed):
         tokens.revoke_token(db, "zendesk")
     assert tokens.list_tokens(db)[0] == {"name": "zendesk", "role": "engineer", "created_at": row["created_at"],
                                          "last_used_at": row["last_used_at"], "revoked": True}
-    db.conn.close()
+    db.close()
 
 
 def test_tokens_cli(indexed):
@@ -51,7 +51,7 @@ def test_tokens_cli(indexed):
     r = CliRunner().invoke(main, ["tokens", "create", "freshdesk", "--role", "agent"], env=env)
     token = r.stdout.strip().splitlines()[-1]
     assert r.exit_code == 0 and token.startswith("kb_")
-    db = store.connect(indexed.db_path)
+    db = store.connect(indexed)
     assert tokens.verify_token(db, token)["name"] == "freshdesk"
     r = CliRunner().invoke(main, ["tokens", "list"], env=env)
     assert "freshdesk" in r.output and "active" in r.output and token not in r.output
@@ -59,7 +59,7 @@ def test_tokens_cli(indexed):
     assert r.exit_code == 0 and tokens.verify_token(db, token) is None
     r = CliRunner().invoke(main, ["tokens", "revoke", "freshdesk"], env=env)
     assert r.exit_code == 2 and "no active token" in r.output
-    db.conn.close()
+    db.close()
 
 
 def test_no_or_bad_token_is_401(api):
@@ -92,7 +92,7 @@ def test_create_update_and_errors(api):
     r = client.post("/api/v1/tickets", json=[TICKET], headers=auth)
     assert r.status_code == 400 and r.json["field"] == "body"
     assert client.get("/api/v1/tickets/NOPE", headers=auth).status_code == 404
-    assert db.conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
     # an article the index does not know is linked anyway (the helpdesk recorded it) and reported
     r = client.post("/api/v1/tickets", json=dict(TICKET, id="HD-6", articles="KB-0002, KB-9999"), headers=auth)
     assert r.status_code == 201 and [l["article_id"] for l in r.json["links"]] == ["KB-0002", "KB-9999"]

@@ -31,22 +31,23 @@ EXTRA = {
 }
 
 
-def build_settings(tmp_path, files: dict[str, str] | None = None, secret_key: str = "test-secret-key") -> Settings:
+def build_settings(tmp_path, files: dict[str, str] | None = None, secret_key: str = "test-secret-key",
+                   database_url: str | None = None) -> Settings:
     """A keyword-only KB built in ``tmp_path`` from a git repo of ``files`` (default: the basic
     articles and a few more)."""
     from indexer.build import build
     repo = make_repo(tmp_path / "articles", files if files is not None else {**BASIC, **EXTRA})
     s = Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=(),
-                      secret_key=secret_key)
+                      secret_key=secret_key, database_url=database_url)
     report = build(s)
     assert report.ok, report.errors
     return s
 
 
 @pytest.fixture
-def web_settings(tmp_path) -> Settings:
-    s = build_settings(tmp_path)
-    db = connect(s.db_path)
+def web_settings(tmp_path, database_url) -> Settings:
+    s = build_settings(tmp_path, database_url=database_url)
+    db = connect(s)
     add_user(db, "alice", PASSWORDS["alice"], "agent", "Alice Agent")
     add_user(db, "bob", PASSWORDS["bob"], "engineer", "Bob Engineer")
     add_user(db, "root", PASSWORDS["root"], "admin")
@@ -58,7 +59,7 @@ def web_settings(tmp_path) -> Settings:
                        "description": "VPN fails with error 809.", "customer": CUSTOMER, "agent": AGENT_NAME,
                        "product": "vpn", "created_at": "2026-11-02T09:00:00Z"})
     link_article(db, "T-100", "KB-0001", by="alice")
-    db.conn.close()
+    db.close()
     return s
 
 
