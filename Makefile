@@ -22,18 +22,20 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	touch $@
 
 # Debian packages: Chromium and Chinese glyphs for the browser tests, slapd and ldap-utils for the
-# directory sign-in tests (the suite runs its own slapd on a loopback port). Debian's slapd package
-# would start a system-wide server on install: a policy-rc.d that denies service starts is put in
-# place for the apt-get run (any existing one is kept aside and put back).
+# directory sign-in tests, PostgreSQL for the tests on both databases (the suite runs its own slapd
+# and PostgreSQL on loopback ports). Debian's slapd and postgresql packages would start
+# system-wide servers on install: a policy-rc.d that denies service starts is put in place for
+# the apt-get run (any existing one is kept aside and put back).
 $(SYSSTAMP): Makefile | $(BIN)/python
 	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" \
-	    || [ ! -x /usr/sbin/slapd ] || ! command -v ldapwhoami >/dev/null 2>&1; then \
+	    || [ ! -x /usr/sbin/slapd ] || ! command -v ldapwhoami >/dev/null 2>&1 \
+	    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  POLICY=/usr/sbin/policy-rc.d; \
 	  if [ -e $$POLICY ]; then $$SUDO mv $$POLICY $$POLICY.kb-saved; fi; \
 	  printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$POLICY >/dev/null && $$SUDO chmod 755 $$POLICY; \
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	    --no-install-recommends chromium fonts-wqy-microhei slapd ldap-utils; rc=$$?; \
+	    --no-install-recommends chromium fonts-wqy-microhei slapd ldap-utils postgresql; rc=$$?; \
 	  $$SUDO rm -f $$POLICY; if [ -e $$POLICY.kb-saved ]; then $$SUDO mv $$POLICY.kb-saved $$POLICY; fi; \
 	  [ $$rc = 0 ] || exit $$rc; \
 	fi
