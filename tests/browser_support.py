@@ -32,7 +32,8 @@ def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret",
         port = sock.getsockname()[1]
     env = {**os.environ, "KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0",
            "KB_ENCODERS": "none", "KB_WORKERS": str(workers), "KB_THREADS": "4", "KB_SECRET_KEY": secret,
-           "KB_REFRESH_SECONDS": "0", **(env or {}), **(extra_env or {})}
+           "KB_REFRESH_SECONDS": "0", **({"KB_DATABASE_URL": s.database_url} if s.database_url else {}),
+           **(env or {}), **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -113,7 +113,12 @@ def backend(request) -> str:
 @pytest.fixture
 def database_url(request, backend) -> str | None:
     """None (SQLite in KB_HOME) or a new, empty PostgreSQL database on the suite's server."""
-    return request.getfixturevalue("pg_server").create_database() if backend == "postgresql" else None
+    return request.getfixturevalue("pg_url") if backend == "postgresql" else None
+
+
+def db_env(s: Settings) -> dict[str, str]:
+    """The environment that points a `kb` command or server at ``s``'s database."""
+    return {"KB_DATABASE_URL": s.database_url} if s.database_url else {}
 
 
 @pytest.fixture

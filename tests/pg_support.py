@@ -54,6 +54,17 @@ class Server:
             c.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a test's database, ending whatever connections the test left open to it."""
+        import psycopg
+
+        from kb.core.db import close_pool
+        close_pool(url)
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as c:
+            c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
     def stop(self) -> None:
         subprocess.run(_as_server_user([_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]),
                        capture_output=True)
@@ -70,6 +81,8 @@ def pg_server():
 
 
 @pytest.fixture
-def pg_url(pg_server) -> str:
-    """The URL of a new, empty database on the suite's PostgreSQL."""
-    return pg_server.create_database()
+def pg_url(pg_server):
+    """The URL of a new, empty database on the suite's PostgreSQL (dropped after the test)."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)

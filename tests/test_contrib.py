@@ -14,6 +14,9 @@ from kb.core.errors import FieldError
 from kb.core.store import connect
 from kb.tickets.records import links_for_ticket, upsert_ticket
 from tests.conftest import git
+from tests.conftest import db_env
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 FIELDS = {"title": "Label printer prints blank labels", "summary": "Reload the label roll the right way up.",
           "product": "printing", "tags": "printer, labels", "language": "en", "visibility": "internal",
@@ -138,7 +141,7 @@ def test_improvement_export_and_conflict(settings, db):
                                                 base_hash=contrib.content_hash(text))
     assert problems == {} and cid
     r = CliRunner().invoke(__import__("kb.cli", fromlist=["main"]).main, ["stale"],
-                           env={"KB_HOME": str(settings.home), "KB_ARTICLES": str(repo)})
+                           env={"KB_HOME": str(settings.home), "KB_ARTICLES": str(repo), **db_env(settings)})
     assert r.exit_code == 0 and f"improvement_pending: 1 improvement(s) waiting for review or merge: #{cid} by alice" \
         in r.output
     bad, none = contrib.capture_improvement(db, repo, "bob", path, "KB-0002", edited.replace("id: KB-0002", "id: KB-9"))
@@ -159,7 +162,7 @@ def test_reject_needs_a_reason(settings, db):
 
 def test_cli_list_show_export_reject_sync(settings, db, tmp_path):
     from kb.cli import main
-    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0",
+    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0", **db_env(settings),
            "KB_ENCODERS": "none"}
     _, cid, _ = contrib.capture_new(db, settings.articles, "alice", FIELDS, ticket_id="T-1")
     run = CliRunner().invoke

@@ -14,6 +14,8 @@ from kb.tickets.records import upsert_ticket
 from tests.conftest import git
 from tests.web_support import app, client, post, signed_in, web_settings  # noqa: F401
 
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
+
 GOOD = {"title": "Label printer prints blank labels", "summary": "Turn the label roll over.",
         "product": "printing", "tags": "printer, labels", "language": "en", "visibility": "internal",
         "review_by": "2027-06-01", "symptoms": "Every label comes out blank.", "environment": "Zebra ZD420",

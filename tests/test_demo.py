@@ -14,6 +14,9 @@ from kb.cli import main
 from kb.core.config import Settings
 from kb.core.generation import IndexStore
 from tests.conftest import ROOT
+from tests.conftest import db_env
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 NOW = dt.datetime(2026, 11, 28, 12, tzinfo=dt.timezone.utc)
 
@@ -104,7 +107,7 @@ def test_reload_and_clear_never_touch_real_data(starter, tmp_path):
 
 def test_stale_and_report_show_the_planted_signals(starter):
     s, _ = starter
-    env = {"KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0"}
+    env = {"KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0", **db_env(s)}
     r = CliRunner().invoke(main, ["stale", "--json"], env=env)
     reasons = {x["article_id"]: {c["code"] for c in x["reasons"]} for x in json.loads(r.output)}
     assert "flagged" in reasons["KB-0040"] and "review_overdue" in reasons["KB-0040"]
@@ -113,7 +116,7 @@ def test_stale_and_report_show_the_planted_signals(starter):
 
 def test_eval_tickets_time_split(starter):
     s, _ = starter
-    env = {"KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0"}
+    env = {"KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0", **db_env(s)}
     # the last week only, to keep the test quick (`kb eval --tickets` alone splits at the 75th percentile)
     r = CliRunner().invoke(main, ["eval", "--tickets", "--cutoff", "2026-11-25", "--mode", "keyword", "--json"],
                            env=env)

@@ -11,6 +11,8 @@ from kb.tickets import records as tickets
 from kb.core.config import Settings
 from kb.analytics.stale import stale_articles
 
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
+
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 4, 15, tzinfo=UTC)
 

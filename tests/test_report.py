@@ -9,6 +9,9 @@ from kb.analytics import report
 from kb.core import store
 from kb.tickets import records as tickets
 from kb.cli import main
+from tests.conftest import db_env
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 EVIL_QUERY = '=HYPERLINK("http://evil.example","x")'
 XSS_QUERY = "<script>alert(1)</script> | **bold**"
@@ -32,7 +35,7 @@ def filled(indexed):
 
 
 def kb(settings, *args):
-    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0"}
+    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0", **db_env(settings)}
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 

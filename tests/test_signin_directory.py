@@ -15,12 +15,15 @@ from kb.core.config import Settings
 from kb.core.store import connect
 from tests.ldap_support import PASSWORDS as DIR_PASSWORDS, dead_url, org_env, org_search_env
 from tests.web_support import PASSWORDS, csrf_token, post, web_settings  # noqa: F401
+from tests.conftest import db_env
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 
 def make_app(base: Settings, env: dict):
     from web import create_app
     s = Settings.load(env=env, home=base.home, articles=base.articles, semantic=False, encoders=(),
-                      secret_key="test-secret-key")
+                      secret_key="test-secret-key", database_url=base.database_url)
     app = create_app(s)
     app.config["TESTING"] = True
     return app
@@ -202,7 +205,7 @@ def test_switching_the_directory_off_ends_directory_sessions(web_settings, slapd
 
 
 def kb(settings, *args):
-    return CliRunner().invoke(main, list(args), env={"KB_HOME": str(settings.home)})
+    return CliRunner().invoke(main, list(args), env={"KB_HOME": str(settings.home), **db_env(settings)})
 
 
 def test_kb_users_shows_where_accounts_come_from_and_the_sign_in_log(web_settings, slapd, new_person):

@@ -11,6 +11,9 @@ from kb.core.config import Settings
 from kb.core.store import connect
 from tests.browser_support import serve
 from tests.web_support import login, web_settings  # noqa: F401
+import pytest
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 PROXY_ENV = {"KB_AUTH_HEADER": "X-Forwarded-User", "KB_AUTH_GROUPS_HEADER": "X-Forwarded-Groups",
              "KB_AUTH_PROXIES": "10.0.0.5, 192.168.50.0/24",
@@ -21,7 +24,7 @@ PROXY, STRANGER = "10.0.0.5", "10.0.0.6"
 def make_app(base: Settings, env: dict, **overrides):
     from web import create_app
     s = Settings.load(env=env, home=base.home, articles=base.articles, semantic=False, encoders=(),
-                      secret_key="test-secret-key", **overrides)
+                      secret_key="test-secret-key", database_url=base.database_url, **overrides)
     app = create_app(s)
     app.config["TESTING"] = True
     return app

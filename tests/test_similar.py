@@ -19,6 +19,9 @@ from kb.tickets.records import link_article, upsert_ticket
 from tests.tiny_encoder import TinyEncoder
 from tests.test_browser import browser, new_page, server  # noqa: F401  (real Chromium, real `kb serve`)
 from tests.web_support import CUSTOMER, app, client, post, signed_in, web_settings  # noqa: F401
+from tests.conftest import db_env
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 MARKER = "Reseat-the-fuser-unit-7731"     # only in a resolved ticket's resolution
 
@@ -121,7 +124,7 @@ def test_vectors_are_cached_in_sqlite_by_hash_and_fingerprint(settings):
 def test_kb_index_builds_it_and_kb_similar_prints_it(settings):
     db = store.connect(settings)
     add_tickets(db, TICKETS)
-    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0"}
+    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0", **db_env(settings)}
     r = CliRunner().invoke(main, ["index"], env=env, catch_exceptions=False)
     assert r.exit_code == 0 and "indexed 3 resolved tickets for similar-ticket search (full build" in r.output
     r = CliRunner().invoke(main, ["similar", "O-1", "--json", "--limit", "2"], env=env, catch_exceptions=False)

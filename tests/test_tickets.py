@@ -15,6 +15,9 @@ from kb.search.searcher import Searcher, SearchQuery
 from kb.tickets.importer import import_file, parse_mapping
 from kb.tickets.boost import TicketBoost
 from kb.tickets.suggest import QUERY_CHARS, articles_for_ticket, ticket_query
+from tests.conftest import db_env
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 GOOD = {"id": "T-1", "channel": "Phone", "priority": "High", "subject": "Printer offline after new router",
         "created_at": "2026-03-01 09:00"}
@@ -28,7 +31,7 @@ def db(settings):
 
 
 def kb(settings, *args):
-    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0"}
+    env = {"KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0", **db_env(settings)}
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
@@ -258,7 +261,7 @@ def test_links_from_another_process_reach_the_boost_without_blocking_a_query(ind
     code = ("import sys; from kb.core import store; from kb.tickets import records as tickets; db = store.connect(sys.argv[1]);\n"
             "for i in range(6): tickets.upsert_ticket(db, {'id': f'P-{i}', 'channel': 'web', 'priority': 'normal',"
             " 'subject': 'print', 'created_at': sys.argv[2], 'resolved_at': sys.argv[2], 'articles': ['KB-0004']})")
-    subprocess.run([sys.executable, "-c", code, str(indexed.db_path), now_iso()], check=True,
+    subprocess.run([sys.executable, "-c", code, indexed.database_url or str(indexed.db_path), now_iso()], check=True,
                    cwd=Path(__file__).resolve().parent.parent)
     assert boost.table() == {}          # this query keeps the current table; a refresh starts
     deadline = time.monotonic() + 10

@@ -9,6 +9,9 @@ from kb.core.store import connect
 from kb.tickets.records import links_for_ticket
 from tests.conftest import commit_all, write
 from tests.web_support import app, client, post, signed_in, web_settings  # noqa: F401
+import pytest
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 
 def hit_ids(html: str) -> list[str]:

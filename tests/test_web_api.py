@@ -6,6 +6,8 @@ from kb.core.store import connect
 from kb.accounts.tokens import create_token
 from tests.web_support import app, client, signed_in, web_settings  # noqa: F401
 
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
+
 
 @pytest.mark.parametrize("path,field", [
     ("/api/v1/search?q=vpn&color=red", "color"),

@@ -6,6 +6,8 @@ from kb.core.store import connect
 from kb.accounts.users import set_disabled, set_password
 from tests.web_support import app, client, csrf_token, login, post, signed_in, web_settings  # noqa: F401
 
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
+
 # GET routes by who may open them (URL arguments filled with real values).
 PUBLIC = ["/", "/help", "/help/search?q=printer", "/help/products/printing", "/help/articles/printer-offline",
           "/sitemap.xml", "/robots.txt", "/login", "/language/zh?next=/help", "/api/v1/search?q=printer",

@@ -7,6 +7,8 @@ import pytest
 from kb.core.store import connect
 from tests.web_support import app, client, csrf_token, post, signed_in, web_settings  # noqa: F401
 
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
+
 SAMPLE_ARGS = {"slug": "printer-offline", "article_id": "KB-0001", "flag_id": "1", "ticket_id": "T-100", "cid": "1"}
 EXEMPT = ("webhooks.", "githook.")   # signed machine-to-machine calls, not cookie sessions
 

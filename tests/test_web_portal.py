@@ -10,6 +10,8 @@ from kb.core.store import connect
 from tests.web_support import (AGENT_NAME, CUSTOMER, app, client, post, signed_in,  # noqa: F401
                                web_settings)
 
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
+
 HIDDEN = {"KB-0004": "internal-spooler", "KB-0005": "draft-scanner", "KB-0006": "old-vpn-client"}
 HIDDEN_TITLES = ["Restart the print spooler", "Scanner sends empty", "Retired VPN client"]
 

@@ -17,6 +17,8 @@ from kb.core.store import connect
 from kb.tickets.records import upsert_ticket
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
+
 
 @pytest.fixture
 def db(tmp_path):

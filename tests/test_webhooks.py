@@ -7,6 +7,9 @@ from kb.core import store
 from kb.accounts import tokens
 from kb.cli import main
 from kb.core.errors import NotFound, TicketError
+from tests.conftest import db_env
+
+pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
 TICKET = {"id": "HD-1", "channel": "email", "priority": "normal", "subject": "VPN error 809 from home",
           "description": "Cannot connect to the VPN since the new router", "created_at": "2026-03-01T09:00:00Z"}
@@ -47,7 +50,7 @@ def test_tokens_are_hashed_verified_and_revoked(indexed):
 
 
 def test_tokens_cli(indexed):
-    env = {"KB_HOME": str(indexed.home), "KB_ARTICLES": str(indexed.articles), "KB_SEMANTIC": "0"}
+    env = {"KB_HOME": str(indexed.home), "KB_ARTICLES": str(indexed.articles), "KB_SEMANTIC": "0", **db_env(indexed)}
     r = CliRunner().invoke(main, ["tokens", "create", "freshdesk", "--role", "agent"], env=env)
     token = r.stdout.strip().splitlines()[-1]
     assert r.exit_code == 0 and token.startswith("kb_")

@@ -80,7 +80,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     # One connection held for the app's life: the database exists, is in WAL mode and migrated
     # before the first request (requests never race to create it), and a request closing its
     # connection is never the last one, whose WAL clean-up takes an exclusive lock.
-    app.extensions["kb_db_keeper"] = store.connect(settings)
+    # (PostgreSQL needs no such keeper: the database is only brought up to date here.)
+    if settings.database_url:
+        store.connect(settings).close()
+    else:
+        app.extensions["kb_db_keeper"] = store.connect(settings)
     csrf = CSRFProtect(app)
     i18n.init_app(app)
 

@@ -64,7 +64,8 @@ def add_feedback_comment(db: Database, feedback_id: int, comment: str | None) ->
 def feedback_totals(db: Database, article_id: str) -> dict:
     """{"helpful", "not_helpful", "total", "ratio" (None without votes), "comments": latest 20}."""
     yes, no = db.execute(
-        "SELECT COALESCE(SUM(helpful = 1), 0), COALESCE(SUM(helpful = 0), 0) FROM feedback WHERE article_id = ?",
+        "SELECT COALESCE(SUM(CASE WHEN helpful = 1 THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN helpful = 0 THEN 1 ELSE 0 END), 0) FROM feedback WHERE article_id = ?",
         [article_id]).fetchone()
     comments = [dict(zip(("helpful", "comment", "audience", "created_at"), r)) for r in db.execute(
         "SELECT helpful, comment, audience, created_at FROM feedback WHERE article_id = ? "
@@ -82,7 +83,8 @@ def most_helpful(db: Database, candidates, limit: int = 6,
     first; a Laplace-smoothed share keeps one lucky vote from beating a long record."""
     allowed = set(candidates)
     rows = [r for r in db.execute(
-        "SELECT article_id, SUM(helpful = 1), COUNT(*) FROM feedback GROUP BY article_id HAVING COUNT(*) >= ?",
+        "SELECT article_id, SUM(CASE WHEN helpful = 1 THEN 1 ELSE 0 END), COUNT(*) FROM feedback "
+        "GROUP BY article_id HAVING COUNT(*) >= ?",
         [min_votes]) if r[0] in allowed]
     rows.sort(key=lambda r: (-(r[1] + 1) / (r[2] + 2), -r[2], r[0]))
     return [(r[0], int(r[1]), int(r[2])) for r in rows[:limit]]

@@ -320,7 +320,7 @@ def link_rate_trend(db: Database, p: Period, months: int = 6) -> list[dict]:
     for back in range(months - 1, -1, -1):
         q = p.previous(back) if back else p
         n, linked = db.execute(
-            "SELECT count(*), coalesce(sum(EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = t.id)), 0) "
+            "SELECT count(*), coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM links l WHERE l.ticket_id = t.id) THEN 1 ELSE 0 END), 0) "
             "FROM tickets t WHERE (t.status || '') IN ('resolved', 'closed') AND t.resolved_at >= ? AND t.resolved_at < ?",
             [q.lo, q.hi]).fetchone()
         out.append({"month": q.label, "resolved": n, "link_rate": _rate(linked, n)})

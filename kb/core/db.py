@@ -268,6 +268,14 @@ _pools: dict[str, Any] = {}
 _pools_lock = threading.Lock()
 
 
+def close_pool(url: str) -> None:
+    """Close this process's pool for ``url`` (its connections end)."""
+    with _pools_lock:
+        pool = _pools.pop(url, None)
+    if pool is not None:
+        pool.close()
+
+
 def _numeric_as_number(conn) -> None:
     """PostgreSQL's sum() and avg() answer numeric: as int when whole, else float (as SQLite does)."""
     from psycopg.adapt import Loader
