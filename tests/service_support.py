@@ -3,6 +3,13 @@ node's checkout of it (tracking origin/main) and a second clone that plays the e
 merge pull requests."""
 from __future__ import annotations
 
+import http.cookiejar
+import json
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,6 +19,60 @@ from tests.conftest import BASIC, article, git, make_repo
 
 NEW = article("KB-0100", "Label printer prints smudged barcodes", product="printing",
               tags=("printer", "label"), summary="Clean the print head and recalibrate the media sensor.")
+
+
+class Client:
+    """urllib with a cookie jar: enough of a browser to sign in and read pages."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str, headers: dict | None = None) -> tuple[int, str, dict]:
+        req = urllib.request.Request(self.base + path, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, r.read().decode("utf-8"), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8"), dict(e.headers)
+
+    def post(self, path: str, data: bytes, headers: dict) -> tuple[int, dict]:
+        req = urllib.request.Request(self.base + path, data=data, headers=headers, method="POST")
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def sign_in(self, user: str, password: str) -> None:
+        self.form("/login", {"username": user, "password": password})
+
+    def form(self, path: str, data: dict, page: str | None = None) -> tuple[int, str]:
+        """A form POST with the CSRF token of ``page`` (default: ``path``), as a browser sends it."""
+        html = self.get(page or path)[1]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        body = urllib.parse.urlencode({"csrf_token": token, **data}).encode()
+        req = urllib.request.Request(self.base + path, data=body, method="POST")
+        try:
+            with self.opener.open(req, timeout=60) as r:
+                return r.status, r.read().decode("utf-8")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8")
+
+    def search(self, q: str) -> list[str]:
+        status, body, _ = self.get("/api/v1/search?" + urllib.parse.urlencode({"q": q, "mode": "keyword"}))
+        assert status == 200, body
+        return [h["id"] for h in json.loads(body)["results"]]
+
+
+def wait_for(check, seconds: float, step: float = 0.2):
+    """How long ``check()`` took to become true (AssertionError after ``seconds``)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        if check():
+            return time.monotonic() - t0
+        time.sleep(step)
+    raise AssertionError(f"not within {seconds} s")
 
 
 class Origin:

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.cookiejar
 import json
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 from kb.accounts.tokens import create_token
 from kb.accounts.users import add_user
@@ -23,54 +19,9 @@ from kb.service.refresh import refresh_once
 from kb.service.state import RefreshState
 from tests.browser_support import serve
 from tests.conftest import git
-from tests.service_support import NEW, node, origin  # noqa: F401
+from tests.service_support import NEW, Client, node, origin, wait_for  # noqa: F401
 
 INTERVAL = 2
-
-
-class Client:
-    """urllib with a cookie jar: enough of a browser to sign in and read pages."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def get(self, path: str, headers: dict | None = None) -> tuple[int, str, dict]:
-        req = urllib.request.Request(self.base + path, headers=headers or {})
-        try:
-            with self.opener.open(req, timeout=30) as r:
-                return r.status, r.read().decode("utf-8"), dict(r.headers)
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode("utf-8"), dict(e.headers)
-
-    def post(self, path: str, data: bytes, headers: dict) -> tuple[int, dict]:
-        req = urllib.request.Request(self.base + path, data=data, headers=headers, method="POST")
-        try:
-            with self.opener.open(req, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"{}")
-
-    def sign_in(self, user: str, password: str) -> None:
-        page = self.get("/login")[1]
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        form = urllib.parse.urlencode({"csrf_token": token, "username": user, "password": password}).encode()
-        self.opener.open(urllib.request.Request(self.base + "/login", data=form), timeout=30).read()
-
-    def search(self, q: str) -> list[str]:
-        status, body, _ = self.get("/api/v1/search?" + urllib.parse.urlencode({"q": q, "mode": "keyword"}))
-        assert status == 200, body
-        return [h["id"] for h in json.loads(body)["results"]]
-
-
-def wait_for(check, seconds: float, step: float = 0.2):
-    """How long ``check()`` took to become true (AssertionError after ``seconds``)."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        if check():
-            return time.monotonic() - t0
-        time.sleep(step)
-    raise AssertionError(f"not within {seconds} s")
 
 
 def test_a_running_server_follows_origin_one_worker_a_cycle(node, origin, tmp_path):

@@ -33,6 +33,7 @@ def index(ctx, articles, full):
     click.echo(f"indexed {report.articles} articles ({kind}: {len(report.added)} added, "
                f"{len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged), "
                f"{report.chunks} chunks, embedded {sum(report.embedded.values())} "
+               f"({sum(report.cached.values())} from the {'shared ' if s.database_url else ''}cache) "
                f"in {report.timings['total']:.1f}s")
     for name, why in report.encoder_failures.items():
         click.echo(f"warning: semantic search without {name}: {why}", err=True)
@@ -40,7 +41,7 @@ def index(ctx, articles, full):
     kind = "full build" if r.full else "incremental"
     click.echo(f"indexed {r.tickets} resolved tickets for similar-ticket search ({kind}: {r.added} added, "
                f"{r.changed} changed, {r.removed} removed), embedded {sum(r.embedded.values())} "
-               f"in {r.seconds:.1f}s")
+               f"({sum(r.cached.values())} from the {'shared ' if s.database_url else ''}cache) in {r.seconds:.1f}s")
     if report.errors:
         click.echo(f"{len(report.errors)} article(s) skipped because of errors", err=True)
         sys.exit(1)
