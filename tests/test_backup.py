@@ -135,3 +135,41 @@ def test_cli_backup_and_restore(indexed, tmp_path):
     r = CliRunner().invoke(main, ["restore", str(tmp_path / "b1")], env=env)
     assert r.exit_code == 0 and "restored" in r.output and "before-restore" in r.output
     db.close()
+
+
+def test_postgresql_backups_are_pg_dumps_checked_and_restored_with_the_counts(tmp_path, pg_url, repo):
+    """On KB_DATABASE_URL the backup is a pg_dump of one snapshot; a damaged one is refused before
+    anything is touched; a restore keeps a dump of what was there and checks the row counts."""
+    import shutil
+    from pathlib import Path
+
+    from kb.tickets.records import upsert_ticket
+    connect = store.connect
+    s = Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=(), database_url=pg_url)
+    db = connect(s)
+    for i in range(40):
+        upsert_ticket(db, {"id": f"P-{i}", "channel": "web", "priority": "normal", "subject": f"Printer {i} 打印机",
+                           "created_at": "2026-11-01T09:00:00Z", "articles": ["KB-0001"]})
+    folder = backup.backup(s, tmp_path / "b1")
+    info = json.loads((folder / "backup.json").read_text())
+    assert info["database"] == "postgresql" and (folder / "kb.pgdump").exists() and info["tables"]["tickets"] == 40
+    assert "secret" not in info["source"]
+    db.execute("DELETE FROM links")
+    upsert_ticket(db, {"id": "LATER", "channel": "web", "priority": "normal", "subject": "after the backup",
+                       "created_at": "2026-11-02T09:00:00Z"})
+    damaged = tmp_path / "damaged"
+    shutil.copytree(folder, damaged)
+    (damaged / "kb.pgdump").write_bytes((damaged / "kb.pgdump").read_bytes()[:-200])
+    with pytest.raises(BackupError, match="checksum does not match"):
+        backup.restore(s, damaged)
+    assert db.value("SELECT count(*) FROM tickets") == 41                 # nothing was touched
+    done = backup.restore(s, folder)
+    db = connect(s)
+    assert db.value("SELECT count(*) FROM tickets") == 40 and db.value("SELECT count(*) FROM links") == 40
+    assert db.value("SELECT subject FROM tickets WHERE id = 'P-7'") == "Printer 7 打印机"
+    assert Path(done["previous_database"]).exists() and "before-restore" in done["previous_database"]
+    other = Settings.load(env={}, home=tmp_path / "other", articles=repo)
+    store.connect(other).close()
+    sqlite_backup = backup.backup(other, tmp_path / "b2")
+    with pytest.raises(BackupError, match="backup of a sqlite database"):
+        backup.restore(s, sqlite_backup)

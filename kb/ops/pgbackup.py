@@ -50,9 +50,10 @@ def dump(url: str, folder: Path) -> tuple[str, int, dict[str, int]]:
     are read in the same snapshot the dump is taken from (an exported snapshot)."""
     db = store.connect(url)
     try:
+        version = store.schema_version(db)
         db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = db.value("SELECT pg_export_snapshot()")
-        version, rows = store.schema_version(db), counts(db)
+        rows = counts(db)
         _run([tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
               f"--file={folder / FILE}", url], f"pg_dump of {redact(url)}")
         db.execute("COMMIT")
