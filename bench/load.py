@@ -10,7 +10,11 @@ throughput, p50/p95/p99 latency per kind of request, errors, and the server's re
 (all its processes, from /proc) over time.
 
     .venv/bin/python bench/load.py [--clients 32] [--seconds 60] [--keyword-only] [--reindex]
-                                   [--saturate] [--write]
+                                   [--saturate] [--nodes 2] [--write]
+
+``--nodes 2``: two `kb serve` nodes, each with its own KB_HOME, on one PostgreSQL (a private
+server started in a temporary folder, as the tests do) behind Debian's haproxy on loopback
+(`apt-get install haproxy`; `make bench` installs it); the clients talk to haproxy.
 
 Targets on 2 cores: 0 errors, search p95 ≤ 200 ms, memory flat after warm-up. ``--write``
 stores the result as the "Load" section of bench/RESULTS.md.
@@ -59,15 +63,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(home: Path, semantic: bool) -> tuple[dict, str]:
-    """Index the starter KB, load the demo tickets, add an agent and a webhook token."""
+def node_env(home: Path, semantic: bool, database_url: str | None = None) -> dict:
     env = dict(os.environ, KB_HOME=str(home), KB_ARTICLES=str(ROOT / "articles"), HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", KB_SEMANTIC="1" if semantic else "0",
-               KB_ENCODERS="minilm,use3" if semantic else "none")
-    for args in (["index"], ["demo", "load"]):
+               KB_ENCODERS="minilm,use3" if semantic else "none", KB_SECRET_KEY="load-secret-shared-by-nodes")
+    if database_url:
+        env["KB_DATABASE_URL"] = database_url
+    return env
+
+
+def prepare(home: Path, semantic: bool, database_url: str | None = None) -> tuple[dict, str]:
+    """Index the starter KB, load the demo tickets, add an agent and a webhook token."""
+    env = node_env(home, semantic, database_url)
+    for args in (["demo", "load"], ["index"]):
         subprocess.run([PY, "-m", "kb.cli", *args], env=env, cwd=ROOT, check=True, capture_output=True)
     code = ("from kb.core.config import Settings; from kb.core.store import connect; from kb.accounts.users import add_user;"
-            "from kb.accounts.tokens import create_token; db = connect(Settings.load().db_path);"
+            "from kb.accounts.tokens import create_token; db = connect(Settings.load());"
             f"add_user(db, 'load-agent', {PASSWORD!r}, 'agent'); print(create_token(db, 'load-webhook', 'agent'))")
     token = subprocess.run([PY, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True,
                            text=True).stdout.strip()
@@ -101,6 +112,32 @@ def stop(p: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait(timeout=10)
+
+
+def haproxy(port: int, backends: list[int], folder: Path) -> subprocess.Popen:
+    """Debian's haproxy on 127.0.0.1:port, round robin over the nodes, health-checked."""
+    exe = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.path.exists(exe):
+        raise SystemExit("haproxy is not installed: apt-get install haproxy (make bench installs it)")
+    cfg = folder / "haproxy.cfg"
+    cfg.write_text("\n".join([
+        "global", "  maxconn 4096", "defaults", "  mode http", "  timeout connect 5s", "  timeout client 120s",
+        "  timeout server 120s", "  option http-keep-alive", "frontend kb", f"  bind 127.0.0.1:{port}",
+        "  default_backend nodes", "backend nodes", "  balance roundrobin", "  option httpchk GET /api/v1/health",
+        *[f"  server n{i} 127.0.0.1:{p} check inter 2s" for i, p in enumerate(backends)], ""]))
+    p = subprocess.Popen([exe, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    for _ in range(100):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/api/v1/health")
+            if c.getresponse().status == 200:
+                return p
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop(p)
+    raise SystemExit("haproxy did not start")
 
 
 def rss_mb(pid: int) -> float:
@@ -223,6 +260,8 @@ def main() -> None:
                                                            "(the served generation changes under load)")
     ap.add_argument("--saturate", action="store_true", help="no pauses, no debounce: a request per key stroke "
                                                              "and 0–0.2 s between actions (capacity, not a desk)")
+    ap.add_argument("--nodes", type=int, default=1, choices=(1, 2),
+                    help="2: two kb serve nodes on one PostgreSQL behind haproxy on loopback")
     ap.add_argument("--write", action="store_true", help="store the result in bench/RESULTS.md")
     ap.add_argument("--note", default="", help="a paragraph added under the result (what else ran, …)")
     args = ap.parse_args()
@@ -231,12 +270,29 @@ def main() -> None:
         KEY_GAP, AGENT_DEBOUNCE, PORTAL_DEBOUNCE, THINK = (0.03, 0.12), 0.0, 0.0, (0.0, 0.2)
     home = Path(tempfile.mkdtemp(prefix="kb-load-"))
     proc = None
+    extra: list[subprocess.Popen] = []          # the second node and haproxy
+    pg = None
     try:
-        env, token = prepare(home, semantic=not args.keyword_only)
+        if args.nodes == 2:
+            sys.path.insert(0, str(ROOT))
+            from tests.pg_support import Server
+            pg = Server()
+            url = pg.create_database()
+            env, token = prepare(home / "a", semantic=not args.keyword_only, database_url=url)
+            env_b = node_env(home / "b", not args.keyword_only, url)
+            subprocess.run([PY, "-m", "kb.cli", "index"], env=env_b, cwd=ROOT, check=True, capture_output=True)
+        else:
+            env, token = prepare(home, semantic=not args.keyword_only)
         cat = catalogue(env)
         port = free_port()
         load_before = Path("/proc/loadavg").read_text().split()[:3]
-        proc = start(env, port)
+        if args.nodes == 2:
+            pa, pb = free_port(), free_port()
+            proc = start(env, pa)
+            extra.append(start(env_b, pb))
+            extra.append(haproxy(port, [pa, pb], home))
+        else:
+            proc = start(env, port)
         log: list = []
         errors: list = []
         memory: list[tuple[float, float]] = []
@@ -246,7 +302,7 @@ def main() -> None:
 
         def sample():
             while not done.is_set():
-                memory.append((time.monotonic() - t0, rss_mb(proc.pid)))
+                memory.append((time.monotonic() - t0, rss_mb(proc.pid) + sum(rss_mb(e.pid) for e in extra[:1])))
                 done.wait(max(1.0, args.seconds / 30))
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -274,12 +330,14 @@ def main() -> None:
         sampler.join()
         if args.reindex:
             indexer.join(timeout=300)
-        memory.append((time.monotonic() - t0, rss_mb(proc.pid)))
+        memory.append((time.monotonic() - t0, rss_mb(proc.pid) + sum(rss_mb(e.pid) for e in extra[:1])))
         elapsed = time.monotonic() - t0
         load_after = Path("/proc/loadavg").read_text().split()[:3]
     finally:
-        if proc is not None:
-            stop(proc)
+        for p in [*reversed(extra), *([proc] if proc is not None else [])]:
+            stop(p)
+        if pg is not None:
+            pg.stop()
         shutil.rmtree(home, ignore_errors=True)
     lines = summarise(args, log, errors, memory, elapsed, load_before, load_after)
     if args.reindex:
@@ -289,9 +347,12 @@ def main() -> None:
     if args.write:
         cmd = "bench/load.py" + (f" --clients {args.clients}" if args.clients != 32 else "") + (
             f" --seconds {args.seconds:g}" if args.seconds != 60 else "") + (" --keyword-only" if args.keyword_only else "") + (
-            " --reindex" if args.reindex else "") + (" --saturate" if args.saturate else "")
-        write_section("Load", cmd, f"`kb serve` on 127.0.0.1, starter KB + demo tickets, "
-                                   f"{'keyword' if args.keyword_only else 'hybrid'} search",
+            " --reindex" if args.reindex else "") + (" --saturate" if args.saturate else "") + (
+            " --nodes 2" if args.nodes == 2 else "")
+        where = ("two `kb serve` nodes on one PostgreSQL behind haproxy on 127.0.0.1" if args.nodes == 2
+                 else "`kb serve` on 127.0.0.1")
+        write_section("Load" if args.nodes == 1 else "Load through two nodes", cmd,
+                      f"{where}, starter KB + demo tickets, {'keyword' if args.keyword_only else 'hybrid'} search",
                       "\n".join(lines) + (f"\n\n{args.note}" if args.note else ""))
 
 
