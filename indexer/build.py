@@ -1,7 +1,8 @@
 """Incremental index builds: what changed since the live generation is reprocessed, the rest
 is carried over; the result is a new generation swapped in atomically.
 
-A change of analyzer version, articles folder or ``--full`` rebuilds everything. With nothing
+A change of analyzer version, articles folder or ``--full`` rebuilds everything; a full build
+analyses the articles in worker processes (indexer.segments, ``KB_BUILD_PROCS``). With nothing
 changed no generation is written and no model is loaded. A broken article is reported
 (path:line) and skipped; if an earlier version of it was indexed, that version keeps serving
 until the file is fixed.
@@ -19,6 +20,7 @@ from typing import Callable
 import numpy as np
 from whoosh import index as whoosh_index
 
+from indexer import segments
 from indexer.documents import document
 from indexer.stages import Stages
 from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows, usable_encoders
@@ -132,7 +134,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     gen = idx.new_generation()
     try:
         _write_keyword(gen, live, full, parsed, report.removed + report.changed,
-                       [entry["id"] for entry in kept.values()], progress)
+                       [entry["id"] for entry in kept.values()], progress, settings.build_procs)
         stage.done("keyword")
         entries, rows, texts = _chunk_rows(parsed, kept)
         report.articles, report.chunks = len(entries), len(rows)
@@ -174,9 +176,17 @@ def _unchanged(report: BuildReport, live, manifest: dict, stage: Stages, failure
     return report
 
 
-def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress) -> None:
-    """The Whoosh index and the BM25F impacts (kb.core.impact) of the new generation."""
+def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int = 1) -> None:
+    """The Whoosh index and the BM25F impacts (kb.core.impact) of the new generation; a full
+    build of many articles on several worker processes (indexer.segments)."""
     tick = (lambda done, total: progress("keyword", done, total))
+    if (full or live is None) and (procs := segments.procs_for(len(parsed), procs)) > 1:
+        gen.whoosh_dir.mkdir()
+        whoosh_index.create_in(str(gen.whoosh_dir), schema()).close()
+        impacts = impact.ImpactWriter()
+        segments.write(gen.whoosh_dir, [parsed[rel] for rel in sorted(parsed)], procs, impacts, tick)
+        impacts.write(gen.path / impact.DIR)
+        return
     if full or live is None:
         gen.whoosh_dir.mkdir()
         ix = whoosh_index.create_in(str(gen.whoosh_dir), schema())

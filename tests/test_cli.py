@@ -96,6 +96,10 @@ def test_bad_input_is_one_line_nonzero(settings):
     assert r.exit_code == 2
     r = kb(settings, "index", env={"KB_ENCODERS": "bert"})
     assert r.exit_code == 2 and "KB_ENCODERS: unknown encoder 'bert'" in r.output
+    for procs, why in (("two", "expected a whole number, got 'two'"), ("0", "must be 1 or more, got 0")):
+        r = kb(settings, "index", env={"KB_BUILD_PROCS": procs})
+        assert r.exit_code == 2 and r.output.strip() == f"kb: error: KB_BUILD_PROCS: {why}"
+    assert kb(settings, "index", env={"KB_BUILD_PROCS": "1"}).exit_code == 0
 
 
 def test_kb_home_is_honoured(settings, tmp_path):

@@ -34,6 +34,7 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "session_hours": ("KB_SESSION_HOURS", "Hours a web sign-in lasts."),
     "workers": ("KB_WORKERS", "Worker processes of `kb serve` (0: one per CPU core, at most 4)."),
     "proxy_hops": ("KB_PROXY_HOPS", "Number of reverse proxies in front of `kb serve` whose X-Forwarded-* headers are trusted (0: none)."),
+    "build_procs": ("KB_BUILD_PROCS", "Processes a full keyword build of the articles uses (default: the machine's cores; 1 on a machine that also serves and must keep a core free)."),
 }
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -53,6 +54,14 @@ def _duration(value: str, name: str) -> float:
 
 
 KNOWN_ENCODERS = ("minilm", "use3")
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:          # not on Linux
+        return os.cpu_count() or 1
 
 
 def _bool(value: str, name: str) -> bool:
@@ -87,6 +96,8 @@ class Settings:
     session_hours: int = 12
     proxy_hops: int = 0
     workers: int = 0
+    # Index builds.
+    build_procs: int = field(default_factory=cores)
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -118,7 +129,8 @@ class Settings:
                     raise ConfigError(f"{var}: expected a number such as 0.3, got {raw!r}") from None
                 if not 0 <= values[name] <= 5:
                     raise ConfigError(f"{var}: must be between 0 and 5, got {raw!r}")
-            elif name in ("port", "threads", "ticket_boost_days", "session_hours", "proxy_hops", "workers"):
+            elif name in ("port", "threads", "ticket_boost_days", "session_hours", "proxy_hops", "workers",
+                          "build_procs"):
                 try:
                     values[name] = int(raw)
                 except ValueError:
@@ -133,7 +145,8 @@ class Settings:
             values[k] = Path(v) if k in ("home", "articles") else v
         s = cls(**values)
         for var, value, low in (("KB_SESSION_HOURS", s.session_hours, 1), ("KB_PROXY_HOPS", s.proxy_hops, 0),
-                                ("KB_WORKERS", s.workers, 0), ("KB_THREADS", s.threads, 1)):
+                                ("KB_WORKERS", s.workers, 0), ("KB_THREADS", s.threads, 1),
+                                ("KB_BUILD_PROCS", s.build_procs, 1)):
             if value < low:
                 raise ConfigError(f"{var}: must be {low} or more, got {value}")
         unknown = [e for e in s.encoders if e not in ("minilm", "use3")]
