@@ -28,14 +28,21 @@ def index(ctx, articles, full):
     click.echo(f"indexed {report.articles} articles ({kind}: {len(report.added)} added, "
                f"{len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged), "
                f"{report.chunks} chunks, embedded {sum(report.embedded.values())} "
-               f"in {report.timings['total']:.1f}s")
+               f"in {_took(report.timings['total'], report.timings)}"
+               + ("" if report.written else "; nothing changed, the live index stays"))
     for name, why in report.encoder_failures.items():
         click.echo(f"warning: semantic search without {name}: {why}", err=True)
     r = ticket_index.update(s, full=full, pool=pool, progress=common.progress_bar("index"))
     kind = "full build" if r.full else "incremental"
     click.echo(f"indexed {r.tickets} resolved tickets for similar-ticket search ({kind}: {r.added} added, "
                f"{r.changed} changed, {r.removed} removed), embedded {sum(r.embedded.values())} "
-               f"in {r.seconds:.1f}s")
+               f"in {_took(r.seconds, r.timings)}")
     if report.errors:
         click.echo(f"{len(report.errors)} article(s) skipped because of errors", err=True)
         sys.exit(1)
+
+
+def _took(total: float, stages: dict[str, float]) -> str:
+    """``12.3s (scan 0.1s, keyword 4.0s, …)``: the whole and each stage of it."""
+    parts = ", ".join(f"{name} {sec:.1f}s" for name, sec in stages.items() if name != "total")
+    return f"{total:.1f}s" + (f" ({parts})" if parts else "")
