@@ -1,9 +1,11 @@
 """Incremental index builds: what changed since the live generation is reprocessed, the rest
 is carried over; the result is a new generation swapped in atomically.
 
-A change of analyzer version, articles folder or ``--full`` rebuilds everything. A broken
-article is reported (path:line) and skipped; if an earlier version of it was indexed, that
-version keeps serving until the file is fixed.
+A change of analyzer version, articles folder or ``--full`` rebuilds everything; a full build
+analyses the articles in worker processes (indexer.segments, ``KB_BUILD_PROCS``). With nothing
+changed no generation is written and no model is loaded. A broken article is reported
+(path:line) and skipped; if an earlier version of it was indexed, that version keeps serving
+until the file is fixed.
 """
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -19,14 +20,16 @@ from typing import Callable
 import numpy as np
 from whoosh import index as whoosh_index
 
+from indexer import segments
 from indexer.documents import document
-from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows
+from indexer.stages import Stages
+from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows, usable_encoders
 from kb.core import impact
 from kb.core import store
 from kb.core.articles import Article, _key_line, parse_article
 from kb.core.config import Settings
-from kb.core.encoders import EncoderPool
-from kb.core.errors import ArticleError
+from kb.core.encoders import EncoderPool, reads
+from kb.core.errors import ArticleError, ModelUnavailable
 from kb.core.generation import INDEX_FORMAT, IndexStore, schema
 from kb.core.repo import ArticleRepo
 from kb.core.text import ANALYZER_VERSION
@@ -49,7 +52,8 @@ class BuildReport:
     cached: dict[str, int] = field(default_factory=dict)        # vectors taken from the embedding cache
     encoders: dict[str, str] = field(default_factory=dict)
     encoder_failures: dict[str, str] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)   # seconds per stage, and "total"
+    written: bool = True        # False: nothing changed, the live generation stays
 
     @property
     def ok(self) -> bool:
@@ -58,21 +62,23 @@ class BuildReport:
 
 def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = None,
           progress: Progress | None = None) -> BuildReport:
-    t0 = time.perf_counter()
+    report = BuildReport(full=full)
+    stage = Stages(report.timings)
     progress = progress or (lambda stage, done, total: None)
     repo = ArticleRepo(settings.articles)
     idx = IndexStore(settings.index_root)
     live = idx.current()
     manifest = live.manifest() if live else None
     pool = pool or EncoderPool(settings.encoders if settings.semantic else ())
-    fingerprints = {e.name: e.fingerprint for e in pool.available()}
+    encoders = usable_encoders(pool, manifest.get("encoders", {}) if manifest else None)
+    fingerprints = {e.name: e.fingerprint for e in encoders}
     if (manifest is None or manifest.get("analyzer") != ANALYZER_VERSION
             or manifest.get("chunking") != CHUNKING_VERSION
             or manifest.get("format") != INDEX_FORMAT
             or manifest.get("articles_root") != str(repo.root)
             or manifest.get("encoders", {}) != fingerprints):
         full = True  # a new analyzer, folder or encoder fingerprint: reprocess everything
-    report = BuildReport(full=full)
+    report.full = full
 
     files = repo.files()
     raw = repo.read_listed(files)
@@ -81,7 +87,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     to_parse = [rel for rel in files if prev.get(rel, {}).get("hash") != hashes[rel]]
     report.removed = [rel for rel in prev if rel not in raw]
     kept = {rel: prev[rel] for rel in files if rel in prev and rel not in to_parse}
-    report.timings["scan"] = time.perf_counter() - t0
+    stage.done("scan")
 
     # parse what changed; a broken file keeps its previously indexed version, if any
     parsed: dict[str, Article] = {}
@@ -112,7 +118,10 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     report.added = sorted(rel for rel in parsed if rel not in prev)
     report.changed = sorted(rel for rel in parsed if rel in prev)
     report.unchanged = len(kept)
-    report.timings["parse"] = time.perf_counter() - t0
+    stage.done("parse")
+    if not full and not parsed and not report.removed and manifest.get("commit") == repo.head() \
+            and manifest.get("errors") == [str(e) for e in report.errors]:
+        return _unchanged(report, live, manifest, stage, pool.failures())
 
     commits = repo.last_commits(sorted(parsed)) if parsed else {}
     for rel, a in parsed.items():
@@ -121,19 +130,20 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
             a.updated, a.author, a.commit = info.date, info.author, info.commit
         else:
             a.updated = repo.file_time(rel)
-    report.timings["git"] = time.perf_counter() - t0
+    stage.done("git")
 
     gen = idx.new_generation()
     try:
         _write_keyword(gen, live, full, parsed, report.removed + report.changed,
-                       [entry["id"] for entry in kept.values()], progress)
-        report.timings["keyword"] = time.perf_counter() - t0
+                       [entry["id"] for entry in kept.values()], progress, settings.build_procs)
+        stage.done("keyword")
         entries, rows, texts = _chunk_rows(parsed, kept)
         report.articles, report.chunks = len(entries), len(rows)
         (gen.chunks_file).write_text(json.dumps([list(r) for r in rows]), "utf-8")
-        _write_vectors(settings, gen, live, manifest if not full else None, rows, texts, pool,
-                       report, progress)
-        report.timings["vectors"] = time.perf_counter() - t0
+        stage.done("chunks")
+        _write_vectors(settings, gen, live, manifest if not full else None, rows, texts, encoders,
+                       report, progress, stage)
+        report.encoder_failures = pool.failures()
         new_manifest = {
             "analyzer": ANALYZER_VERSION,
             "chunking": CHUNKING_VERSION,
@@ -151,12 +161,33 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         shutil.rmtree(gen.path, ignore_errors=True)
         raise
     report.generation = gen.name
-    report.timings["total"] = time.perf_counter() - t0
+    stage.done("publish")
+    report.timings["total"] = stage.total()
     return report
 
 
-def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress) -> None:
-    """The Whoosh index and the BM25F impacts (kb.core.impact) of the new generation."""
+def _unchanged(report: BuildReport, live, manifest: dict, stage: Stages, failures: dict) -> BuildReport:
+    """Nothing to do: the live generation stays as it is, and no model is loaded."""
+    report.written, report.encoder_failures = False, failures
+    report.generation = live.name
+    report.articles = len(manifest["articles"])
+    report.chunks = sum(len(e["chunks"]) for e in manifest["articles"].values())
+    report.encoders = dict(manifest.get("encoders", {}))
+    report.timings["total"] = stage.total()
+    return report
+
+
+def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int = 1) -> None:
+    """The Whoosh index and the BM25F impacts (kb.core.impact) of the new generation; a full
+    build of many articles on several worker processes (indexer.segments)."""
+    tick = (lambda done, total: progress("keyword", done, total))
+    if (full or live is None) and (procs := segments.procs_for(len(parsed), procs)) > 1:
+        gen.whoosh_dir.mkdir()
+        whoosh_index.create_in(str(gen.whoosh_dir), schema()).close()
+        impacts = impact.ImpactWriter()
+        segments.write(gen.whoosh_dir, [parsed[rel] for rel in sorted(parsed)], procs, impacts, tick)
+        impacts.write(gen.path / impact.DIR)
+        return
     if full or live is None:
         gen.whoosh_dir.mkdir()
         ix = whoosh_index.create_in(str(gen.whoosh_dir), schema())
@@ -174,7 +205,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress) -> None:
             writer.add_document(**doc)
             impacts.add(doc["id"], terms)
             if i % 200 == 0:
-                progress("index", i, len(parsed))
+                tick(i, len(parsed))
         writer.commit(optimize=full)
     except BaseException:
         writer.cancel()
@@ -203,14 +234,18 @@ def _chunk_rows(parsed: dict[str, Article], kept: dict[str, dict]):
     return entries, rows, texts
 
 
-def _write_vectors(settings, gen, live, manifest, rows, texts, pool, report, progress) -> None:
-    if not pool.names:
+def _write_vectors(settings, gen, live, manifest, rows, texts, encoders, report, progress, stage) -> None:
+    """One matrix per encoder, a row per chunk row: copied from the live generation when the
+    encoder and the chunk are unchanged, else from the cache or the encoder (embed_rows). Rows
+    an encoder cannot read (Chinese for an English-only one) are never computed and stay zero:
+    search never scores them for it."""
+    if not encoders:
         return
     db = store.connect(settings)
     hashes = [r[2] for r in rows]
     try:
         live_src = None
-        for enc in pool.available():
+        for enc in encoders:
             src, old = np.full(len(hashes), -1, dtype=np.int64), None
             if live is not None and manifest and manifest.get("encoders", {}).get(enc.name) == enc.fingerprint:
                 if live_src is None:    # rows the live generation already has: copied in one gather
@@ -218,25 +253,26 @@ def _write_vectors(settings, gen, live, manifest, rows, texts, pool, report, pro
                     live_src = np.array([where.get(h, -1) for h in hashes], dtype=np.int64)
                 src = live_src
                 old = np.load(live.vectors_file(enc.name), mmap_mode="r")
-            fresh = list(dict.fromkeys(h for h, i in zip(hashes, src) if i < 0))
-            done = [0]
-
-            def tick(n, enc=enc, todo=len(fresh)):
-                done[0] += n
-                progress(f"embed {enc.name}", done[0], todo)
-
-            new, n = embed_rows(db, enc, fresh, texts, None, tick)
-            matrix = np.empty((len(hashes), enc.dim), dtype=np.float32)
-            have = src >= 0
-            if have.any():
-                matrix[have] = old[src[have]]
+            readable = np.fromiter((reads(enc, r[3]) for r in rows), dtype=bool, count=len(rows))
+            take, need = readable & (src >= 0), readable & (src < 0)
+            fresh = list(dict.fromkeys(h for h, n in zip(hashes, need) if n))
+            try:
+                new, n = embed_rows(db, enc, fresh, texts, None,
+                                    lambda done, total, enc=enc: progress(f"embed {enc.name}", done, total))
+            except ModelUnavailable:
+                continue        # named in the report's encoder failures; no vectors for it
+            finally:
+                stage.done(f"vectors {enc.name}")
+            matrix = np.zeros((len(hashes), enc.dim), dtype=np.float32)
+            if take.any():
+                matrix[take] = old[src[take]]
             if fresh:
                 at = {h: i for i, h in enumerate(fresh)}
-                matrix[~have] = new[[at[h] for h, i in zip(hashes, src) if i < 0]]
+                matrix[need] = new[[at[h] for h, n in zip(hashes, need) if n]]
             np.save(gen.vectors_file(enc.name), matrix)
             report.embedded[enc.name] = n
             report.cached[enc.name] = len(fresh) - n
             report.encoders[enc.name] = enc.fingerprint
+            stage.done(f"vectors {enc.name}")
     finally:
         db.close()
-    report.encoder_failures = pool.failures()

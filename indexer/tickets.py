@@ -3,9 +3,11 @@ and one vector per encoder for every resolved or closed ticket, in a generation 
 ``KB_HOME/tickets-index`` (layout: kb/core/generation.py).
 
 Vectors come through indexer.vectors.embed_rows, so they are cached in the database's
-``embeddings`` table under (encoder fingerprint, content hash) exactly like article chunks. A
-changed analyzer or encoder rebuilds everything; otherwise ``update`` re-analyses and re-embeds
-only tickets added or changed, and carries the rest over.
+``embeddings`` table under (encoder fingerprint, content hash) exactly like article chunks; an
+English-only encoder embeds no Chinese ticket (its rows stay zero, and search never scores them
+for it). A changed analyzer or encoder rebuilds everything; otherwise ``update`` re-analyses and
+re-embeds only tickets added or changed, and carries the rest over. With nothing to do it loads
+no model.
 """
 from __future__ import annotations
 
@@ -21,10 +23,12 @@ from typing import Callable
 
 import numpy as np
 
-from indexer.vectors import embed_rows
+from indexer.stages import Stages
+from indexer.vectors import embed_rows, usable_encoders
 from kb.core import impact, store
 from kb.core.config import Settings
-from kb.core.encoders import EncoderPool
+from kb.core.encoders import EncoderPool, reads
+from kb.core.errors import ModelUnavailable
 from kb.core.generation import (TICKET_INDEX_FORMAT as FORMAT, read_json, ticket_index_dir, ticket_languages,
                                 ticket_manifest)
 from kb.core.text import ANALYZER_VERSION, analyzer, detect_language
@@ -45,6 +49,7 @@ class UpdateReport:
     full: bool = False
     seconds: float = 0.0
     encoder_failures: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)   # seconds per stage
 
 
 def ticket_text(row: dict) -> str:
@@ -73,18 +78,18 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
     """Bring the ticket index in step with the resolved tickets in SQLite: a new generation
     folder (keyword impacts, vectors, ids) made from the previous one plus what changed, then
     ``manifest.json`` replaced in one step to point at it."""
-    t0 = time.perf_counter()
+    report = UpdateReport()
+    stage = Stages(report.timings)
     db = db or store.connect(settings)
     pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
     root = ticket_index_dir(settings.home)
     root.mkdir(parents=True, exist_ok=True)
-    report = UpdateReport()
     with open(root / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)      # one writer at a time; readers never wait
-        encoders = pool.available()
+        old = ticket_manifest(root)
+        encoders = usable_encoders(pool, old.get("encoders", {}) if old else None)
         report.encoder_failures = pool.failures()
         fingerprints = {e.name: e.fingerprint for e in encoders}
-        old = ticket_manifest(root)
         prev = root / old["generation_dir"] if old.get("generation_dir") else None
         full = full or not old or old.get("format") != FORMAT or old.get("analyzer") != ANALYZER_VERSION \
             or old.get("encoders") != fingerprints or prev is None or not prev.is_dir()
@@ -101,8 +106,9 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
         report.added = sum(1 for t in todo if t not in old_hashes)
         report.changed = len(todo) - report.added
         report.removed = sum(1 for t in old_hashes if t not in hashes)
+        stage.done("scan")
         if not full and not todo and not report.removed:
-            report.seconds = time.perf_counter() - t0
+            report.seconds = stage.total()
             return report
         gen = root / f"gen-{time.time_ns()}"
         gen.mkdir()
@@ -121,45 +127,56 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
                  for t in ids]
         (gen / "ids.json").write_text(json.dumps({"ids": ids, "lang": langs}), "utf-8")
         (gen / "hashes.json").write_text(json.dumps(hashes), "utf-8")
+        stage.done("keyword")
+        built = {}
         for enc in encoders:
-            report.embedded[enc.name], report.cached[enc.name] = _write_vectors(
-                db, gen, None if full else prev, enc, ids, rows, todo, progress)
+            try:
+                report.embedded[enc.name], report.cached[enc.name] = _write_vectors(
+                    db, gen, None if full else prev, enc, ids, langs, rows, todo, progress)
+                built[enc.name] = enc.fingerprint
+            except ModelUnavailable:
+                pass            # named in the report's encoder failures; no vectors for it
+            stage.done(f"vectors {enc.name}")
+        report.encoder_failures = pool.failures()
         _write_atomic(root / "manifest.json", json.dumps({
-            "format": FORMAT, "analyzer": ANALYZER_VERSION, "encoders": fingerprints,
+            "format": FORMAT, "analyzer": ANALYZER_VERSION, "encoders": built,
             "generation_dir": gen.name, "tickets": len(ids)}).encode())
         keep = {gen.name, prev.name if prev is not None else ""}    # and any half-built one goes
         for other in root.glob("gen-*"):
             if other.name not in keep:
                 shutil.rmtree(other, ignore_errors=True)
-    report.seconds = time.perf_counter() - t0
+        stage.done("publish")
+    report.seconds = stage.total()
     return report
 
 
-def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], rows, todo: set[str],
-                   progress) -> tuple[int, int]:
+def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], langs: list[str], rows,
+                   todo: set[str], progress) -> tuple[int, int]:
     """Rows of unchanged tickets come from the previous matrix; the rest through embed_rows
-    (the SQLite cache first, then the encoder). Returns (vectors computed, taken from the cache)."""
+    (the SQLite cache first, then the encoder). Tickets the encoder cannot read stay zero.
+    Returns (vectors computed, taken from the cache)."""
     previous: dict[str, np.ndarray] = {}
     if prev is not None and (prev / f"vec-{enc.name}.npy").exists():
         old_ids = list(ticket_languages(prev))
         matrix = np.load(prev / f"vec-{enc.name}.npy", mmap_mode="r")
         if len(old_ids) == len(matrix):
             previous = {f"prev:{t}": matrix[i] for i, t in enumerate(old_ids) if t not in todo}
+    readable = np.fromiter((reads(enc, lang) for lang in langs), dtype=bool, count=len(ids))
     texts: dict[str, str] = {}
     hashes = []
-    for t in ids:
+    for t in (t for t, ok in zip(ids, readable) if ok):
         if f"prev:{t}" in previous:
             hashes.append(f"prev:{t}")
         else:
             text = embed_text(rows[t])
             hashes.append(_hash(text))
             texts[hashes[-1]] = text
-    done = [0]
 
-    def tick(n):
-        done[0] += n
+    def tick(done, total):
         if progress:
-            progress(f"ticket vectors ({enc.name})", done[0], len(texts))
-    matrix, embedded = embed_rows(db, enc, hashes, texts, previous=previous, progress=tick)
-    np.save(gen / f"vec-{enc.name}.npy", np.ascontiguousarray(matrix, dtype=np.float32))
+            progress(f"ticket vectors ({enc.name})", done, total)
+    vectors, embedded = embed_rows(db, enc, hashes, texts, previous=previous, progress=tick)
+    matrix = np.zeros((len(ids), enc.dim), dtype=np.float32)
+    matrix[readable] = vectors
+    np.save(gen / f"vec-{enc.name}.npy", matrix)
     return embedded, len(texts) - embedded

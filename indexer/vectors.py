@@ -2,7 +2,8 @@
 
 Each article is embedded per chunk: its title + summary, and each section (long sections are
 windowed), so a hit can point at the section that matched. Vectors are cached in SQLite under
-(encoder fingerprint, chunk hash): an unchanged chunk is never embedded twice.
+(encoder fingerprint, chunk hash): an unchanged chunk is never embedded twice, and a build that
+finds every vector in the cache never loads a model (``usable_encoders``).
 """
 from __future__ import annotations
 
@@ -79,11 +80,24 @@ def chunk_article(a: Article) -> list[Chunk]:
     return chunks or [Chunk(a.id, "title", head)]
 
 
+def usable_encoders(pool, built: dict[str, str] | None) -> list:
+    """The encoders a build embeds with, none of them loaded (``EncoderPool.deferred``) —
+    except those whose fingerprint differs from ``built`` (the live index's, None when there
+    is none): an encoder the live index has no vectors for is loaded to check that it can
+    load, so that one that cannot does not make every build a full one."""
+    encoders = pool.deferred()
+    if built is None:
+        return encoders
+    return [e for e in encoders if built.get(e.name) == e.fingerprint or pool.get(e.name) is not None]
+
+
 def embed_rows(db, encoder, hashes: list[str], texts: dict[str, str],
                previous: dict[str, np.ndarray] | None = None,
-               progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
+               progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
     """Vectors for every chunk hash (in order): from ``previous``, then the SQLite cache, and
-    only then from the encoder. Returns the matrix and how many chunks were embedded."""
+    only then from the encoder, which loads only if something is left to embed (``progress``
+    is told how many of those are done). Returns the matrix and how many chunks were
+    embedded."""
     have: dict[str, np.ndarray] = dict(previous or {})
     missing = [h for h in dict.fromkeys(hashes) if h not in have]
     if missing:
@@ -92,6 +106,8 @@ def embed_rows(db, encoder, hashes: list[str], texts: dict[str, str],
     # (400 generated articles, both encoders: 80 s of embedding before, 75 s after)
     todo = sorted((h for h in dict.fromkeys(hashes) if h not in have), key=lambda h: len(texts[h]))
     batch = 256
+    if progress and todo:
+        progress(0, len(todo))
     for i in range(0, len(todo), batch):
         part = todo[i:i + batch]
         vecs = encoder.encode([texts[h] for h in part])
@@ -99,7 +115,7 @@ def embed_rows(db, encoder, hashes: list[str], texts: dict[str, str],
         store.save_vectors(db, encoder.fingerprint, fresh)
         have.update(fresh)
         if progress:
-            progress(len(part))
+            progress(i + len(part), len(todo))
     if not hashes:
         return np.zeros((0, encoder.dim), dtype=np.float32), len(todo)
     return np.vstack([have[h] for h in hashes]).astype(np.float32), len(todo)

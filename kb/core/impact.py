@@ -100,6 +100,17 @@ class ImpactWriter:
         self._tf.append(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
         self._lengths.append(lengths)
 
+    def extend(self, other: "ImpactWriter") -> None:
+        """Append the articles ``other`` counted (in another process, say) after this writer's
+        own. Columns new to this writer are numbered in the order ``other`` met them, so
+        counting a list in contiguous parts and joining them in order gives what counting it
+        in one writer gives, byte for byte."""
+        remap = np.array([self._col(k) for k in other.keys], dtype=np.int32)
+        self.ids.extend(other.ids)
+        self._cols.extend(remap[c] for c in other._cols)
+        self._tf.extend(other._tf)
+        self._lengths.extend(other._lengths)
+
     def write(self, folder: Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -135,31 +135,29 @@ class Searcher:
     # --- public API ----------------------------------------------------------------------
     def search(self, q: SearchQuery) -> SearchResult:
         q.validate()
-        t0 = time.perf_counter()
+        clock = _Clock()
         snap = self.snapshot()
-        timings: dict[str, float] = {}
+        clock.lap("load_index_ms")                # a new generation is loaded here, else ~0
         language = "zh" if has_cjk(q.text) else "en"
         mask = snap.allowed(q.role, q.lang, q.product, q.tags, q.status)
+        clock.lap("filter_ms")
         rankings: list[Ranking] = []
         degraded, reason = False, None
         kw_terms: set[str] = set()
         suggestion = None
         if q.mode in ("keyword", "hybrid"):
-            t = time.perf_counter()
             kw, kw_terms, suggestion = self.keyword.rank(snap, q.text, mask)
             rankings.append(kw)
-            timings["keyword_ms"] = _ms(t)
+            clock.lap("keyword_ms")
         if q.mode in ("semantic", "hybrid"):
-            vec_rankings, why = self._vectors(snap, q, mask, language, timings)
+            vec_rankings, why = self._vectors(snap, q, mask, language, clock)
             rankings.extend(vec_rankings)
             if why:
                 degraded, reason = True, why
             if q.mode == "semantic" and not vec_rankings:    # nothing to encode with, or nothing typed yet
-                t = time.perf_counter()
                 kw, kw_terms, suggestion = self.keyword.rank(snap, q.text, mask)
                 rankings.append(kw)
-                timings["keyword_ms"] = _ms(t)
-        t = time.perf_counter()
+                clock.lap("keyword_ms")
         cfg = self.fusion
         if q.mode == "semantic" and not any(r.name == "keyword" for r in rankings):
             cfg = cfg.without_keyword()
@@ -168,15 +166,16 @@ class Searcher:
                                keyword_norm=cfg.keyword_norm, vector_norm=cfg.vector_norm,
                                weights={language: {r.name: 1.0 for r in rankings}})
         boosts = self.boosts([d for r in rankings for d in r.scores]) if self.boosts else None
+        clock.lap("boost_ms")
         fused = fuse(rankings, language, cfg, boosts)[: q.limit]
-        timings["fuse_ms"] = _ms(t)
-        t = time.perf_counter()
+        clock.lap("fuse_ms")
         ranks = {r.name: r.ranks() for r in rankings}
         hits = [build_hit(snap, f, rankings, ranks, kw_terms, boosts, q.detail) for f in fused]
-        timings["snippets_ms"] = _ms(t)
         if len(hits) >= 3:
             suggestion = None
-        return SearchResult(q.text, hits, _ms(t0), q.mode, language, degraded, reason, suggestion, timings)
+        clock.lap("snippets_ms")
+        return SearchResult(q.text, hits, clock.total(), q.mode, language, degraded, reason, suggestion,
+                            clock.ms)
 
     def get(self, key: str, role: str = "customer") -> dict:
         """One article's stored fields by id or slug, if ``role`` may see it."""
@@ -198,13 +197,15 @@ class Searcher:
         return [f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]]]
 
     # --- vector side ---------------------------------------------------------------------
-    def _encoders(self, snap: Snapshot, language: str):
-        """The encoders a query in ``language`` needs that can run, and why the others cannot."""
+    def _encoders(self, snap: Snapshot, language: str, clock: "_Clock"):
+        """The encoders a query in ``language`` needs that can run (loaded now if they were not
+        yet), and why the others cannot."""
         usable, missing = [], []
         for name in self.pool.names:
             if not self.fusion.needed(language, name):
                 continue
             enc = self.pool.get(name)
+            clock.lap(f"load_{name}_ms")
             if enc is None:
                 missing.append(self.pool.failures().get(name, f"{name}: unavailable"))
                 continue
@@ -217,16 +218,14 @@ class Searcher:
             missing.append("semantic search is switched off (KB_SEMANTIC=0 or KB_ENCODERS=none)")
         return usable, missing
 
-    def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, timings):
+    def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, clock: "_Clock"):
         out: list[Ranking] = []
-        usable, missing = self._encoders(snap, language)
+        usable, missing = self._encoders(snap, language, clock)
         if q.semantic_text is not None and not q.semantic_text.strip():
             return out, "; ".join(missing) or None      # no finished word yet: nothing to encode
         for name, enc, matrix in usable:
-            t = time.perf_counter()
             qv = self._query_vector(enc, q.text if q.semantic_text is None else q.semantic_text)
-            timings[f"encode_{name}_ms"] = _ms(t)
-            t = time.perf_counter()
+            clock.lap(f"encode_{name}_ms")
             # read only the rows this encoder may score: an English-only encoder skips Chinese
             # chunks; the multilingual one, when it only stands in for it, reads just those
             which = "not-zh" if not enc.multilingual else "zh" if self.fusion.weight(language, name) <= 0 else "all"
@@ -248,7 +247,7 @@ class Searcher:
                     rows = snap.rows_of(i)
                     sections[snap.ids[i]] = snap.row_section[rows[np.argmax(sims[rows])]]
             out.append(Ranking(name, scores, "vector", sections))
-            timings[f"vector_{name}_ms"] = _ms(t)
+            clock.lap(f"vector_{name}_ms")
         by_name = {r.name: r for r in out}
         for name, other in self.fusion.stand_in.items():
             r, o = by_name.get(name), by_name.get(other)
@@ -282,5 +281,18 @@ class Searcher:
                     self._qcache[(enc.fingerprint, t)] = v
 
 
-def _ms(t: float) -> float:
-    return round((time.perf_counter() - t) * 1000, 3)
+class _Clock:
+    """The stages of one search in milliseconds, each timed from the end of the one before,
+    so that they add up to the whole (``took_ms``)."""
+
+    def __init__(self):
+        self.ms: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = round(self.ms.get(stage, 0.0) + (now - self._last) * 1000, 3)
+        self._last = now
+
+    def total(self) -> float:
+        return round(sum(self.ms.values()), 3)
