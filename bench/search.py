@@ -9,7 +9,7 @@ throughput part embeds everything for real. For the 10k/100k latency parts, embe
 real starter chunks (plus noise) under the generated chunks' hashes: matrices have their true
 shape and the build does everything but the model calls; query encoding is real.
 
-Above `kb.search.vecscan.EXACT_ROWS` chunks (the 100k KB), the same queries are also timed through an
+Above `kb.core.projection.EXACT_ROWS` chunks (the 100k KB), the same queries are also timed through an
 exact scan of every row in the same run, and the two-stage scan's hybrid and semantic top 10
 are compared with the exact scan's over the bench queries and every starter title.
 """
@@ -37,7 +37,7 @@ from kb.core import store  # noqa: E402
 from kb.core.articles import parse_article  # noqa: E402
 from kb.core.config import Settings  # noqa: E402
 from kb.core.encoders import EncoderPool  # noqa: E402
-from kb.search import vecscan  # noqa: E402
+from kb.core import projection  # noqa: E402
 from kb.core.generation import IndexStore  # noqa: E402
 from kb.search.searcher import Searcher, SearchQuery  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
@@ -139,20 +139,20 @@ def latency(n: int, work: Path, pool: EncoderPool, real: dict, reuse: bool = Fal
     out = {"articles": n, "chunks": chunks, "prefill_s": prefill_s, "build_no_model_s": build_s}
     for mode in ("keyword", "hybrid"):
         out[f"{mode}_p50"], out[f"{mode}_p95"] = timed(searcher, mode)
-    if vecscan.needs_projection(chunks):
+    if projection.needs_projection(chunks):
         # the same queries through an exact scan of every row, in the same run, and how much
         # of its top 10 the two-stage scan keeps (the bench queries and every starter title)
         modes = ("hybrid", "semantic")
         two_stage = {(q, m): top10(searcher, q, m) for q in fidelity_queries() for m in modes}
         del searcher
         gc.collect()
-        saved, vecscan.EXACT_ROWS = vecscan.EXACT_ROWS, 10 ** 12
+        saved, projection.EXACT_ROWS = projection.EXACT_ROWS, 10 ** 12
         try:
             exact = Searcher(s, pool=pool)
             out["exact_p50"], out["exact_p95"] = timed(exact, "hybrid")
             want = {key: top10(exact, *key) for key in two_stage}
         finally:
-            vecscan.EXACT_ROWS = saved
+            projection.EXACT_ROWS = saved
         for m in modes:
             keys = [k for k in two_stage if k[1] == m]
             out[f"kept_{m}"] = sum(len(set(two_stage[k]) & set(want[k])) / max(1, len(want[k])) for k in keys) / len(keys)

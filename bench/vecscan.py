@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kb.evaluation import labelled as evaluation
+from kb.core import projection  # noqa: E402
 from kb.search import vecscan  # noqa: E402
 from kb.core.config import Settings  # noqa: E402
 from kb.search.searcher import Searcher  # noqa: E402
@@ -33,21 +34,25 @@ MODES = ("semantic", "hybrid")
 
 
 def measure(dataset: Path, home: Path, shares: list[float]) -> list[str]:
-    s, labels, _ = evaluation.prepare(dataset, Settings.load(env={}), home)
-    defaults = vecscan.EXACT_ROWS, vecscan.SHORTLIST
+    defaults = projection.EXACT_ROWS, vecscan.SHORTLIST
+    projection.EXACT_ROWS = 0               # the build writes every matrix's projection
+    try:
+        s, labels, _ = evaluation.prepare(dataset, Settings.load(env={}), home)
+    finally:
+        projection.EXACT_ROWS = defaults[0]
     rows = len(Searcher(s).snapshot().row_article)
     runs = {"exact": None, **{f"{share:.1%}": share for share in shares}}
     figures = {}
     try:
         for label, share in runs.items():
-            if share is not None:
-                vecscan.EXACT_ROWS, vecscan.SHORTLIST = 0, max(1, round(rows * share))
-            searcher = Searcher(s)                      # a fresh snapshot: parts built with the settings
+            if share is not None:               # read the stored projection, this share shortlisted
+                projection.EXACT_ROWS, vecscan.SHORTLIST = 0, max(1, round(rows * share))
+            searcher = Searcher(s)                      # a fresh snapshot: parts made with the settings
             for m in MODES:
                 figures[label, m] = evaluation.metrics(evaluation.run_queries(searcher, labels, m), labels.qrels)
             figures[label, "shortlist"] = "all" if share is None else str(vecscan.SHORTLIST)
     finally:
-        vecscan.EXACT_ROWS, vecscan.SHORTLIST = defaults
+        projection.EXACT_ROWS, vecscan.SHORTLIST = defaults
     out = []
     for label in runs:
         cells = " | ".join(f"{figures[label, m]['ndcg@10']:.4f} / {figures[label, m]['recall@10']:.4f} / "
@@ -71,7 +76,7 @@ def main() -> None:
                 lines += measure(args.eval / name, Path(tmp) / name, shares)
                 print(lines[-1], flush=True)
     report(lines, "Two-stage vector scan on real vectors", ".venv/bin/python bench/vecscan.py --write",
-           f"kb eval figures, every part forced through the {vecscan.DIMS}-dimension projection with a "
+           f"kb eval figures, every part forced through the {projection.DIMS}-dimension projection with a "
            "shortlist of the given share of rows, against the exact scan in the same run", args.write)
 
 

@@ -24,7 +24,7 @@ from indexer import segments
 from indexer.documents import document
 from indexer.stages import Stages
 from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows, usable_encoders
-from kb.core import impact
+from kb.core import impact, projection
 from kb.core import store
 from kb.core.articles import Article, _key_line, parse_article
 from kb.core.config import Settings
@@ -270,6 +270,9 @@ def _write_vectors(settings, gen, live, manifest, rows, texts, encoders, report,
                 at = {h: i for i, h in enumerate(fresh)}
                 matrix[need] = new[[at[h] for h, n in zip(hashes, need) if n]]
             np.save(gen.vectors_file(enc.name), matrix)
+            if projection.needs_projection(len(matrix)):      # mapped by every search process
+                projection.save(gen.path, enc.name, projection.fit(matrix))
+                stage.done(f"projection {enc.name}")
             report.embedded[enc.name] = n
             report.cached[enc.name] = len(fresh) - n
             report.encoders[enc.name] = enc.fingerprint

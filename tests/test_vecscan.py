@@ -1,9 +1,12 @@
 """The two-stage vector scan (kb/search/vecscan.py): exact re-scoring of a shortlist chosen on a
 projection, filters applied before the cut, and the search path using it on a real index."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from indexer.build import build
+from kb.core import projection
 from kb.search import vecscan
 from kb.search.searcher import Searcher, SearchQuery
 from tests.conftest import article, commit_all, write
@@ -30,7 +33,7 @@ def query_near(m, i, seed):
 
 def test_the_shortlist_holds_the_exact_best_rows_and_they_are_scored_exactly():
     m = clustered()
-    proj = vecscan.fit(m, dims=8)
+    proj = projection.fit(m, dims=8)
     w = np.ones(len(m), dtype=np.float32)
     w[::7] = 0.9                                    # title-chunk weights count in both passes
     ok = np.ones(len(m), dtype=bool)
@@ -46,7 +49,7 @@ def test_the_shortlist_holds_the_exact_best_rows_and_they_are_scored_exactly():
 
 def test_filters_apply_before_the_shortlist_is_cut():
     m = clustered()
-    proj = vecscan.fit(m, dims=8)
+    proj = projection.fit(m, dims=8)
     w = np.ones(len(m), dtype=np.float32)
     q = query_near(m, 0, 0)
     near = (m @ q) > np.quantile(m @ q, 0.5)        # the half nearest the query is not allowed
@@ -60,7 +63,7 @@ def test_filters_apply_before_the_shortlist_is_cut():
 @pytest.mark.parametrize("projected", [True, False])
 def test_when_few_rows_are_allowed_exactly_those_are_read(projected):
     m = clustered()
-    proj = vecscan.fit(m, dims=8) if projected else None
+    proj = projection.fit(m, dims=8) if projected else None
     w = np.ones(len(m), dtype=np.float32)
     q = query_near(m, 3, 3)
     ok = np.zeros(len(m), dtype=bool)
@@ -74,11 +77,11 @@ def test_when_few_rows_are_allowed_exactly_those_are_read(projected):
 
 def test_the_projection_is_fitted_the_same_way_every_time():
     m = clustered(n=3000)
-    a, b = vecscan.fit(m, dims=8, sample=1000), vecscan.fit(m, dims=8, sample=1000)
+    a, b = projection.fit(m, dims=8, sample=1000), projection.fit(m, dims=8, sample=1000)
     assert a.basis.shape == (48, 8) and a.rows.shape == (3000, 8)
     assert np.array_equal(a.basis, b.basis) and np.array_equal(a.rows, b.rows)
     np.testing.assert_allclose(a.basis.T @ a.basis, np.eye(8), atol=1e-5)
-    assert vecscan.needs_projection(vecscan.EXACT_ROWS + 1) and not vecscan.needs_projection(vecscan.EXACT_ROWS)
+    assert projection.needs_projection(projection.EXACT_ROWS + 1) and not projection.needs_projection(projection.EXACT_ROWS)
 
 
 TOPICS = ["printer offline router", "vpn error 809 ipsec", "outlook password prompt", "mailbox full quota",
@@ -103,14 +106,23 @@ def test_search_through_the_two_stage_scan_matches_the_exact_scan(vsettings, rep
                 for q in queries], s
 
     want = {role: run(role)[0] for role in ("agent", "customer")}
-    # every part projected; a full-rank projection ranks rows as the exact scan does, so a
-    # shortlist of 40 rows must give the same top five articles with the same scores
-    monkeypatch.setattr(vecscan, "EXACT_ROWS", 0)
-    monkeypatch.setattr(vecscan, "DIMS", 64)
+    # every matrix projected at build time; a full-rank projection ranks rows as the exact scan
+    # does, so a shortlist of 40 rows must give the same top five articles with the same scores
+    monkeypatch.setattr(projection, "EXACT_ROWS", 0)
+    monkeypatch.setattr(projection, "DIMS", 64)
     monkeypatch.setattr(vecscan, "SHORTLIST", 40)
+    build(vsettings, pool=pool(), full=True)
     for role in ("agent", "customer"):
         got, s = run(role)
         part = s.snapshot().part("tiny", "all")
         assert part.projection is not None and len(part.matrix) > 40
         assert got == want[role]
+        # nothing copied per process: the matrix and the projection are the generation's files,
+        # mapped read-only, for every part
+        gen = s.snapshot().generation.path
+        for which in ("all", "zh", "not-zh"):
+            p = s.snapshot().part("tiny", which)
+            for array, name in ((p.matrix, "vec-tiny.npy"), (p.projection.rows, "proj-tiny.rows.npy")):
+                assert isinstance(array, np.memmap) and not array.flags.writeable, which
+                assert Path(array.filename) == gen / name
     assert want["agent"] != want["customer"]         # the filter changed what the shortlist holds

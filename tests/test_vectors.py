@@ -165,9 +165,9 @@ def test_warm_prepares_what_the_loaded_encoders_read(vsettings):
     searcher.warm()
     # the tiny encoder is multilingual: its Chinese rows, for when it stands in for another one
     part = snap._parts[("tiny", "zh")]
-    assert len(part.rows) == int(snap.row_zh.sum()) > 0
-    assert part.matrix.shape == (len(part.rows), snap.vectors["tiny"].shape[1])
-    assert snap._parts[("tiny", "all")].rows is None
+    assert int(part.select.sum()) == int(snap.row_zh.sum()) > 0 and (part.select == snap.row_zh).all()
+    assert part.matrix is snap.vectors["tiny"]                  # the mapped matrix itself, no copy
+    assert snap._parts[("tiny", "all")].select is None
 
 
 def test_a_query_being_typed_encodes_its_finished_words_only(vsettings):

@@ -24,8 +24,9 @@ from kb.core.text import ANALYZER_VERSION, analyzer, spelling_analyzer
 KEEP_OLD_GENERATIONS = 1
 # what a generation holds beside the Whoosh index; the indexer rebuilds everything when it
 # changes, and search refuses an older one until then (2: BM25F impacts and each article's
-# filter facets in the manifest; 3: each section's terms stored)
-INDEX_FORMAT = 3
+# filter facets in the manifest; 3: each section's terms stored; 4: the projection of a large
+# vector matrix stored beside it, for every process to map)
+INDEX_FORMAT = 4
 
 
 def schema() -> Schema:

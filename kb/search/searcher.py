@@ -116,9 +116,9 @@ class Searcher:
 
     def warm(self, snap: Snapshot | None = None) -> None:
         """Pay the one-time costs of a generation before it serves, not in the first searches:
-        the row parts each loaded encoder reads (with their projections when large), and the
-        pages of the mapped matrices. Runs when a new generation is loaded; a server also calls
-        it once its encoders are loaded."""
+        the row parts each loaded encoder reads, and the pages of the mapped matrices (read into
+        the page cache once for every worker of the machine). Runs when a new generation is
+        loaded; a server also calls it once its encoders are loaded."""
         snap = snap or self.snapshot()
         for enc in self.pool.loaded():
             if enc.name not in snap.vectors:
@@ -230,12 +230,8 @@ class Searcher:
             # chunks; the multilingual one, when it only stands in for it, reads just those
             which = "not-zh" if not enc.multilingual else "zh" if self.fusion.weight(language, name) <= 0 else "all"
             part = snap.part(name, which)
-            part_sims = vecscan.scores(part.matrix, qv, part.weight, mask[part.article], part.projection)
-            if part.rows is None:
-                sims = part_sims
-            else:
-                sims = np.full(len(matrix), -np.inf, dtype=np.float32)
-                sims[part.rows] = part_sims
+            ok = mask[part.article] if part.select is None else mask[part.article] & part.select
+            sims = vecscan.scores(part.matrix, qv, part.weight, ok, part.projection)
             best = snap.best_rows(sims)
             k = min(CANDIDATES, int(np.isfinite(best).sum()))
             scores: dict[str, float] = {}

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from whoosh import scoring
 
-from kb.core import impact
-from kb.search import vecscan
+from kb.core import impact, projection
 from kb.core.generation import Generation
 
 # A title-only chunk scores a little below a body chunk of equal similarity: it still finds
@@ -22,12 +21,14 @@ TITLE_CHUNK_WEIGHT = 0.9
 
 @dataclass(frozen=True)
 class Part:
-    """The chunk rows one encoder reads, ready for `kb.vecscan.scores`."""
-    rows: np.ndarray | None               # their positions among all chunk rows (None: all of them)
-    matrix: np.ndarray                    # their vectors
-    article: np.ndarray                   # their article positions
-    weight: np.ndarray                    # their weights (a title-only chunk counts a little less)
-    projection: vecscan.Projection | None  # for the two-stage scan of a large part
+    """The chunk rows one encoder reads, ready for `kb.search.vecscan.scores`: the generation's
+    matrix and projection as mapped from its files (every server worker shares the machine's
+    one copy in the page cache), and which of its rows this encoder may score."""
+    select: np.ndarray | None             # rows it may score (None: all of them)
+    matrix: np.ndarray                    # every chunk row's vector, mapped read-only
+    article: np.ndarray                   # each row's article position
+    weight: np.ndarray                    # each row's weight (a title-only chunk counts a little less)
+    projection: projection.Projection | None  # for the two-stage scan of a large matrix
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Snapshot:
     token_cache: dict = field(default_factory=dict)    # (id, section or None) → analysed snippet source
     _local: threading.local = field(default_factory=threading.local)
     _parts: dict = field(default_factory=dict)
+    _projections: dict = field(default_factory=dict)     # encoder → its matrix's stored projection
     _masks: dict = field(default_factory=dict)
     _parts_lock: threading.Lock = field(default_factory=threading.Lock)
     _opened: list = field(default_factory=list)
@@ -101,7 +103,11 @@ class Snapshot:
                 path = gen.vectors_file(name)
                 if path.exists():
                     m = np.load(path, mmap_mode="r")   # shared by server workers through the page cache
-                    snap.vectors[name] = np.ascontiguousarray(m[keep]) if len(keep) != len(rows) else m
+                    if len(keep) != len(rows):           # rows of articles the manifest lacks
+                        snap.vectors[name] = np.ascontiguousarray(m[keep])
+                    else:
+                        snap.vectors[name] = m
+                        snap._projections[name] = projection.load(gen.path, name)
             ra = snap.row_article
             snap.seg_start = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]])) if len(ra) else ra
             snap.seg_article = ra[snap.seg_start]
@@ -111,11 +117,11 @@ class Snapshot:
         return snap
 
     def part(self, name: str, which: str) -> "Part":
-        """The chunk rows encoder ``name`` reads: ``all`` of them (rows None, the mapped matrix
-        itself), only the Chinese ones (``zh``: the multilingual encoder standing in for an
-        English-only one reads just those) or all but them (``not-zh``: what an English-only
-        encoder can score). Prepared once, on first use: the rows copied out, their articles
-        and weights, and above ``vecscan.EXACT_ROWS`` rows their projection (~1 s at 600k)."""
+        """The chunk rows encoder ``name`` reads: ``all`` of them, only the Chinese ones (``zh``:
+        the multilingual encoder standing in for an English-only one reads just those) or all
+        but them (``not-zh``: what an English-only encoder can score). Nothing is copied: the
+        part is the mapped matrix with a row mask, and above ``projection.EXACT_ROWS`` rows the
+        projection the indexer wrote beside it."""
         key = (name, which)
         got = self._parts.get(key)
         if got is None:
@@ -123,15 +129,9 @@ class Snapshot:
                 got = self._parts.get(key)
                 if got is None:
                     matrix = self.vectors[name]
-                    if which == "all":
-                        rows, sub = None, matrix
-                        article, weight = self.row_article, self.row_weight
-                    else:
-                        rows = np.flatnonzero(self.row_zh if which == "zh" else ~self.row_zh)
-                        sub = np.ascontiguousarray(matrix[rows])
-                        article, weight = self.row_article[rows], self.row_weight[rows]
-                    projection = vecscan.fit(sub) if vecscan.needs_projection(len(sub)) else None
-                    got = self._parts[key] = Part(rows, sub, article, weight, projection)
+                    select = None if which == "all" else self.row_zh if which == "zh" else ~self.row_zh
+                    stored = self._projections.get(name) if projection.needs_projection(len(matrix)) else None
+                    got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored)
         return got
 
     def best_rows(self, sims: np.ndarray) -> np.ndarray:

@@ -1,14 +1,13 @@
 """Scoring one query vector against a chunk matrix: exactly, or in two stages when it is large.
 
 A query's cost at scale is reading the float32 matrix: 619k chunks × 512 dimensions is 1.3 GB
-per query, ~85 ms on one core, memory-bound. Up to ``EXACT_ROWS`` rows (and whenever the
-filters leave no more rows than the shortlist) every allowed row is scored exactly. Above it,
-the rows are also kept projected onto the matrix's top ``DIMS`` principal directions
-(uncentred, so inner products rather than distances are what the projection keeps; fitted on a
-fixed sample, so a generation always gets the same projection). A query is scored against the
-projection first, filters applied before the cut, and only the ``SHORTLIST`` best rows are
-re-scored exactly: every similarity that reaches fusion is exact, the approximation only
-decides which rows are read in full.
+per query, ~85 ms on one core, memory-bound. Up to ``kb.core.projection.EXACT_ROWS`` rows (and
+whenever the filters leave no more rows than the shortlist) every allowed row is scored
+exactly. Above it the generation also holds the rows projected onto the matrix's top principal
+directions (kb/core/projection.py). A query is scored against the projection first, filters
+applied before the cut, and only the ``SHORTLIST`` best rows are re-scored exactly: every
+similarity that reaches fusion is exact, the approximation only decides which rows are read in
+full.
 
 Measured at 100k articles (619k chunks, `bench/search.py`): 96 dimensions and 10,000 rows keep
 every one of the exact top 10 articles and 99.8 % of the top 100, for both encoders, while
@@ -16,41 +15,12 @@ reading a quarter of the bytes (bench/RESULTS.md, "Search").
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from kb.core.encoders import one_blas_thread
+from kb.core.projection import Projection
 
-EXACT_ROWS = 100_000    # matrices up to this many rows are always scored exactly
-DIMS = 96               # principal directions kept by the projection
 SHORTLIST = 10_000      # rows re-scored exactly after the projected pass
-SAMPLE = 20_000         # rows the projection is fitted on
-_BLOCK = 65_536         # rows projected at a time (bounds the temporary memory)
-
-
-@dataclass(frozen=True)
-class Projection:
-    basis: np.ndarray   # (dimensions, DIMS): the top principal directions, as columns
-    rows: np.ndarray    # (rows, DIMS): the matrix projected onto them
-
-
-def fit(matrix: np.ndarray, dims: int | None = None, sample: int | None = None, seed: int = 0) -> Projection:
-    """The projection of ``matrix`` onto the top eigenvectors of its second moment matrix."""
-    n, d = matrix.shape
-    dims = min(dims or DIMS, d)
-    pick = np.sort(np.random.default_rng(seed).choice(n, min(n, sample or SAMPLE), replace=False))
-    s = np.asarray(matrix[pick], dtype=np.float64)
-    _, vecs = np.linalg.eigh(s.T @ s)                      # ascending eigenvalues
-    basis = np.ascontiguousarray(vecs[:, ::-1][:, :dims], dtype=np.float32)
-    rows = np.empty((n, dims), dtype=np.float32)
-    for i in range(0, n, _BLOCK):
-        np.matmul(matrix[i:i + _BLOCK], basis, out=rows[i:i + _BLOCK])
-    return Projection(basis, rows)
-
-
-def needs_projection(rows: int) -> bool:
-    return rows > EXACT_ROWS
 
 
 def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarray,
