@@ -75,6 +75,15 @@ def test_an_unreachable_remote_leaves_the_last_generation_serving(node, origin):
     assert ids(node, "printer offline") and Searcher(node).snapshot().generation.name in (gen, r.articles.details["generation"])
 
 
+def test_credentials_in_a_remote_url_never_reach_the_report(node, origin):
+    url = "https://kb-bot:s3cret-token@127.0.0.1:9/articles.git"
+    git(origin.checkout, "remote", "set-url", "origin", url)
+    for step in (follow_remote(node), follow_remote(node.replace(git_remote=url, git_branch="main"))):
+        assert step.status == "failed" and "cannot fetch" in step.message
+        assert "s3cret" not in step.message and "s3cret" not in str(step.details)
+    assert "from 'https://…@127.0.0.1:9/articles.git'" in step.message
+
+
 def test_folders_without_a_remote_to_follow_are_skipped(node, origin):
     git(origin.checkout, "branch", "--unset-upstream")
     assert follow_remote(node).status == "skipped"

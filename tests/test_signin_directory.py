@@ -174,9 +174,11 @@ def test_an_unreachable_directory_is_said_on_the_form_and_local_accounts_still_s
     assert "The company directory cannot be reached" in page and 'id="directory-down"' in page
     r = sign_in(c, "erin", DIR_PASSWORDS["erin"])
     assert r.status_code == 503 and "directory accounts cannot sign in right now" in r.get_data(as_text=True)
-    health = c.get("/api/v1/health").get_json()["directory"]
+    whole = c.get("/api/v1/health").get_json()
+    health = whole["directory"]
     assert health["status"] == "degraded" and health["error"] == "cannot connect to the directory"
-    assert "127.0.0.1" not in json.dumps(health)                 # the public health names no server
+    assert whole["status"] == "degraded" and any("company directory cannot be reached" in p for p in whole["problems"])
+    assert "127.0.0.1" not in json.dumps(whole)                  # the public health names no server
     assert sign_in(c, "root", PASSWORDS["root"]).status_code == 302
     page = c.get("/agent/signins").get_data(as_text=True)
     assert 'data-status="degraded"' in page and "directory unavailable: cannot connect to the directory" in page
@@ -188,6 +190,7 @@ def test_an_unreachable_directory_is_said_on_the_form_and_local_accounts_still_s
 def test_an_outage_does_not_end_sessions_and_health_recovers(web_settings, slapd, new_person):
     live, c, uid, pw = signed_in_person(web_settings, slapd, new_person, "agent", KB_LDAP_RECHECK="0")
     assert c.get("/api/v1/health").get_json()["directory"]["status"] == "ok"
+    assert not any("directory" in p for p in c.get("/api/v1/health").get_json()["problems"])
     down = make_app(web_settings, org_env(slapd, KB_LDAP_RECHECK="0", KB_LDAP_URL=dead_url()))
     d = down.test_client()
     d.set_cookie("kb_session", c.get_cookie("kb_session").value)

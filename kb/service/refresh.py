@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -67,8 +68,19 @@ class RefreshReport:
         return d
 
 
+_CREDENTIALS = re.compile(r"://[^/@\s]+@")
+
+
 def follow_remote(settings: Settings) -> Step:
-    """Fetch the tracked branch and fast-forward the checkout to it, if that is all it takes."""
+    """Fetch the tracked branch and fast-forward the checkout to it, if that is all it takes.
+    Credentials in a remote's URL never reach the report (health shows it to anyone)."""
+    step = _follow(settings)
+    step.message = _CREDENTIALS.sub("://…@", step.message)
+    step.details = {k: _CREDENTIALS.sub("://…@", v) if isinstance(v, str) else v for k, v in step.details.items()}
+    return step
+
+
+def _follow(settings: Settings) -> Step:
     try:
         repo = ArticleRepo(settings.articles)
     except KbError as e:
