@@ -88,7 +88,12 @@ def prepare(home: Path, semantic: bool, database_url: str | None = None) -> tupl
 def start(env: dict, port: int) -> subprocess.Popen:
     p = subprocess.Popen([PY, "-m", "kb.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(1200):
+    return healthy(p, port, "kb serve", 1200)
+
+
+def healthy(p: subprocess.Popen, port: int, what: str, tries: int) -> subprocess.Popen:
+    """``p`` once /api/v1/health answers 200 on ``port`` (tries of 0.1 s), else stopped and said."""
+    for _ in range(tries):
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             c.request("GET", "/api/v1/health")
@@ -97,10 +102,10 @@ def start(env: dict, port: int) -> subprocess.Popen:
         except OSError:
             pass
         if p.poll() is not None:
-            raise SystemExit("kb serve exited at start")
+            raise SystemExit(f"{what} exited at start")
         time.sleep(0.1)
     stop(p)
-    raise SystemExit("kb serve did not start in 120 s")
+    raise SystemExit(f"{what} did not start in {tries / 10:.0f} s")
 
 
 def stop(p: subprocess.Popen) -> None:
@@ -127,17 +132,7 @@ def haproxy(port: int, backends: list[int], folder: Path) -> subprocess.Popen:
         *[f"  server n{i} 127.0.0.1:{p} check inter 2s" for i, p in enumerate(backends)], ""]))
     p = subprocess.Popen([exe, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
-    for _ in range(100):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/api/v1/health")
-            if c.getresponse().status == 200:
-                return p
-        except OSError:
-            pass
-        time.sleep(0.1)
-    stop(p)
-    raise SystemExit("haproxy did not start")
+    return healthy(p, port, "haproxy", 100)
 
 
 def rss_mb(pid: int) -> float:
