@@ -26,6 +26,7 @@ class Client:
 
     def __init__(self, base: str):
         self.base = base
+        self.searches = 0           # API searches made: what /metrics must have counted
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
     def get(self, path: str, headers: dict | None = None) -> tuple[int, str, dict]:
@@ -61,6 +62,7 @@ class Client:
 
     def search(self, q: str) -> list[str]:
         status, body, _ = self.get("/api/v1/search?" + urllib.parse.urlencode({"q": q, "mode": "keyword"}))
+        self.searches += 1
         assert status == 200, body
         return [h["id"] for h in json.loads(body)["results"]]
 
