@@ -35,7 +35,7 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 GNOME_ZH = ROOT.parent / "shared" / "eval" / "gnome-help-zh"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from results import load_generator  # noqa: E402
+from results import load_bench, load_generator  # noqa: E402
 
 generate = load_generator()
 
@@ -76,19 +76,26 @@ def chinese_share(folder: Path) -> str:
     return f"{sum(x == 'zh' for x in langs) / len(langs):.0%} of {len(langs):,} chunks Chinese"
 
 
+def starter_copy(lang: str, dest: Path) -> Path:
+    """A fresh folder with the starter KB's articles whose front matter says ``lang`` (Chinese
+    or not)."""
+    from kb.core.articles import parse_article
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for p in sorted(ROOT.glob("articles/*.md")):
+        if (parse_article(p.name, p.read_bytes()).language == "zh") == (lang == "zh"):
+            shutil.copy(p, dest / p.name)
+    return dest
+
+
 def zh_kbs(work: Path) -> list[tuple[Path, str]]:
     """Chinese-only KBs: 300 articles made from the starter's Chinese ones, and the GNOME-zh
     help pages when ../shared is beside the checkout (a zh_CN translation with untranslated
     English paragraphs, which an English-only encoder still reads)."""
     out = []
-    src, dest = work / "zh-src", work / "zh-starter"
-    for d in (src, dest):
-        shutil.rmtree(d, ignore_errors=True)
-    src.mkdir()
-    for p in ROOT.glob("articles/*.md"):
-        if re.search(r"^language: zh", p.read_text("utf-8"), flags=re.M):
-            shutil.copy(p, src / p.name)
-    generate(src, dest, 300, seed=3)
+    dest = work / "zh-starter"
+    shutil.rmtree(dest, ignore_errors=True)
+    generate(starter_copy("zh", work / "zh-src"), dest, 300, seed=3)
     out.append((dest, f"300 articles from the starter's Chinese ones ({chinese_share(dest)})"))
     if (GNOME_ZH / "corpus.jsonl").exists():
         from kb.evaluation.labelled import load_dataset, write_corpus
@@ -106,14 +113,9 @@ def mixed_articles(work: Path, n: int) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir()
     for lang, count in (("zh", n // 2), ("en", n - n // 2)):
-        src, out = work / f"{lang}-only", work / f"{lang}-gen"
-        for d in (src, out):
-            shutil.rmtree(d, ignore_errors=True)
-        src.mkdir()
-        for p in ROOT.glob("articles/*.md"):
-            if bool(re.search(r"^language: zh", p.read_text("utf-8"), flags=re.M)) == (lang == "zh"):
-                shutil.copy(p, src / p.name)
-        generate(src, out, count, seed=7)
+        out = work / f"{lang}-gen"
+        shutil.rmtree(out, ignore_errors=True)
+        generate(starter_copy(lang, work / f"{lang}-only"), out, count, seed=7)
         for p in out.glob("*.md"):
             text = p.read_text("utf-8").replace("id: GEN-", f"id: {lang.upper()}-", 1)
             (dest / f"{lang}-{p.name}").write_text(text, "utf-8")
@@ -181,21 +183,22 @@ ZH_SUBJECTS = ["打印机脱机", "无法连接 VPN", "邮箱已满", "忘记密
                "扩展坞显示器不亮", "账户被锁定", "无线网络经常断开", "共享盘打不开", "报销系统导出乱码"]
 
 
-def zh_sentences() -> list[str]:
+def zh_sentences(work: Path) -> list[str]:
+    """The sentences of the starter's Chinese articles: what Chinese tickets are made of."""
     out = []
-    for p in ROOT.glob("articles/*.md"):
-        text = p.read_text("utf-8")
-        if re.search(r"^language: zh", text, flags=re.M):
-            out += [s.strip(" #-*\n") + "。" for s in re.split(r"[。\n]", text.split("\n---\n", 1)[-1])
-                    if len(s.strip()) > 8 and re.search(r"[\u4e00-\u9fff]", s)]
+    for p in starter_copy("zh", work / "zh-src").glob("*.md"):
+        body = p.read_text("utf-8").split("\n---\n", 1)[-1]
+        out += [s.strip(" #-*\n") + "。" for s in re.split(r"[。\n]", body)
+                if len(s.strip()) > 8 and re.search(r"[\u4e00-\u9fff]", s)]
     return out
 
 
 def write_tickets(path: Path, rows: int, seed: int = 4) -> None:
+    """Resolved tickets, half English and half Chinese, each with a subject, a short description
+    and a resolution, as a helpdesk exports them."""
     rng = random.Random(seed)
-    words = ("printer offline vpn error 809 outlook password mailbox full wifi certificate huddle camera crm "
-             "export garbled laptop battery bitlocker recovery key mfa phone docking monitor").split()
-    zh = zh_sentences()
+    words = load_bench("tickets").WORDS         # the English vocabulary of bench/tickets.py
+    zh = zh_sentences(path.parent)
     start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

@@ -33,9 +33,14 @@ def report(lines: list[str], title: str, command: str, how: str, write: bool) ->
         write_section(title, command, how, text)
 
 
-def load_generator():
-    """bench/web.py's ``generate``: articles made from the starter KB, shuffled."""
-    spec = importlib.util.spec_from_file_location("bench_web", Path(__file__).resolve().parent / "web.py")
+def load_bench(name: str):
+    """Another benchmark script (bench/NAME.py) as a module, to share its generators."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).resolve().parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.generate
+    return module
+
+
+def load_generator():
+    """bench/web.py's ``generate``: articles made from the starter KB, shuffled."""
+    return load_bench("web").generate
