@@ -218,5 +218,5 @@ def test_scrub_placeholders_become_inline_code_so_they_survive_rendering(setting
     _, cid, _ = contrib.capture_new(db, settings.articles, "alice", fields, ticket_id="T-1")
     md = contrib.get(db, cid)["markdown"]
     assert "Mail from `<email>` bounces; `<phone>` stays as typed." in md
-    from web.render import render_markdown
+    from kb.documents.render import render_markdown
     assert "<code>&lt;email&gt;</code>" in render_markdown(md.split("\n---\n", 1)[1], "x.md", lambda s: None).html

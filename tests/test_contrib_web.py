@@ -129,7 +129,7 @@ def test_review_queue_roles_reject_and_export(web_settings, client):
     queue = eng.get("/agent/contrib/?state=pending").get_data(as_text=True)
     assert "Label printer prints blank labels" in queue
     cid = contrib.list_contributions(connect(web_settings))[0]["id"]
-    assert eng.get(f"/agent/contrib/?state=bogus").status_code == 400
+    assert eng.get("/agent/contrib/?state=bogus").status_code == 400
     # an edit that breaks the article is refused and kept
     page = f"/agent/contrib/{cid}"
     md = contrib.get(connect(web_settings), cid)["markdown"]

@@ -147,7 +147,7 @@ def generate(rng: random.Random) -> dict[str, list[tuple[str, str, dict | None]]
                            ["printing", "vpn", "accounts", *HIDDEN_PRODUCTS, "qzinternal", "../printing"]]
     g["portal.sitemap"] = [("GET", "/sitemap.xml")]
     g["portal.robots"] = [("GET", "/robots.txt")]
-    g["api.health"] = [("GET", "/api/v1/health")]
+    g["ops.health"] = [("GET", "/api/v1/health")]
     g["home"] = [("GET", "/")]
     g["auth.login"] = [("GET", "/login"), ("GET", f"/login?next=/agent/articles/{keys[0]}"),
                        ("POST", "/login", {"username": "qzticketagentmk", "password": "wrong-password-1"})]

@@ -8,7 +8,7 @@ from kb.analytics import activity
 from kb.core.errors import FieldError, NotFound
 from kb.core.store import connect
 from tests.conftest import ROOT
-from web.render import plain_text, render_markdown
+from kb.documents.render import plain_text, render_markdown
 
 
 def test_markdown_is_rendered_and_sanitised():

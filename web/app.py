@@ -1,8 +1,9 @@
 """The Flask application factory: ``create_app(settings)`` wires one Searcher, per-request
-SQLite, sessions, CSRF protection, security and caching headers, UI language, metrics and the
-blueprints (``auth``, ``agent``, ``portal``, ``api``, the helpdesk ``webhooks``, the git push
-hook ``githook`` and ``metrics``). ``start_refresher(app)`` runs the refresher in a server
-process.
+database connections, sessions, CSRF protection, security and caching headers, UI language,
+metrics and the blueprints of each surface: ``portal`` (customers), ``agent`` and ``contrib``
+(staff), ``auth`` (signing in), ``api`` with the helpdesk ``webhooks`` and the ``githook``
+(machines), and ``ops`` (metrics and health). ``start_refresher(app)`` runs the refresher in a
+server process.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from kb.core.config import Settings
 from kb.core.errors import DatabaseError, FieldError, IndexMissing, KbError, NotFound
 from kb.search.searcher import Searcher
 from kb.tickets.boost import TicketBoost
-from web import caching, common, i18n, metrics
+from web import caching, common, i18n, telemetry
 
 # Content Security Policy: no inline scripts or styles, nothing from other origins.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -92,14 +93,15 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.before_request(caching.before_request)
     app.teardown_appcontext(common.close_db)
 
-    from web import agent, api, auth, contrib, githook, portal, webhooks
-    for blueprint in (auth.bp, agent.bp, portal.bp, api.bp, webhooks.bp, githook.bp, metrics.bp, contrib.bp):
+    from web import agent, api, auth, contrib, ops, portal
+    from web.api import githook, helpdesk
+    for blueprint in (auth.bp, agent.bp, portal.bp, api.bp, helpdesk.bp, githook.bp, ops.bp, contrib.bp):
         app.register_blueprint(blueprint)
     # Machine-to-machine blueprints authenticate by signature or token, not by a session cookie;
-    # anonymous feedback is checked by origin instead (web/portal.py), so its page can be cached.
-    for blueprint in (webhooks.bp, githook.bp, api.bp, metrics.bp):
+    # anonymous feedback is checked by origin instead (web/portal/feedback.py), so its page can be cached.
+    for blueprint in (helpdesk.bp, githook.bp, api.bp, ops.bp):
         csrf.exempt(blueprint)
-    csrf.exempt(portal.feedback)
+    csrf.exempt(portal.feedback.feedback)
 
     @app.get("/")
     def home():
@@ -111,7 +113,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         resp.headers.setdefault("X-Frame-Options", "DENY")
-        return metrics.count_response(caching.after_request(resp))
+        return telemetry.count_response(caching.after_request(resp))
 
     _template_globals(app, settings)
     _error_handlers(app)

@@ -18,7 +18,7 @@ from kb.core.articles import parse_article
 from kb.core.errors import ArticleError, NotFound
 from kb.search.searcher import Hit, SearchQuery
 from web import common
-from web.render import RenderCache, Rendered, plain_text, render_markdown
+from kb.documents.render import RenderCache, Rendered, plain_text, render_markdown
 
 _cache = RenderCache(1024)
 

@@ -20,6 +20,7 @@ from kb.search.searcher import Searcher
 from kb.core.store import connect
 from kb.accounts import proxy, signin
 from kb.accounts.users import User, account_row, get_user
+from web import telemetry
 
 STAFF = ("agent", "engineer", "admin")
 ENGINEERS = ("engineer", "admin")
@@ -35,10 +36,9 @@ def searcher() -> Searcher:
 
 def search(query, surface: str):
     """Run a search for a page or the API, timed into the metrics by surface and mode."""
-    from web.metrics import observe_search
     t0 = time.perf_counter()
     res = searcher().search(query)
-    observe_search(surface, query.mode, time.perf_counter() - t0, len(res.results))
+    telemetry.observe_search(surface, query.mode, time.perf_counter() - t0, len(res.results))
     return res
 
 

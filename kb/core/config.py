@@ -89,7 +89,7 @@ def _database_url(value: str, name: str) -> str | None:
     shown = value.split("@")[-1] if "@" in value else value
     try:
         parts = urlsplit(value)
-        parts.port
+        _ = parts.port      # ValueError when the port is not a number
     except ValueError:
         raise ConfigError(f"{name}: malformed URL (…@{shown}): the port must be a number") from None
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname and not parts.path.strip("/"):

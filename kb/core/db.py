@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -258,7 +257,7 @@ def check_url(url: str) -> str:
     if not parts.path.strip("/"):
         raise DatabaseError(f"KB_DATABASE_URL: {redact(url)!r} names no database (…/database at the end)")
     try:
-        parts.port
+        _ = parts.port      # ValueError when the port is not a number
     except ValueError:
         raise DatabaseError(f"KB_DATABASE_URL: {redact(url)!r} has a port that is not a number") from None
     return url

@@ -13,7 +13,7 @@ from kb.core.errors import ArticleError, BadQuery, IndexMissing, NotFound
 from kb.search.searcher import SearchQuery
 from web import common
 from web.articles import link_for
-from web.render import render_markdown
+from kb.documents.render import render_markdown
 
 CANDIDATES = 20
 SHOWN = 5

@@ -1,20 +1,12 @@
-"""Blueprint ``auth``: staff sign-in and sign-out, the admins' sign-in log, and the UI language
-switch.
-
-Sign-in (kb.accounts.signin) checks a local account's password (scrypt) or the company directory,
-throttles repeated failures per user name and per client address, starts a fresh session (no
-fixation) bound to the account's password hash, and goes back to the page that asked for it.
-When the directory cannot be reached the form says so, and local accounts still sign in.
-"""
+"""Signing in and out with the sign-in form, and switching the UI language."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 
-from kb.accounts import audit, directory_status, signin
+from kb.accounts import directory_status, signin
 from kb.core.errors import AuthError, DirectoryUnavailable, LoginThrottled
 from web import common, i18n
-
-bp = Blueprint("auth", __name__)
+from web.auth import bp
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -46,19 +38,6 @@ def login():
         return form(i18n.gettext("Wrong user name or password."), 401, username)
     common.start_session(user, user.source)
     return redirect(nxt)
-
-
-@bp.get("/agent/signins")
-@common.login_required("admin")
-def signins():
-    """Admins: who signed in, when, how and from where, and the failed attempts."""
-    user = request.args.get("user", "").strip()[:128]
-    method = request.args.get("method") if request.args.get("method") in audit.METHODS else None
-    failed = request.args.get("failed") == "1"
-    rows = audit.entries(common.db(), user=user or None, failed=failed, method=method, limit=300)
-    return render_template("agent/signins.html", rows=rows, user=user, method=method or "", failed=failed,
-                           methods=audit.METHODS, directory=directory_status.state(common.settings()),
-                           nav="signins")
 
 
 @bp.post("/logout")

@@ -3,9 +3,9 @@ token (``Authorization: Bearer …``, any role: `kb tokens create prometheus`) o
 engineer or admin, and 401 to anyone else.
 
 Under gunicorn every worker counts into files of ``KB_HOME/metrics/`` (prometheus_client's
-multiprocess mode, set up by web/server.py before any worker starts), and a scrape adds them
-up; otherwise the process's own registry is read. What the refresher and the index hold is
-read from the node's files at scrape time.
+multiprocess mode, set up by web/server.py before any worker starts; the counters are in
+web/telemetry.py), and a scrape adds them up; otherwise the process's own registry is read.
+What the refresher and the index hold is read from the node's files at scrape time.
 
 - ``kb_search_duration_seconds{surface,mode}``: search latency (console, portal, api, suggest)
 - ``kb_search_no_results_total{surface}``: searches that found nothing
@@ -20,33 +20,15 @@ import datetime as dt
 import os
 import time
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from flask import Response, current_app, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
 from kb.accounts.tokens import verify_token
 from kb.core.generation import IndexStore
 from kb.service.state import RefreshState
 from web import common
-
-bp = Blueprint("metrics", __name__)
-
-SEARCH_SECONDS = Histogram("kb_search_duration_seconds", "Search latency by surface and mode.",
-                           ["surface", "mode"],
-                           buckets=(.005, .01, .025, .05, .075, .1, .15, .25, .5, 1, 2.5, 5))
-NO_RESULTS = Counter("kb_search_no_results_total", "Searches that found nothing.", ["surface"])
-RESPONSES = Counter("kb_http_responses_total", "HTTP responses by status code.", ["status"])
-
-
-def observe_search(surface: str, mode: str, seconds: float, results: int) -> None:
-    SEARCH_SECONDS.labels(surface, mode).observe(seconds)
-    if not results:
-        NO_RESULTS.labels(surface).inc()
-
-
-def count_response(resp):
-    RESPONSES.labels(str(resp.status_code)).inc()
-    return resp
+from web.ops import bp
 
 
 class NodeCollector:
