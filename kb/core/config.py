@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from kb.core.errors import ConfigError
+from kb.core import filetypes
 
 # name -> (environment variable, help text). The README table is checked against this.
 ENV_DOC: dict[str, tuple[str, str]] = {
@@ -58,6 +59,8 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "auth_groups_header": ("KB_AUTH_GROUPS_HEADER", "Request header with the user's groups (comma-separated), e.g. X-Forwarded-Groups."),
     "auth_proxies": ("KB_AUTH_PROXIES", "Addresses or networks of the sign-in proxy (comma-separated): 10.0.0.5, 10.1.0.0/24."),
     "auth_roles": ("KB_AUTH_ROLES", "agent=<group>;engineer=<group>;admin=<group> for the groups header."),
+    "file_types": ("KB_FILE_TYPES", "Extensions of the files articles may show or offer, served from git (comma-separated)."),
+    "file_max_mb": ("KB_FILE_MAX_MB", "Largest file an article may show or offer, and an uploaded screenshot, in MB."),
     "build_procs": ("KB_BUILD_PROCS", "Processes a full keyword build of the articles uses (default: the machine's cores; 1 on a machine that also serves and must keep a core free)."),
 }
 
@@ -159,6 +162,9 @@ class Settings:
     auth_groups_header: str | None = None
     auth_proxies: tuple[str, ...] = ()
     auth_roles: tuple[tuple[str, str], ...] = ()
+    # Files articles reference (images, attachments) and uploaded screenshots (kb.documents).
+    file_types: tuple[str, ...] = filetypes.DEFAULT_TYPES
+    file_max_mb: float = 10.0
     # Index builds.
     build_procs: int = field(default_factory=cores)
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
@@ -183,6 +189,8 @@ class Settings:
                 if unknown:
                     raise ConfigError(f"{var}: unknown encoder {unknown[0]!r} "
                                       f"(choose from {', '.join(KNOWN_ENCODERS)}, none)")
+            elif name in ("file_types", "file_max_mb"):
+                values[name] = filetypes.setting(name, raw, var)
             elif name.startswith(("ldap_", "auth_")):
                 values[name] = _signin_value(name, raw, var)
             elif name in ("semantic", "secure_cookies"):
@@ -228,6 +236,10 @@ class Settings:
     def first_response_targets(self) -> dict[str, float]:
         """Channel → first-response target in seconds."""
         return {c: getattr(self, f"first_response_{c}") for c in ("phone", "email", "web", "chat")}
+
+    @property
+    def file_max_bytes(self) -> int:
+        return int(self.file_max_mb * 1048576)
 
     @property
     def db_path(self) -> Path:

@@ -41,6 +41,12 @@ class TicketError(FieldError):
     """A ticket or link field is missing or wrong."""
 
 
+class FileProblem(KbError):
+    """A file an article references (an image, an attachment) or someone uploads may not be
+    served: a type not on the allow-list, too large, bytes that are not what the name says, an
+    SVG with script. The message says which; the caller adds the path and line."""
+
+
 class NotFound(KbError):
     """An article, ticket or other record does not exist."""
 
