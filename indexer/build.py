@@ -21,10 +21,12 @@ import numpy as np
 from whoosh import index as whoosh_index
 
 from indexer import segments
+from indexer.files import build as build_files
 from indexer.documents import document
 from indexer.stages import Stages
 from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows, usable_encoders
 from kb.core import impact, projection
+from kb.core.filetable import FileTable, files_path
 from kb.core import store
 from kb.core.articles import Article, _key_line, parse_article
 from kb.core.config import Settings
@@ -46,6 +48,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     errors: list[ArticleError] = field(default_factory=list)
+    file_problems: list[str] = field(default_factory=list)     # references to files that are not served
     articles: int = 0
     chunks: int = 0
     embedded: dict[str, int] = field(default_factory=dict)      # vectors computed, per encoder
@@ -139,6 +142,12 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         stage.done("keyword")
         entries, rows, texts = _chunk_rows(parsed, kept)
         report.articles, report.chunks = len(entries), len(rows)
+        table, problems = build_files(repo, repo.head(), {rel: e["id"] for rel, e in entries.items()}, parsed,
+                                      FileTable.load(live), settings.file_types, settings.file_max_bytes,
+                                      Path(settings.articles))
+        report.file_problems = [str(e) for e in sorted(problems, key=lambda e: (e.path, e.line))]
+        files_path(gen).write_text(table.to_json(), "utf-8")
+        stage.done("files")
         (gen.chunks_file).write_text(json.dumps([list(r) for r in rows]), "utf-8")
         stage.done("chunks")
         _write_vectors(settings, gen, live, manifest if not full else None, rows, texts, encoders,
@@ -154,6 +163,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
             "articles": entries,
             "encoders": report.encoders,
             "errors": [str(e) for e in report.errors],
+            "file_errors": report.file_problems,
         }
         (gen.path / "manifest.json").write_text(json.dumps(new_manifest), "utf-8")
         idx.publish(gen)
@@ -169,6 +179,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
 def _unchanged(report: BuildReport, live, manifest: dict, stage: Stages, failures: dict) -> BuildReport:
     """Nothing to do: the live generation stays as it is, and no model is loaded."""
     report.written, report.encoder_failures = False, failures
+    report.file_problems = list(manifest.get("file_errors", []))
     report.generation = live.name
     report.articles = len(manifest["articles"])
     report.chunks = sum(len(e["chunks"]) for e in manifest["articles"].values())

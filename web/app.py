@@ -2,7 +2,7 @@
 database connections, sessions, CSRF protection, security and caching headers, UI language,
 metrics and the blueprints of each surface: ``portal`` (customers), ``agent`` and ``contrib``
 (staff), ``auth`` (signing in), ``api`` with the helpdesk ``webhooks`` and the ``githook``
-(machines), and ``ops`` (metrics and health). ``start_refresher(app)`` runs the refresher in a
+(machines), ``ops`` (metrics and health) and ``files`` (what articles reference). ``start_refresher(app)`` runs the refresher in a
 server process.
 """
 from __future__ import annotations
@@ -93,9 +93,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.before_request(caching.before_request)
     app.teardown_appcontext(common.close_db)
 
-    from web import agent, api, auth, contrib, ops, portal
+    from web import agent, api, auth, contrib, files, ops, portal
     from web.api import githook, helpdesk
-    for blueprint in (auth.bp, agent.bp, portal.bp, api.bp, helpdesk.bp, githook.bp, ops.bp, contrib.bp):
+    for blueprint in (auth.bp, agent.bp, portal.bp, api.bp, helpdesk.bp, githook.bp, ops.bp, contrib.bp, files.bp):
         app.register_blueprint(blueprint)
     # Machine-to-machine blueprints authenticate by signature or token, not by a session cookie;
     # anonymous feedback is checked by origin instead (web/portal/feedback.py), so its page can be cached.

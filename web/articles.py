@@ -1,16 +1,16 @@
 """Articles as the pages show them: the Markdown of the indexed version rendered for one
-audience (links to articles that audience may not see are dropped), the Resolution inline,
-related articles, product names, and the facts that make an article look stale.
+audience (links to articles that audience may not see are dropped; images and files point at
+``/files/<blob>/<name>`` when that audience may get them, else show their alt text), the
+Resolution inline, related articles, product names, and the facts that make an article look
+stale.
 
 Permission decisions always come from kb.search (``Searcher.get`` / ``search`` with the
 reader's role); nothing here or in the templates filters by visibility or status.
 """
 from __future__ import annotations
 
-import posixpath
 import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from flask import url_for
 
@@ -18,7 +18,8 @@ from kb.core.articles import parse_article
 from kb.core.errors import ArticleError, NotFound
 from kb.search.searcher import Hit, SearchQuery
 from web import common
-from kb.documents.render import RenderCache, Rendered, plain_text, render_markdown
+from kb.documents.references import is_external, resolve as resolve_target
+from kb.documents.render import FileRef, RenderCache, Rendered, plain_text, render_markdown
 
 _cache = RenderCache(1024)
 
@@ -36,32 +37,61 @@ def link_for(role: str):
     return resolve
 
 
+def file_for(role: str):
+    """path in the articles folder → the file as this reader gets it, or None."""
+    files = common.searcher().files()
+
+    def find(path: str) -> FileRef | None:
+        f = files.by_path(path, role)
+        if f is None:
+            return None
+        return FileRef(url_for("files.file", blob=f.blob, name=f.name), f.name, f.kind, f.mime, f.size,
+                       f.width, f.height)
+    return find
+
+
 _MD_LINK = re.compile(r"(!?)\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'(][^)]*)?\)")
 _MD_TARGET = re.compile(r"\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'(][^)]*)?\)")
 _MD_REF = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*<?([^\s>]*)>?.*$", re.M)
 
 
 def markdown_for(md: str, article_path: str, role: str) -> str:
-    """Markdown as ``role`` may read it (the JSON API hands out Markdown, not HTML): a link to
-    an article this reader may not see keeps its words and loses its target, as on the pages."""
-    if ".md" not in md:
+    """Markdown as ``role`` may read it (the JSON API hands out Markdown, not HTML), as on the
+    pages: a link to an article this reader may not see keeps its words and loses its target;
+    an image or file this reader may get points at its ``/files/…`` URL, any other shows its
+    alt text or its words."""
+    if "](" not in md and "]:" not in md:
         return md
-    resolve = link_for(role)
-    base = posixpath.dirname(article_path)
+    articles, files = link_for(role), file_for(role)
 
-    def hidden(href: str) -> bool:
-        parts = urlsplit(href)
-        if parts.scheme or parts.netloc or href.startswith(("/", "#")) or not parts.path.endswith(".md"):
+    def target(href: str) -> str | None | bool:
+        """The target to write instead: a URL, None to drop it, False to keep it as it is."""
+        if is_external(href):
             return False
-        target = posixpath.normpath(posixpath.join(base, unquote(parts.path)))
-        return target.startswith("..") or resolve(target[:-3]) is None
+        path = resolve_target(article_path, href)
+        if path is None:
+            return None
+        if path.lower().endswith(".md"):
+            return False if articles(path[:-3]) is not None else None
+        f = files(path)
+        return f.url if f is not None else None
+
+    def link(m: re.Match) -> str:
+        t = target(m.group(3))
+        if t is False:
+            return m.group(0)
+        return m.group(2) if t is None else m.group(0).replace(m.group(3), t, 1)
 
     for _ in range(8):          # nested brackets ([a ![b](x.md) c](y.md)) unwrap one level a pass
-        before, md = md, _MD_LINK.sub(lambda m: m.group(2) if hidden(m.group(3)) else m.group(0), md)
+        before, md = md, _MD_LINK.sub(link, md)
         if md == before:
             break
-    md = _MD_TARGET.sub(lambda m: "]" if hidden(m.group(1)) else m.group(0), md)    # deeper nesting
-    return _MD_REF.sub(lambda m: "" if hidden(m.group(1)) else m.group(0), md)
+    md = _MD_TARGET.sub(lambda m: "]" if target(m.group(1)) is None else m.group(0), md)    # deeper nesting
+
+    def definition(m: re.Match) -> str:
+        t = target(m.group(1))
+        return m.group(0) if t is False else "" if t is None else m.group(0).replace(m.group(1), t, 1)
+    return _MD_REF.sub(definition, md)
 
 
 def _indexed_markdown(doc: dict) -> str:
@@ -90,22 +120,23 @@ def rendered(doc: dict, role: str) -> tuple[Rendered, bool]:
     text, changed = source(doc)
     gen = common.searcher().snapshot().generation.name
     key = ("article", gen, role, doc["id"], doc.get("meta", {}).get("hash"), changed)
-    return _cache.get(key, lambda: render_markdown(text, doc.get("path", ""), link_for(role))), changed
+    return _cache.get(key, lambda: render_markdown(text, doc.get("path", ""), link_for(role), file_for(role),
+                                                   doc.get("language", "en"))), changed
 
 
 def resolution(hit_or_doc, role: str) -> tuple[str, str]:
     """(HTML, plain text) of an article's Resolution section; empty strings when it has none."""
     if isinstance(hit_or_doc, Hit):
-        md, path, aid = hit_or_doc.resolution, "", hit_or_doc.id
+        md, path, aid, lang = hit_or_doc.resolution, hit_or_doc.slug + ".md", hit_or_doc.id, hit_or_doc.language
     else:
         sections = hit_or_doc.get("meta", {}).get("sections", [])
         md = next((s.get("markdown", "") for s in sections if s.get("kind") == "resolution"), "")
-        path, aid = hit_or_doc.get("path", ""), hit_or_doc["id"]
+        path, aid, lang = hit_or_doc.get("path", ""), hit_or_doc["id"], hit_or_doc.get("language", "en")
     if not md.strip():
         return "", ""
     gen = common.searcher().snapshot().generation.name
     return _cache.get(("resolution", gen, role, aid, md),
-                      lambda: (render_markdown(md, path, link_for(role)).html, plain_text(md)))
+                      lambda: (render_markdown(md, path, link_for(role), file_for(role), lang).html, plain_text(md)))
 
 
 def related(doc: dict, role: str, limit: int = 5) -> list[Hit]:

@@ -59,6 +59,8 @@ def before_request():
 def after_request(resp):
     """Caching headers for every response (called after the views and error handlers)."""
     tag = g.get("kb_etag")
+    if g.get("kb_own_caching"):          # content-addressed files say it themselves (web/files.py)
+        return resp
     if g.get("user") is not None or request.path.startswith(("/agent", "/login", "/logout")):
         resp.headers["Cache-Control"] = "no-store"           # never a signed-in page in a cache
     elif g.get("kb_cached"):

@@ -12,7 +12,7 @@ from kb.quality.check import check_folder
 
 @click.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Also require every field, a Resolution and working links.")
+@click.option("--strict", is_flag=True, help="Also require every field, a Resolution, working links, and no file nothing references.")
 @click.option("--against", "against", metavar="REF", help="Only added/changed articles since REF are checked strictly (pull requests).")
 @click.pass_context
 def check(ctx, path, strict, against):
@@ -23,7 +23,8 @@ def check(ctx, path, strict, against):
         similarity, notes = dupes.configured(ctx.obj)
         for line in notes:
             click.echo(line, err=True)
-    problems, count = check_folder(Path(root), strict=strict, against=against, similarity=similarity)
+    problems, count = check_folder(Path(root), strict=strict, against=against, similarity=similarity,
+                                   file_types=ctx.obj.file_types, file_max_bytes=ctx.obj.file_max_bytes)
     for p in problems:
         click.echo(str(p))
     click.echo(f"{count} article(s) checked, {len(problems)} problem(s)", err=True)

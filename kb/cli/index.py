@@ -31,7 +31,7 @@ def index(ctx, articles, full):
             raise DatabaseError(f"another node has been building for {EMBED_WAIT} s: try again later")
         report = build(s, full=full, pool=pool, progress=common.progress_bar("index"))
         r = ticket_index.update(s, full=full, pool=pool, progress=common.progress_bar("index"))
-    for e in report.errors:
+    for e in [*report.errors, *report.file_problems]:
         click.echo(str(e), err=True)
     kind = "full build" if report.full else "incremental"
     click.echo(f"indexed {report.articles} articles ({kind}: {len(report.added)} added, "
@@ -47,6 +47,9 @@ def index(ctx, articles, full):
                f"{r.changed} changed, {r.removed} removed), embedded {sum(r.embedded.values())} "
                f"({sum(r.cached.values())} from the {'shared ' if s.database_url else ''}cache) "
                f"in {_took(r.seconds, r.timings)}")
+    if report.file_problems:
+        click.echo(f"{len(report.file_problems)} image(s) or file(s) referenced by articles are not served "
+                   "(the articles show their alt text)", err=True)
     if report.errors:
         click.echo(f"{len(report.errors)} article(s) skipped because of errors", err=True)
         sys.exit(1)

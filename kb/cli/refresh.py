@@ -32,7 +32,7 @@ def refresh(ctx, as_json):
             step = getattr(report, name)
             mark = {"ok": "  ", "skipped": "- ", "failed": "! "}[step.status]
             click.echo(f"{mark}{name:13} {step.message}")
-            for e in step.details.get("errors", []):
+            for e in [*step.details.get("errors", []), *step.details.get("file_errors", [])]:
                 click.echo(f"    {e}", err=True)
         click.echo(f"refresh {report.result} in {report.seconds:.1f}s")
     sys.exit(1 if report.result == "failed" else 0)

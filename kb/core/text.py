@@ -14,7 +14,7 @@ import threading
 from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
 from whoosh.analysis import STOP_WORDS
 
-ANALYZER_VERSION = "7"   # 7: content terms analysed by the indexer, BM25F impacts
+ANALYZER_VERSION = "8"   # 8: image captions, file names, callout titles and keys in the text
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
 CJK_RE = re.compile(f"[{_CJK}]")
@@ -133,7 +133,26 @@ def detect_language(text: str) -> str:
 # --- Markdown to plain text -------------------------------------------------------------
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _link_words(m: re.Match) -> str:
+    """A link's words; a link to a file (not a page, not an article) adds the file's name."""
+    words, target = m.group(1), m.group(2).strip("<>")
+    if re.match(r"^[a-z][a-z0-9+.-]*:|^[#/]", target, re.I) or target.lower().split("#")[0].endswith(".md"):
+        return words
+    name = target.split("#")[0].split("?")[0].rsplit("/", 1)[-1]
+    return f"{words} ({name})" if "." in name and name not in words else words
+
+
 _SUBS = [
+    (re.compile(r"^\s*(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"([^\"]*)\")?\s*$", re.M), r"\1"),   # !!! note "Title"
+    (re.compile(r"^\s{0,3}\[\^[^\]]+\]:\s*", re.M), ""),                                   # footnote text
+    (re.compile(r"\[\^[^\]]+\]"), ""),                                                      # footnote marks
+    (re.compile(r"^:\s+", re.M), ""),                                                          # definitions
+    (re.compile(r"\+\+([\w+-]+?)\+\+"), lambda m: m.group(1).replace("+", " ")),               # ++ctrl+c++
+    (re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[[ xX]\]\s+", re.M), r"\1"),                       # task lists
+    (re.compile(r"!\[([^\]]*)\]\(\s*<?[^)\s>]*>?\s+[\"']([^\"']*)[\"']\s*\)"), r"\1 \2"),        # image + caption
+    (re.compile(r"<img\b[^>]*?\balt=[\"']([^\"']*)[\"'][^>]*>", re.I), r" \1 "),
     (re.compile(r":::no-loc\s+text=\"([^\"]*)\":::"), r"\1"),
     (re.compile(r":::(image|video|zone|row|column|moniker)[^\n]*?:::"), " "),
     (re.compile(r"^:::.*$", re.M), " "),
@@ -141,7 +160,7 @@ _SUBS = [
     (re.compile(r"^\s{0,3}>\s?", re.M), ""),
     (re.compile(r"<!--.*?-->", re.S), " "),
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
+    (re.compile(r"\[([^\]]+)\]\(\s*(<[^>]*>|[^)\s]*)[^)]*\)"), _link_words),
     (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),
     (re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M), " "),
     (re.compile(r"<(https?://[^>]+)>"), r"\1"),

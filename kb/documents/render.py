@@ -1,34 +1,31 @@
-"""Article Markdown → safe HTML for the pages: Python-Markdown (tables, fenced code, table of
-contents), links between articles rewritten to the reader's pages (or unlinked when the reader
-may not see the target), then sanitised with nh3. Also the plain-text form of a Resolution
-that an agent copies into a chat or e-mail.
+"""Article Markdown → safe HTML for the pages: Python-Markdown with the extensions docs teams
+write with — tables, definition lists, footnotes, admonitions (``!!! note "Title"``, collapsible
+``??? note``), GitHub alerts (``> [!WARNING]``, markdown-callouts), fenced code highlighted by
+Pygments with CSS classes only (pymdownx.superfences and highlight: no inline style, so the
+pages' CSP stays strict), task lists and keys (pymdownx) — then links and images pointed at
+what this reader may open (kb.documents.targets), then sanitised (kb.documents.policy).
 """
 from __future__ import annotations
 
-import posixpath
-import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 from typing import Callable
-from urllib.parse import urlsplit
 
 import markdown
-import nh3
 from markdown.extensions.toc import TocExtension, slugify_unicode
-from markdown.treeprocessors import Treeprocessor
 
-LinkFor = Callable[[str], "str | None"]   # article slug → URL for this reader, or None
+from kb.documents import policy
+from kb.documents.plain import plain_text  # noqa: F401  (the copy-to-chat text lives beside rendering)
+from kb.documents.targets import FileFor, FileRef, LinkFor, Resolver, TargetsExtension  # noqa: F401
 
-_TAGS = set(nh3.ALLOWED_TAGS) - {"area", "map", "center", "acronym", "strike", "tt"}
-_ATTRS = {k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()}
-for _h in ("h1", "h2", "h3", "h4", "h5", "h6"):
-    _ATTRS[_h] = {"id"}
-_ATTRS["code"] = {"class"}
-_ATTRS["span"] = {"class"}
-_ATTRS["a"] = {"href", "hreflang", "title"}
-_ATTRS["img"] = {"alt", "src", "title", "width", "height"}
-_SCHEMES = {"http", "https", "mailto", "tel"}
+EXTENSIONS = ["tables", "sane_lists", "def_list", "footnotes", "admonition", "github-callouts", "pymdownx.details",
+              "pymdownx.superfences", "pymdownx.highlight", "pymdownx.tasklist", "pymdownx.keys"]
+EXTENSION_CONFIGS = {
+    "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight", "guess_lang": False,
+                           "pygments_lang_class": False},
+    "footnotes": {"BACKLINK_TITLE": "Back to the text"},
+}
 
 
 @dataclass
@@ -37,55 +34,18 @@ class Rendered:
     toc: list[dict]      # [{"level", "id", "name"}] for H2/H3, in order
 
 
-class _Links(Treeprocessor):
-    """Rewrites relative links to other articles (``other.md``, ``../x/y.md#part``)."""
-
-    def __init__(self, md, base: str, link_for: LinkFor):
-        super().__init__(md)
-        self.base = base
-        self.link_for = link_for
-
-    def run(self, root):
-        for el in [e for e in root.iter() if e.tag in ("a", "img")]:
-            attr = "href" if el.tag == "a" else "src"     # an image can point at an article too
-            href = el.get(attr, "")
-            parts = urlsplit(href)
-            if parts.scheme or parts.netloc or href.startswith(("/", "#")):
-                continue
-            if not parts.path.endswith(".md"):
-                continue
-            target = posixpath.normpath(posixpath.join(self.base, parts.path))
-            url = None if target.startswith("..") else self.link_for(target[:-3])
-            if url is None and el.tag == "img":
-                el.attrib.pop("src", None)
-            elif url is None:        # the reader may not see it: keep the words, drop the link
-                el.tag = "span"
-                el.attrib.clear()
-                el.set("class", "unlinked")
-            else:
-                el.set(attr, url + (f"#{parts.fragment}" if parts.fragment else ""))
-
-
-class _LinkExtension(markdown.Extension):
-    def __init__(self, base: str, link_for: LinkFor):
-        super().__init__()
-        self.base, self.link_for = base, link_for
-
-    def extendMarkdown(self, md):
-        md.treeprocessors.register(_Links(md, self.base, self.link_for), "kb_links", 1)
-
-
-def render_markdown(text: str, article_path: str, link_for: LinkFor) -> Rendered:
-    """Sanitised HTML and table of contents of one article body."""
-    base = posixpath.dirname(article_path)
+def render_markdown(text: str, article_path: str, link_for: LinkFor, file_for: FileFor | None = None,
+                    language: str = "en") -> Rendered:
+    """Sanitised HTML and table of contents of one article body, as one reader may see it:
+    ``link_for`` names the URL of another article (None when hidden from this reader),
+    ``file_for`` the file a relative image or link points at (None: shown as its alt text)."""
+    resolver = Resolver(article_path, link_for, file_for)
     md = markdown.Markdown(extensions=[
-        "tables", "fenced_code", "sane_lists",
+        *EXTENSIONS,
         TocExtension(slugify=slugify_unicode, toc_depth="2-3", permalink=False),
-        _LinkExtension(base, link_for),
-    ])
-    raw = md.convert(text)
-    clean = nh3.clean(raw, tags=_TAGS, attributes=_ATTRS, url_schemes=_SCHEMES,
-                      link_rel="noopener noreferrer nofollow")
+        TargetsExtension(resolver, language),
+    ], extension_configs=EXTENSION_CONFIGS)
+    clean = policy.clean(md.convert(text), resolver.attribute)
     toc: list[dict] = []
 
     def walk(tokens):
@@ -117,30 +77,3 @@ class RenderCache:
             while len(self._d) > self.size:
                 self._d.popitem(last=False)
         return value
-
-
-_INLINE = [
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
-    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])[*_](?!\s)(.+?)(?<!\s)[*_](?![\w*])"), r"\1"),
-    (re.compile(r"`([^`]+)`"), r"\1"),
-    (re.compile(r"<[^>]+>"), ""),
-]
-
-
-def plain_text(md: str) -> str:
-    """Markdown → text to paste into a chat or an e-mail: list numbers and bullets kept,
-    emphasis, code marks and link targets dropped, fences removed, blank lines collapsed."""
-    out: list[str] = []
-    for line in md.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
-            continue
-        line = re.sub(r"^(\s*)[*+-]\s+", r"\1• ", line)
-        line = re.sub(r"^\s{0,3}#{1,6}\s+", "", line)
-        line = re.sub(r"^\s*>\s?", "", line)
-        for pat, repl in _INLINE:
-            line = pat.sub(repl, line)
-        if line.strip() or (out and out[-1].strip()):
-            out.append(line.rstrip())
-    return "\n".join(out).strip()

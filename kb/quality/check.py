@@ -1,6 +1,7 @@
 """`kb check`: the validation a pull request's CI runs on an articles repository.
 
-Every article must parse (valid YAML, known enum values, dates, unique ids).
+Every article must parse (valid YAML, known enum values, dates, unique ids), and every image
+and file it references must be there and servable (kb/quality/files.py).
 A public article must not contain customer data (kb/quality/scrub.py: e-mails, phones, IPs, ids …). ``strict`` adds:
 every front matter field present, a non-empty Resolution, working relative links. With
 ``against`` (a git ref), the strict rules apply to the articles added or changed since it, and
@@ -14,6 +15,8 @@ from pathlib import Path
 from kb.core.articles import Article, _key_line, parse_article, strict_problems
 from kb.core.errors import ArticleError, RepoError
 from kb.core.repo import ArticleRepo, git
+from kb.core.filetypes import DEFAULT_TYPES
+from kb.quality.files import reference_problems, unreferenced
 from kb.quality.scrub import article_findings
 
 
@@ -53,9 +56,11 @@ def duplicate_problems(root: Path, articles: dict[str, Article], scope: set[str]
     return out
 
 
-def check_folder(root: Path, strict: bool = False, against: str | None = None, similarity=None
+def check_folder(root: Path, strict: bool = False, against: str | None = None, similarity=None,
+                 file_types: tuple[str, ...] = DEFAULT_TYPES, file_max_bytes: int = 10 << 20
                  ) -> tuple[list[ArticleError], int]:
-    """Problems of every article under ``root``. With ``strict`` and ``against`` and a
+    """Problems of every article under ``root``, and of the images and files they reference.
+    With ``strict``, files nothing references too; with ``strict`` and ``against`` and a
     kb.quality.dupes.Similarity, added or changed articles are also checked for near-duplicates."""
     repo = ArticleRepo(root)
     files = repo.files()
@@ -82,7 +87,10 @@ def check_folder(root: Path, strict: bool = False, against: str | None = None, s
     for rel, a in articles.items():
         if a.visibility == "public":
             problems.extend(customer_data_problems(raws[rel], str(Path(root) / rel)))
+    file_problems, referenced = reference_problems(Path(root), articles, file_types, file_max_bytes)
+    problems.extend(file_problems)
     if strict:
+        problems.extend(unreferenced(Path(root), referenced))
         scope = changed_since(repo, against) if against else set(articles)
         for rel in sorted(scope & set(articles)):
             problems.extend(strict_problems(articles[rel], raws[rel], known, str(Path(root) / rel)))

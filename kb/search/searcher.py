@@ -14,6 +14,7 @@ import numpy as np
 
 from kb.core.config import Settings
 from kb.search import vecscan
+from kb.search.files import Files
 from kb.core.encoders import EncoderPool
 from kb.core.errors import BadQuery, IndexMissing, NotFound
 from kb.search.fusion import FusionConfig, Ranking, fuse
@@ -96,6 +97,7 @@ class Searcher:
         self._snap: Snapshot | None = None
         self._lock = threading.Lock()
         self._qcache: dict = {}          # (encoder fingerprint, query text) → vector
+        self._files: Files | None = None  # the live generation's files table, read on first use
         self.keyword = KeywordRanker()
 
     # --- the live generation -------------------------------------------------------------
@@ -189,6 +191,14 @@ class Searcher:
                 role != "customer" and doc.get("status") == "archived"):
             raise NotFound(f"no article {key!r}")
         return doc
+
+    def files(self) -> Files:
+        """The files the live generation's articles reference, with who may get them."""
+        snap = self.snapshot()
+        files = self._files
+        if files is None or files.snap is not snap:
+            files = self._files = Files(snap)
+        return files
 
     def all_articles(self, role: str = "customer") -> list[dict]:
         """Stored fields of every article ``role`` may see (for listings and the sitemap)."""

@@ -38,8 +38,13 @@ def index_part(searcher, now: dt.datetime, problems: list[str], fatal: list[str]
     errors = m.get("errors") or []
     if errors:
         problems.append(f"{len(errors)} article(s) are not served because of errors, e.g. {errors[0]}")
+    file_errors = m.get("file_errors") or []
+    if file_errors:
+        problems.append(f"{len(file_errors)} image(s) or file(s) that articles reference are not served, "
+                        f"e.g. {file_errors[0]}")
     return {"generation": snap.generation.name, "commit": m.get("commit"), "built_at": m.get("built_at"),
-            "age_seconds": _age(m.get("built_at"), now), "articles": len(snap.ids), "errors": errors[:20]}
+            "age_seconds": _age(m.get("built_at"), now), "articles": len(snap.ids), "errors": errors[:20],
+            "file_errors": file_errors[:20]}
 
 
 def models_part(settings: Settings, searcher, problems: list[str]) -> dict:

@@ -134,12 +134,15 @@ def _articles(settings: Settings, pool: EncoderPool, report: RefreshReport) -> S
         report.embedded[name]["cached"] += r.cached.get(name, 0)
     changed = bool(r.added or r.changed or r.removed)
     details = {"changed": changed, "generation": r.generation, "added": r.added, "changed_files": r.changed,
-               "removed": r.removed, "articles": r.articles, "errors": [str(e) for e in r.errors]}
+               "removed": r.removed, "articles": r.articles, "errors": [str(e) for e in r.errors],
+               "file_errors": r.file_problems}
     kind = "full build" if r.full else "incremental"
     msg = (f"{r.articles} articles ({kind}: {len(r.added)} added, {len(r.changed)} changed, "
            f"{len(r.removed)} removed)") if changed or r.full else f"{r.articles} articles, none changed"
     if r.errors:
         msg += f"; {len(r.errors)} article(s) skipped because of errors"
+    if r.file_problems:
+        msg += f"; {len(r.file_problems)} referenced image(s) or file(s) not served"
     return Step("ok", msg, details)
 
 

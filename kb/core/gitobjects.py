@@ -1,0 +1,99 @@
+"""Reading files out of git's object store rather than the working tree: the entries of named
+paths in a commit's tree (mode, type, blob id, size) and the bytes of blobs by id. The files
+articles reference are served this way, so a page and its images always come from the same
+commit, and nothing outside the repository's objects (a symbolic link, a file changed but not
+committed) is ever read.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from dataclasses import dataclass
+
+from kb.core.errors import RepoError
+from kb.core.repo import ArticleRepo, git
+
+BLOB_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")      # SHA-1, or SHA-256 repositories
+SYMLINK, GITLINK = "120000", "160000"
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str           # 100644, 100755, 120000 (a symbolic link), 160000 (a submodule), 040000
+    type: str           # blob | tree | commit
+    object: str
+    size: int           # -1 for trees and submodules
+
+    @property
+    def is_file(self) -> bool:
+        return self.type == "blob" and self.mode not in (SYMLINK, GITLINK)
+
+
+def entries(repo: ArticleRepo, commit: str, paths: list[str]) -> dict[str, TreeEntry]:
+    """The tree entries of ``paths`` (relative to the articles folder) in ``commit``; paths
+    that are not in it are left out."""
+    out: dict[str, TreeEntry] = {}
+    if not repo.is_git or not paths:
+        return out
+    full = {repo.repo_path(p): p for p in paths}
+    names = sorted(full)
+    for i in range(0, len(names), 400):
+        raw = git(repo.toplevel, "--literal-pathspecs", "ls-tree", "-z", "-l", "--full-tree", commit, "--",
+                  *names[i:i + 400])
+        for record in raw.split(b"\0"):
+            if not record:
+                continue
+            head, _, name = record.partition(b"\t")
+            mode, kind, obj, size = head.decode().split()
+            rel = full.get(name.decode("utf-8", "surrogateescape"))
+            if rel is not None:
+                out[rel] = TreeEntry(mode, kind, obj, int(size) if size != "-" else -1)
+    return out
+
+
+def read_blobs(repo: ArticleRepo, ids: list[str], max_bytes: int | None = None) -> dict[str, bytes]:
+    """The bytes of each blob in ``ids`` (one `git cat-file --batch`); ids that are not blobs,
+    or larger than ``max_bytes``, are left out."""
+    if not repo.is_git or not ids:
+        return {}
+    ids = [i for i in dict.fromkeys(ids) if BLOB_ID.match(i)]
+    with subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo.toplevel, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as p:
+        return _batch(p, ids, max_bytes)
+
+
+def _batch(p: subprocess.Popen, ids: list[str], max_bytes: int | None) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    writer = threading.Thread(target=_feed, args=(p.stdin, ids), daemon=True)
+    writer.start()
+    for obj in ids:
+        header = p.stdout.readline().decode().split()
+        if len(header) < 3:           # "<id> missing"
+            continue
+        kind, size = header[1], int(header[2])
+        data = p.stdout.read(size)
+        p.stdout.read(1)              # the newline after the contents
+        if kind == "blob" and (max_bytes is None or size <= max_bytes):
+            out[obj] = data
+    writer.join()
+    return out
+
+
+def _feed(stdin, ids: list[str]) -> None:
+    try:
+        for obj in ids:
+            stdin.write(f"{obj}\n".encode())
+        stdin.close()
+    except BrokenPipeError:
+        pass
+
+
+def blob(repo: ArticleRepo, obj: str) -> bytes:
+    """One blob's bytes; RepoError when ``obj`` is not a blob of this repository."""
+    if not BLOB_ID.match(obj):
+        raise RepoError(f"{obj!r} is not a blob id")
+    got = read_blobs(repo, [obj])
+    if obj not in got:
+        raise RepoError(f"no blob {obj} in {repo.toplevel}")
+    return got[obj]
