@@ -157,7 +157,8 @@ STATUS_LABELS = {"published": "Published", "review": "In review", "draft": "Draf
 LINK_LABELS = {"resolved_by": "resolved by", "created_from": "created from", "referenced": "referenced"}
 JS_STRINGS = {"copied": "Resolution copied", "copy_failed": "Could not copy: select the text instead",
               "network": "Network problem: try again", "set_ticket_first": "Set the current ticket first",
-              "all_results": "See all results for “{q}”", "thanks_more": "Thank you! Anything to add? (optional)"}
+              "all_results": "See all results for “{q}”", "thanks_more": "Thank you! Anything to add? (optional)",
+              "copy_code": "Copy", "code_copied": "Code copied", "uploading": "Adding the image…"}
 
 
 def _template_globals(app: Flask, settings: Settings) -> None:

@@ -24,6 +24,7 @@ import yaml
 from kb.core.articles import LANGUAGES, REQUIRED, VISIBILITIES, parse_article, strict_problems
 from kb.core.errors import ArticleError, FieldError, NotFound
 from kb.core.store import transaction
+from kb.contrib import images
 
 KINDS = ("new", "improve")
 STATES = ("pending", "exported", "merged", "rejected")
@@ -257,6 +258,7 @@ def submit(db: Database, key: str, *, kind: str, author: str, fields: dict, mark
         else:
             db.execute(f"UPDATE contributions SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
                             [*values.values(), cid])
+        images.attach(db, key, cid)
         data = {"fields": {k: v for k, v in fields.items() if isinstance(v, str)}, "contribution_id": cid}
         db.execute("INSERT INTO drafts (key, owner, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
                    "owner = excluded.owner, data = excluded.data, updated_at = excluded.updated_at",

@@ -18,6 +18,7 @@ from pathlib import Path
 from kb.core.db import Database
 
 from kb.contrib import capture as contrib
+from kb.contrib import images
 from kb.core.errors import ConfigError, FieldError, NotFound, RepoError
 from kb.core.repo import ArticleRepo, git
 
@@ -113,7 +114,11 @@ def export(db: Database, articles: Path, contribution_id: int, *, exported_by: s
             raise FieldError("markdown", f"{path} changed on {base_ref} since this improvement was written: "
                                          "open it in the review queue and save it again against the current version")
     branch = branch_name(c)
-    data = c["markdown"].replace("\r\n", "\n").encode("utf-8")
+    article = path[len(repo.prefix) + 1:] if repo.prefix else path
+    shots = images.for_contribution(db, c["id"])
+    markdown = images.retarget(c["markdown"].replace("\r\n", "\n"), article, shots)
+    shots = images.referenced(markdown, shots)
+    data = markdown.encode("utf-8")
     name, email = author_identity(c["author"], display_name)
     env_commit = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
                   "GIT_COMMITTER_NAME": exported_by or COMMITTER[0],
@@ -123,6 +128,11 @@ def export(db: Database, articles: Path, contribution_id: int, *, exported_by: s
         blob = git(top, "hash-object", "-w", "--stdin", input=data).decode().strip()
         git(top, "read-tree", base, env=env)
         git(top, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        for shot in shots:           # the screenshots beside the article, in the same commit
+            _, image = images.get(db, shot["id"])
+            obj = git(top, "hash-object", "-w", "--stdin", input=image).decode().strip()
+            where = repo.repo_path(images.repo_path(article, shot["name"]))
+            git(top, "update-index", "--add", "--cacheinfo", f"100644,{obj},{where}", env=env)
         tree = git(top, "write-tree", env=env).decode().strip()
     commit = git(top, "commit-tree", tree, "-p", base, input=commit_message(c).encode("utf-8"),
                  env=env_commit).decode().strip()

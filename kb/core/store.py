@@ -99,7 +99,18 @@ def _m5_signin_sources(db: Database) -> None:
     db.ddl("CREATE INDEX idx_signins_username_created_at ON signins (username, created_at)")
 
 
-MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users, _m5_signin_sources]
+def _m6_contribution_images(db: Database) -> None:
+    """Screenshots added to contributions: cleaned bytes, kept with the draft and then with the
+    contribution until it is exported into the articles repository."""
+    db.ddl("CREATE TABLE IF NOT EXISTS contribution_images (id {ID}, draft_key TEXT NOT NULL, contribution_id INTEGER, "
+           "name TEXT NOT NULL, mime TEXT NOT NULL, width INTEGER, height INTEGER, size INTEGER NOT NULL, "
+           "sha256 TEXT NOT NULL, data {BLOB} NOT NULL, created_by TEXT, created_at TEXT NOT NULL)")
+    db.ddl("CREATE INDEX IF NOT EXISTS idx_contribution_images_draft_key ON contribution_images (draft_key)")
+    db.ddl("CREATE INDEX IF NOT EXISTS idx_contribution_images_contribution_id ON contribution_images (contribution_id)")
+
+
+MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users, _m5_signin_sources,
+                               _m6_contribution_images]
 
 _lock = threading.Lock()
 _migrated: set[str] = set()           # databases this process has already brought up to date

@@ -9,6 +9,7 @@ import json
 from flask import abort, render_template, request, url_for
 
 from kb.contrib import capture as contrib
+from kb.contrib import images
 from kb.tickets import records as tickets
 from kb.core.errors import FieldError, IndexMissing, NotFound
 from web import common, i18n
@@ -63,10 +64,12 @@ def _render(t: dict, fields: dict, problems: dict, scrub: dict, status: int = 20
         products = common.facets("agent")["products"]
     except IndexMissing:
         products = []
+    user = common.current_user()
+    shots = images.for_draft(common.db(), contrib.draft_key("new", t["id"], user.username))
     return render_template("contrib/capture.html", nav="tickets", t=t, f=fields, problems=problems, scrub=scrub,
                            scrub_json=json.dumps(scrub, ensure_ascii=False), sims=sims, products=products,
                            headings=contrib.HEADINGS, submitted=submitted, earlier=earlier,
-                           draft_target=t["id"]), status
+                           draft_target=t["id"], shots=shots), status
 
 
 @bp.get("/ticket/<ticket_id>")

@@ -8,9 +8,11 @@ from pathlib import Path
 from flask import render_template, request, session, url_for
 
 from kb.contrib import capture as contrib
+from kb.contrib import images
 from kb.core.errors import FieldError
 from web import common, i18n
 from web.contrib import bp, support
+from web.contrib.images import file_for as draft_files
 from web.common import login_required
 
 MAX_PREVIEW = 200_000
@@ -24,10 +26,12 @@ def _current(doc: dict) -> str:
 
 
 def _render(doc: dict, markdown: str, current: str, problems: dict, status: int = 200, submitted=None):
-    html, error = support.preview(markdown, doc["path"])
+    user = common.current_user()
+    shots = images.for_draft(common.db(), contrib.draft_key("improve", doc["id"], user.username))
+    html, error = support.preview(markdown, doc["path"], draft_files(doc["path"], shots, common.role()))
     return render_template("contrib/improve.html", nav="search", doc=doc, markdown=markdown, problems=problems,
                            preview_html=html, preview_error=error, diff=support.diff(current, markdown, doc["path"]),
-                           base_hash=contrib.content_hash(current), submitted=submitted,
+                           base_hash=contrib.content_hash(current), submitted=submitted, shots=shots,
                            current_ticket=session.get("ticket")), status
 
 
@@ -74,8 +78,22 @@ def preview():
     if slug:
         doc = common.article_or_404(slug)
         path, current = doc["path"], _current(doc)
-    html, error = support.preview(markdown, path)
+    shots = _shots()
+    html, error = support.preview(markdown, path, draft_files(path, shots, common.role()))
     out = {"html": html, "error": error}
     if current is not None:
         out["diff"] = support.diff(current, markdown, path)
     return out
+
+
+def _shots() -> list[dict]:
+    """The screenshots the previewed text may show: a contribution's (``cid``, engineers) or
+    the person's own draft's (``kind`` and ``target``)."""
+    user = common.current_user()
+    cid = request.form.get("cid", "")
+    if cid.isdigit() and user.is_engineer:
+        return images.for_contribution(common.db(), int(cid))
+    kind, target = request.form.get("kind", ""), request.form.get("target", "").strip()
+    if kind in contrib.KINDS and target:
+        return images.for_draft(common.db(), contrib.draft_key(kind, target, user.username))
+    return []

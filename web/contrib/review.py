@@ -8,12 +8,14 @@ from pathlib import Path
 from flask import abort, render_template, request, url_for
 
 from kb.contrib import capture as contrib
+from kb.contrib import images
 from kb.contrib.export import branch_name, export
 from kb.core.errors import BadQuery, FieldError, NotFound
 from kb.accounts.users import get_user
 from web import common, i18n
 from web.common import ENGINEERS, login_required
 from web.contrib import bp, support
+from web.contrib.images import file_for as draft_files
 
 
 def _get(cid: int) -> dict:
@@ -56,10 +58,12 @@ def queue():
 
 def _render(c: dict, markdown: str, problems: dict, status: int = 200):
     path = f"{c['slug']}.md"
-    html, error = support.preview(markdown, path)
+    shots = images.for_contribution(common.db(), c["id"])
+    html, error = support.preview(markdown, path, draft_files(path, shots, common.role()))
     return render_template("contrib/review.html", nav="contrib", c=c, markdown=markdown, problems=problems,
                            preview_html=html, preview_error=error, diff=support.diff(_current(c), markdown, path),
-                           branch=c["branch"] or branch_name(c)), status
+                           branch=c["branch"] or branch_name(c), shots=shots,
+                           used={s["id"] for s in images.referenced(markdown, shots)}), status
 
 
 @bp.get("/<int:cid>", endpoint="review")

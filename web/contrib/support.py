@@ -12,7 +12,7 @@ from kb.quality.dupes import Similarity, article_text
 from kb.core.errors import ArticleError, BadQuery, IndexMissing, NotFound
 from kb.search.searcher import SearchQuery
 from web import common
-from web.articles import link_for
+from web.articles import file_for, link_for
 from kb.documents.render import render_markdown
 
 CANDIDATES = 20
@@ -67,15 +67,17 @@ def similar(title: str, text: str, language: str, exclude: str | None = None) ->
     return out
 
 
-def preview(markdown: str, path: str) -> tuple[str, str | None]:
-    """(sanitised HTML of the body, error) of a whole article file as it would be published."""
+def preview(markdown: str, path: str, files=None) -> tuple[str, str | None]:
+    """(sanitised HTML of the body, error) of a whole article file as it would be published;
+    ``files`` resolves its images (a draft's own screenshots, web/contrib/images.py)."""
     try:
         art = parse_article(path, markdown.encode("utf-8"))
         body = art.body
         error = None
     except ArticleError as e:
         body, error = markdown, f"line {e.line}: {e.message}"
-    return render_markdown(body, path, link_for(common.role())).html, error
+    role = common.role()
+    return render_markdown(body, path, link_for(role), files or file_for(role)).html, error
 
 
 def diff(old: str, new: str, path: str) -> list[tuple[str, str]]:

@@ -61,6 +61,26 @@
   });
   clamp();
 
+  // A copy button on every code block of an article (staff pages): commands go into a shell as they are.
+  function codeButtons(root) {
+    (root || document).querySelectorAll('.prose .highlight').forEach(function (block) {
+      if (block.querySelector('.copy-code')) return;
+      var b = document.createElement('button');
+      b.type = 'button'; b.className = 'copy-code'; b.textContent = KB.t('copy_code');
+      block.appendChild(b);
+    });
+  }
+  document.addEventListener('click', function (e) {
+    var b = e.target.closest('.copy-code');
+    if (!b) return;
+    var code = b.parentNode.querySelector('code');
+    KB.copy(code ? code.innerText.replace(/\n$/, '') : '').then(function () {
+      b.textContent = KB.t('code_copied'); KB.toast(KB.t('code_copied'));
+      setTimeout(function () { b.textContent = KB.t('copy_code'); }, 2000);
+    }, function () { KB.toast(KB.t('copy_failed'), true); });
+  });
+  codeButtons();
+
   if (!form || !q || !out) return;
   var url = form.getAttribute('data-results-url');
   var seq = 0, timer = null, ctrl = null, sel = -1;
@@ -86,7 +106,7 @@
         }
         return r.text().then(function (html) {
           if (my !== seq) return;              // a newer search was started meanwhile
-          out.innerHTML = html; sel = -1; clamp(out);
+          out.innerHTML = html; sel = -1; clamp(out); codeButtons(out);
           history.replaceState(null, '', '?' + p.toString());
         });
       })

@@ -111,6 +111,8 @@
       var fd = new FormData();
       fd.set('markdown', src.value);
       if (edit.getAttribute('data-slug')) fd.set('slug', edit.getAttribute('data-slug'));
+      if (edit.getAttribute('data-cid')) fd.set('cid', edit.getAttribute('data-cid'));
+      if (edit.elements.kind) { fd.set('kind', edit.elements.kind.value); fd.set('target', edit.elements.target.value); }
       var my = ++pseq;
       KB.post(edit.getAttribute('data-preview-url'), fd).then(function (res) {
         if (my !== pseq || !res.ok) return;
@@ -126,5 +128,54 @@
       });
     }, 300);
     src.addEventListener('input', function () { preview(); saveEdit(); });
+  }
+
+  // --- screenshots: paste into the text or choose files; the Markdown goes where the cursor is --
+  var tray = document.querySelector('[data-image-tray]');
+  if (tray) {
+    var form = tray.closest('form');
+    var status = tray.querySelector('[data-image-status]');
+    var shotList = tray.querySelector('[data-shots]');
+    var lastField = form.querySelector('textarea[name=resolution], textarea[name=markdown]');
+    form.addEventListener('focusin', function (e) { if (e.target.tagName === 'TEXTAREA') lastField = e.target; });
+
+    var insert = function (field, text) {
+      var at = field.selectionStart != null ? field.selectionStart : field.value.length;
+      var end = field.selectionEnd != null ? field.selectionEnd : at;
+      var before = field.value.slice(0, at), lead = before && !/\n$/.test(before) ? '\n' : '';
+      field.value = before + lead + text + '\n' + field.value.slice(end);
+      field.selectionStart = field.selectionEnd = at + lead.length + text.length + 1;
+      field.dispatchEvent(new Event('input', { bubbles: true }));     // autosave and preview follow
+    };
+    var upload = function (files, field) {
+      files = Array.prototype.filter.call(files, function (f) { return /^image\//.test(f.type); });
+      if (!files.length) return;
+      var fd = new FormData();
+      fd.set('kind', tray.getAttribute('data-kind')); fd.set('target', tray.getAttribute('data-target'));
+      ['slug', 'title', 'language'].forEach(function (n) { if (form.elements[n]) fd.set(n, form.elements[n].value); });
+      files.forEach(function (f) { fd.append('image', f, f.name || 'pasted.png'); });
+      status.textContent = KB.t('uploading');
+      KB.post(tray.getAttribute('data-upload-url'), fd).then(function (res) {
+        status.textContent = res.ok ? res.body.message : '';
+        if (!res.ok) { KB.toast(res.body.error, true); return; }
+        res.body.images.forEach(function (img) {
+          insert(field || lastField, img.markdown);
+          var li = document.createElement('li'), a = document.createElement('a'), im = document.createElement('img');
+          a.href = img.url; a.target = '_blank'; a.rel = 'noopener';
+          im.src = img.url; im.alt = img.name; im.width = img.width; im.height = img.height;
+          a.appendChild(im); li.appendChild(a);
+          var n = document.createElement('span'); n.className = 'mono small'; n.textContent = ' ' + img.name;
+          li.appendChild(n); shotList.appendChild(li);
+        });
+      });
+    };
+    tray.querySelector('[data-image-input]').addEventListener('change', function (e) {
+      upload(e.target.files, lastField); e.target.value = '';
+    });
+    form.addEventListener('paste', function (e) {
+      if (e.target.tagName !== 'TEXTAREA' || !e.clipboardData || !e.clipboardData.files.length) return;
+      e.preventDefault();
+      upload(e.clipboardData.files, e.target);
+    });
   }
 })();
