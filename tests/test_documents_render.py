@@ -147,5 +147,12 @@ def test_references_are_found_with_their_lines_outside_code():
                     ("media/ref.png", 18, True, "ref")]
 
 
+def test_references_inside_list_items_count_and_indented_code_does_not():
+    md = "Intro\n\n    ![code](c.png)\n\n1. Step\n\n    ![in the step](l.png)\n\n        ![code in the step](cl.png)\n"
+    assert [(r.target, r.line) for r in scan("x.md", md)] == [("l.png", 7)]
+    html = render_markdown(md, "x.md", lambda s: None, {"l.png": FileRef("/f/l.png", "l.png", "image", "image/png", 1)}.get).html
+    assert 'src="/f/l.png"' in html and "<code>![code](c.png)" in html
+
+
 def test_the_code_colours_are_generated_from_pygments():
     assert (ROOT / "web" / "static" / "code.css").read_text("utf-8") == highlight.css()

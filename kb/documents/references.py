@@ -55,7 +55,8 @@ def is_article(path: str) -> bool:
     return path.lower().endswith(".md")
 
 
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d+[.)])\s")
 _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
 _TARGET = r"\(\s*(<[^>\n]*>|[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*\)"
 _IMAGE = re.compile(r"!\[((?:[^\[\]]|\[[^\]]*\])*)\]" + _TARGET)
@@ -71,7 +72,7 @@ def _lines_outside_code(markdown: str):
     """(line number from 1, text with inline code blanked) of every line outside fenced and
     indented code blocks."""
     fence = None
-    prev_blank = True
+    prev_blank, in_list = True, False
     for i, line in enumerate(markdown.split("\n"), 1):
         m = _FENCE.match(line)
         if fence:
@@ -81,8 +82,11 @@ def _lines_outside_code(markdown: str):
         if m:
             fence = m.group(1)
             continue
-        if prev_blank and line.startswith(("    ", "\t")) and line.strip():
-            continue                      # an indented code block (after a blank line)
+        indent = len(line) - len(line.lstrip(" ")) + 4 * (len(line) - len(line.lstrip("\t")))
+        if line.strip() and not indent:
+            in_list = bool(_LIST_ITEM.match(line))
+        if prev_blank and line.strip() and indent >= (8 if in_list else 4):
+            continue                      # an indented code block (inside a list item: 8 spaces)
         prev_blank = not line.strip()
         yield i, _CODE_SPAN.sub(lambda c: " " * len(c.group(0)), line)
 
