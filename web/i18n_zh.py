@@ -97,6 +97,7 @@ ZH: dict[str, str] = {
     "Comment (optional)": "备注（可选）",
     "Copy resolution": "复制解决方法",
     "Copy": "复制",
+    "Results": "搜索结果",
     'Screenshots': '截图',
     'Paste an image into the text, or choose files: each is checked and stripped of hidden data (camera, place, time) and shown where you write. Crop out customer data first.': '可把图片直接粘贴到文本中，或选择文件：每张图片都会经过检查并去除隐藏信息（相机、地点、时间），并插入到您正在编辑的位置。请先裁掉客户数据。',
     'Add screenshots': '添加截图',
