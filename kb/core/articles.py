@@ -92,6 +92,12 @@ class Article:
     def text(self) -> str:
         return markdown_to_text(self.body)
 
+    @property
+    def translation_of(self) -> str | None:
+        """The id of the article this one translates (front matter ``translation_of``)."""
+        value = self.extra.get("translation_of")
+        return str(value).strip() or None if value not in (None, "") else None
+
     def front_matter(self) -> dict[str, Any]:
         fm = {k: getattr(self, k) for k in REQUIRED}
         fm.update(self.extra)
@@ -203,7 +209,7 @@ def parse_article(relpath: str, raw: bytes, display_path: str | None = None) -> 
         review_by = _as_date(meta.get("review_by"))
     except ValueError:
         raise field_error("review_by", f"{meta.get('review_by')!r} is not a date (YYYY-MM-DD)") from None
-    for key in ("id", "title", "summary", "product"):
+    for key in ("id", "title", "summary", "product", "translation_of"):
         if key in meta and isinstance(meta[key], (dict, list)):
             raise field_error(key, "must be a single value, not a list or mapping")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kb.core import families
 from kb.core.articles import Article, _key_line, parse_article, strict_problems
 from kb.core.errors import ArticleError, RepoError
 from kb.core.repo import ArticleRepo, git
@@ -87,6 +88,7 @@ def check_folder(root: Path, strict: bool = False, against: str | None = None, s
     for rel, a in articles.items():
         if a.visibility == "public":
             problems.extend(customer_data_problems(raws[rel], str(Path(root) / rel)))
+    problems.extend(family_problems(root, articles, raws))
     file_problems, referenced = reference_problems(Path(root), articles, file_types, file_max_bytes)
     problems.extend(file_problems)
     if strict:
@@ -98,6 +100,15 @@ def check_folder(root: Path, strict: bool = False, against: str | None = None, s
             problems.extend(duplicate_problems(root, articles, scope, similarity))
     problems.sort(key=lambda e: (e.path, e.line))
     return problems, len(files)
+
+
+def family_problems(root: Path, articles: dict[str, Article], raws: dict[str, bytes]) -> list[ArticleError]:
+    """Translation links (kb.core.families): a missing source, chains, two versions in one
+    language, a public translation of an internal source."""
+    def line(path: str, key: str) -> int:
+        fm = raws[path].decode("utf-8", "replace").split("\n---", 1)[0].split("\n")[1:]
+        return _key_line(fm, key)
+    return families.problems([families.member(a) for a in articles.values()], lambda p: str(Path(root) / p), line)
 
 
 def customer_data_problems(raw: bytes, shown: str) -> list[ArticleError]:

@@ -1,0 +1,56 @@
+"""Article families: translations name their source in front matter; `kb check` reports every
+broken link as path:line, in a real git repository of real Markdown."""
+from __future__ import annotations
+
+from kb.core import families
+from kb.quality.check import check_folder
+from tests.conftest import ROOT, article, make_repo
+
+
+def translation(id, title, source, *, language="zh", visibility="public"):
+    return article(id, title, language=language, visibility=visibility).replace(
+        f"language: {language}\n", f"language: {language}\ntranslation_of: {source}\n", 1)
+
+
+def test_kb_check_names_every_broken_translation_link(tmp_path):
+    repo = make_repo(tmp_path / "articles", {
+        "printer.md": article("KB-0001", "Printer offline"),
+        "printer-zh.md": translation("KB-0002", "打印机脱机", "KB-0001"),
+        "printer-zh-2.md": translation("KB-0003", "打印机又脱机", "KB-0001"),          # a second zh version
+        "chain.md": translation("KB-0004", "打印机链", "KB-0002", language="en"),     # a translation of a translation
+        "ghost.md": translation("KB-0005", "幽灵", "KB-0999"),                        # no such source
+        "same.md": translation("KB-0006", "Printer offline again", "KB-0001", language="en"),
+        "secret.md": article("KB-0007", "Internal runbook", visibility="internal"),
+        "secret-zh.md": translation("KB-0008", "内部手册", "KB-0007"),                # public translation of internal
+        "secret-zh-ok.md": translation("KB-0009", "内部手册（内部）", "KB-0007", visibility="internal").replace(
+            "language: zh", "language: en", 1).replace("title: \"内部手册（内部）\"", "title: \"Runbook copy\""),
+    })
+    problems, _ = check_folder(repo)
+    out = sorted(str(p).replace(str(repo) + "/", "") for p in problems)
+    assert out == sorted([
+        "printer-zh-2.md:8: translation_of: KB-0001 already has a zh version (printer-zh.md): one version per language",
+        "chain.md:8: translation_of: KB-0002 is itself a translation (of KB-0001): name the source, KB-0001",
+        "ghost.md:8: translation_of: no article 'KB-0999'",
+        "same.md:8: translation_of: KB-0001 is in en too: a translation is in another language",
+        "secret-zh.md:9: visibility: public, but its source KB-0007 is internal: customers would read what the "
+        "source keeps internal",
+        "secret-zh-ok.md:8: translation_of: KB-0007 is in en too: a translation is in another language",
+    ])
+
+
+def test_families_group_a_source_and_its_translations():
+    m = [families.Member("KB-1", "a.md", "en", "public", "published"),
+         families.Member("KB-2", "a-zh.md", "zh", "public", "published", "KB-1"),
+         families.Member("KB-3", "b.md", "en", "public", "published"),
+         families.Member("KB-4", "c-zh.md", "zh", "public", "published", "KB-404")]
+    assert {k: [x.id for x in v] for k, v in families.families(m).items()} == \
+        {"KB-1": ["KB-1", "KB-2"], "KB-3": ["KB-3"], "KB-4": ["KB-4"]}
+
+
+def test_the_starter_knowledge_base_links_its_ten_translated_pairs():
+    problems, count = check_folder(ROOT / "articles", strict=True)
+    assert problems == [] and count == 61
+    from kb.core.articles import parse_article
+    members = [families.member(parse_article(p.name, p.read_bytes())) for p in (ROOT / "articles").glob("*.md")]
+    pairs = [v for v in families.families(members).values() if len(v) > 1]
+    assert len(pairs) == 10 and all([m.language for m in v] == ["en", "zh"] for v in pairs)
