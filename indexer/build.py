@@ -21,6 +21,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 
 from indexer import segments
+from indexer.families import build as build_families
 from indexer.files import build as build_files
 from indexer.documents import document
 from indexer.stages import Stages
@@ -148,6 +149,8 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         report.file_problems = [str(e) for e in sorted(problems, key=lambda e: (e.path, e.line))]
         files_path(gen).write_text(table.to_json(), "utf-8")
         stage.done("files")
+        build_families(gen, live, repo, {rel: e["id"] for rel, e in entries.items()}, parsed)
+        stage.done("families")
         (gen.chunks_file).write_text(json.dumps([list(r) for r in rows]), "utf-8")
         stage.done("chunks")
         _write_vectors(settings, gen, live, manifest if not full else None, rows, texts, encoders,

@@ -54,3 +54,35 @@ def test_the_starter_knowledge_base_links_its_ten_translated_pairs():
     members = [families.member(parse_article(p.name, p.read_bytes())) for p in (ROOT / "articles").glob("*.md")]
     pairs = [v for v in families.families(members).values() if len(v) > 1]
     assert len(pairs) == 10 and all([m.language for m in v] == ["en", "zh"] for v in pairs)
+
+
+def test_a_translation_is_behind_when_its_source_s_content_changed_after_it(tmp_path):
+    from kb.core.repo import ArticleRepo
+    from kb.core.translations import behind, source_diff
+    from tests.conftest import commit_all, git
+    repo = make_repo(tmp_path / "articles", {"printer.md": article("KB-0001", "Printer offline"),
+                                             "printer-zh.md": translation("KB-0002", "打印机脱机", "KB-0001")})
+    r = ArticleRepo(repo)
+    assert behind(r, "printer.md", "printer-zh.md") is None                 # written together
+
+    def edit(path, old, new, message):
+        p = repo / path
+        p.write_text(p.read_text().replace(old, new, 1))
+        commit_all(repo, message)
+
+    edit("printer.md", "review_by: 2027-03-01", "review_by: 2028-01-01", "Review date")    # front matter only
+    edit("printer.md", "1. Open **Settings**.", "1.   Open   **Settings**.", "Spacing")   # whitespace only
+    edit("printer.md", "Restart the device.", "Restart the router.",
+         "Fix a word\n\nTranslation-Impact: none")                                          # said to need no work
+    assert behind(r, "printer.md", "printer-zh.md") is None
+    edit("printer.md", "A stale setting.", "A stale IP address on the printer port.", "Explain the cause")
+    edit("printer.md", "Windows 11", "Windows 11 and 10", "Environment")
+    b = behind(r, "printer.md", "printer-zh.md")
+    assert b is not None and b.commits == 2
+    assert b.commit == git(repo, "rev-parse", "HEAD~1").strip()            # the first change it missed
+    assert "+A stale IP address on the printer port." in source_diff(r, "printer.md", b.base)
+    assert "-A stale setting." in source_diff(r, "printer.md", b.base)
+    edit("printer-zh.md", "review_by: 2027-03-01", "review_by: 2028-01-01", "zh review date")  # not a catch-up
+    assert behind(r, "printer.md", "printer-zh.md") is not None
+    edit("printer-zh.md", "配置错误。", "打印机端口仍指向旧的 IP 地址。", "Update the translation")
+    assert behind(r, "printer.md", "printer-zh.md") is None
