@@ -151,6 +151,35 @@ def related(doc: dict, role: str, limit: int = 5) -> list[Hit]:
     return _cache.get(("related", gen, role, doc["id"], limit), make)
 
 
+READ_IN = {"en": "Read in English", "zh": "阅读中文版"}      # in the language they lead to
+
+
+def versions(doc: dict, role: str) -> list[dict]:
+    """The versions of ``doc``'s family this reader may open (``doc`` among them, the source
+    first): id, slug, language, title, URL, and the words that lead to each."""
+    endpoint = "portal.article" if role == "customer" else "agent.article"
+    return [{"id": v["id"], "slug": v["slug"], "language": v.get("language", "en"), "title": v["title"],
+             "url": url_for(endpoint, slug=v["slug"]), "current": v["id"] == doc["id"],
+             "read_in": READ_IN.get(v.get("language", "en"), v.get("language", ""))}
+            for v in common.searcher().versions(doc["id"], role=role)]
+
+
+def outdated(doc: dict, role: str) -> dict | None:
+    """When ``doc`` is a translation behind its source: the source (as this reader may open
+    it), since when and how many changes; None otherwise."""
+    fam = common.searcher().families()
+    behind = fam.behind(doc["id"])
+    if behind is None:
+        return None
+    try:
+        src = common.searcher().get(fam.source(doc["id"]), role=role)
+    except NotFound:
+        return None
+    endpoint = "portal.article" if role == "customer" else "agent.article"
+    return {"behind": behind, "since": behind.since[:10], "days": behind.days(), "commits": behind.commits,
+            "source": src, "url": url_for(endpoint, slug=src["slug"])}
+
+
 def stale_reasons(doc: dict, db, open_flags: list[dict]) -> list[dict]:
     """Why an engineer should look at this article again, from kb.analytics.stale (review date passed,
     reopened or slower tickets, falling feedback, open flags), with open flags by reason."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from kb.core.config import Settings
 from kb.search import vecscan
+from kb.search.families import Families
 from kb.search.files import Files
 from kb.core.encoders import EncoderPool
 from kb.core.errors import BadQuery, IndexMissing, NotFound
@@ -98,6 +99,7 @@ class Searcher:
         self._lock = threading.Lock()
         self._qcache: dict = {}          # (encoder fingerprint, query text) → vector
         self._files: Files | None = None  # the live generation's files table, read on first use
+        self._families: Families | None = None
         self.keyword = KeywordRanker()
 
     # --- the live generation -------------------------------------------------------------
@@ -199,6 +201,25 @@ class Searcher:
         if files is None or files.snap is not snap:
             files = self._files = Files(snap)
         return files
+
+    def families(self) -> Families:
+        """The live generation's article families (versions in several languages)."""
+        snap = self.snapshot()
+        fam = self._families
+        if fam is None or fam.snap is not snap:
+            fam = self._families = Families(snap)
+        return fam
+
+    def versions(self, article_id: str, role: str = "customer") -> list[dict]:
+        """Stored fields of every version of an article's family that ``role`` may open, the
+        source first (the article itself included)."""
+        out = []
+        for i in self.families().members(article_id):
+            try:
+                out.append(self.get(i, role=role))
+            except NotFound:
+                continue
+        return out
 
     def all_articles(self, role: str = "customer") -> list[dict]:
         """Stored fields of every article ``role`` may see (for listings and the sitemap)."""

@@ -50,7 +50,7 @@ def article(slug: str):
         history=_history(doc), links=links, link_counts=link_counts, feedback=activity.feedback_totals(db, doc["id"]),
         flags=flags, open_flags=open_flags, stale=articles.stale_reasons(doc, db, open_flags),
         views_30d=activity.view_count(db, doc["id"], days=30), res_text=res_text, has_resolution=bool(res_html),
-        portal_url=portal_url, current_ticket=session.get("ticket"))
+        portal_url=portal_url, current_ticket=session.get("ticket"), **_translation(doc, role))
 
 
 @bp.get("/articles/<path:slug>/history/<commit>")
@@ -66,13 +66,36 @@ def diff(slug: str, commit: str):
     patch = ArticleRepo(common.settings().articles).diff(info.commit, doc["path"])
     if request.args.get("format") == "text":
         return Response(patch, mimetype="text/plain; charset=utf-8")
+    return render_template("agent/diff.html", nav="search", doc=doc, info=info, lines=tagged(patch))
+
+
+def tagged(patch: str) -> list[tuple[str, str]]:
+    """A unified diff's lines tagged meta / hunk / add / del / ctx, as the diff pages show them."""
     lines = []
     for line in patch.splitlines():
         kind = ("meta" if line.startswith(("diff ", "index ", "--- ", "+++ ", "new file", "deleted file"))
                 else "hunk" if line.startswith("@@") else "add" if line.startswith("+")
                 else "del" if line.startswith("-") else "ctx")
         lines.append((kind, line))
-    return render_template("agent/diff.html", nav="search", doc=doc, info=info, lines=lines)
+    return lines
+
+
+def _translation(doc: dict, role: str) -> dict:
+    """The article's other languages, how far it is behind its source (with the source's
+    changes since), and the languages it could still be translated into."""
+    from kb.core.articles import LANGUAGES
+    from kb.core.translations import source_diff
+    versions = articles.versions(doc, role)
+    outdated = articles.outdated(doc, role)
+    if outdated:
+        try:
+            patch = source_diff(ArticleRepo(common.settings().articles), outdated["source"]["path"],
+                                outdated["behind"].base)
+        except RepoError:
+            patch = ""
+        outdated["diff"] = tagged(patch)
+    have = {v["language"] for v in versions} | {doc.get("language")}
+    return {"versions": versions, "outdated": outdated, "translate_to": [lang for lang in LANGUAGES if lang not in have]}
 
 
 @bp.get("/flags")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, g, redirect, render_template, request, session, url_for
 
 from kb.accounts import directory_status, signin
-from kb.core.errors import AuthError, DirectoryUnavailable, LoginThrottled
+from kb.core.errors import AuthError, DirectoryUnavailable, KbError, LoginThrottled
 from web import common, i18n
 from web.auth import bp
 
@@ -51,8 +51,26 @@ def logout():
 def language(code: str):
     """Switch the UI language (kept in a cookie for a year) and go back where the reader was."""
     back = common.safe_next(request.args.get("next"), url_for("portal.home"))
+    if code in i18n.LANGUAGES:
+        back = _version_in(code, back)
     resp = redirect(back)
     if code in i18n.LANGUAGES:
         resp.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,
                         secure=common.settings().secure_cookies)
     return resp
+
+
+def _version_in(language: str, path: str) -> str:
+    """A customer reading an article who switches the UI language goes on in that language's
+    version of the article, when there is one."""
+    prefix = url_for("portal.article", slug="x")[:-1]
+    if not path.startswith(prefix):
+        return path
+    slug = path[len(prefix):].split("?", 1)[0].split("#", 1)[0]
+    try:
+        doc = common.searcher().get(slug, role="customer")
+    except KbError:
+        return path
+    version = next((v for v in common.searcher().versions(doc["id"], role="customer") if v.get("language") == language),
+                   None)
+    return url_for("portal.article", slug=version["slug"]) if version else path

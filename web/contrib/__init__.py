@@ -8,7 +8,7 @@ from flask import Blueprint
 
 bp = Blueprint("contrib", __name__, url_prefix="/agent/contrib")
 
-from web.contrib import capture, images, improve, review  # noqa: E402,F401  (registers the views)
+from web.contrib import capture, images, improve, review, translate  # noqa: E402,F401  (registers the views)
 
 
 @bp.app_template_global()

@@ -18,7 +18,7 @@ from web.common import login_required
 MAX_PREVIEW = 200_000
 
 
-def _current(doc: dict) -> str:
+def current_text(doc: dict) -> str:
     try:
         return (Path(common.settings().articles) / doc["path"]).read_text("utf-8")
     except (OSError, UnicodeDecodeError):
@@ -39,7 +39,7 @@ def _render(doc: dict, markdown: str, current: str, problems: dict, status: int 
 @login_required()
 def improve(slug: str):
     doc = common.article_or_404(slug)
-    current = _current(doc)
+    current = current_text(doc)
     user = common.current_user()
     draft = contrib.load_draft(common.db(), contrib.draft_key("improve", doc["id"], user.username))
     text = (draft or {}).get("fields", {}).get("markdown") or current
@@ -50,7 +50,7 @@ def improve(slug: str):
 @login_required()
 def submit_improvement(slug: str):
     doc = common.article_or_404(slug)
-    current = _current(doc)
+    current = current_text(doc)
     user = common.current_user()
     markdown = request.form.get("markdown", "")
     if markdown.replace("\r\n", "\n").strip() == current.strip():
@@ -77,7 +77,7 @@ def preview():
     path, current = f"{slug or 'draft'}.md", None
     if slug:
         doc = common.article_or_404(slug)
-        path, current = doc["path"], _current(doc)
+        path, current = doc["path"], current_text(doc)
     shots = _shots()
     html, error = support.preview(markdown, path, draft_files(path, shots, common.role()))
     out = {"html": html, "error": error}

@@ -76,5 +76,6 @@ def article(slug: str):
     common.record_click_from_request(doc["id"])
     body, _changed = articles.rendered(doc, ROLE)
     return render_template("portal/article.html", doc=doc, body=body,
-                           related=articles.related(doc, ROLE, limit=5),
+                           related=articles.related(doc, ROLE, limit=5), versions=articles.versions(doc, ROLE),
+                           outdated=articles.outdated(doc, ROLE),
                            voted=doc["id"] in session.get("voted", []), with_token=bool(session))
