@@ -58,6 +58,21 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "auth_groups_header": ("KB_AUTH_GROUPS_HEADER", "Request header with the user's groups (comma-separated), e.g. X-Forwarded-Groups."),
     "auth_proxies": ("KB_AUTH_PROXIES", "Addresses or networks of the sign-in proxy (comma-separated): 10.0.0.5, 10.1.0.0/24."),
     "auth_roles": ("KB_AUTH_ROLES", "agent=<group>;engineer=<group>;admin=<group> for the groups header."),
+    # Staff sign-in with OpenID Connect providers (kb.core.oidc_config; per provider KB_OIDC_<NAME>_*).
+    "oidc_providers": ("KB_OIDC_PROVIDERS", "Names of several OpenID Connect providers (entra,partner); unset: one, from KB_OIDC_ISSUER."),
+    "oidc_issuer": ("KB_OIDC_ISSUER", "The provider's issuer URL; its discovery document is <issuer>/.well-known/openid-configuration."),
+    "oidc_client_id": ("KB_OIDC_CLIENT_ID", "kb's client id at the provider."),
+    "oidc_client_secret": ("KB_OIDC_CLIENT_SECRET", "kb's client secret at the provider."),
+    "oidc_scopes": ("KB_OIDC_SCOPES", "Scopes asked for (openid profile email)."),
+    "oidc_label": ("KB_OIDC_LABEL", "Text of the sign-in button (default: Sign in with your company account)."),
+    "oidc_username_claim": ("KB_OIDC_USERNAME_CLAIM", "Claim with the kb user name (preferred_username)."),
+    "oidc_roles_claim": ("KB_OIDC_ROLES_CLAIM", "Claim with the groups or roles (groups; a dotted name reads a nested claim)."),
+    "oidc_roles": ("KB_OIDC_ROLES", "agent=<group>;engineer=<group>;admin=<group> for the groups claim."),
+    "oidc_session_max": ("KB_OIDC_SESSION_MAX", "Longest a session started with a provider lasts, from its sign-in (12h)."),
+    "oidc_clock_skew": ("KB_OIDC_CLOCK_SKEW", "How far the provider's clock may be off when tokens are checked (60s)."),
+    "oidc_timeout": ("KB_OIDC_TIMEOUT", "Longest wait for the provider to answer (5s)."),
+    "oidc_ca_file": ("KB_OIDC_CA_FILE", "PEM file of the CA that signed the provider's certificate (default: the system's)."),
+    "oidc_base_url": ("KB_OIDC_BASE_URL", "Address people open kb at (https://kb.example), for the redirect URL; unset: from the request."),
     "build_procs": ("KB_BUILD_PROCS", "Processes a full keyword build of the articles uses (default: the machine's cores; 1 on a machine that also serves and must keep a core free)."),
 }
 
@@ -159,6 +174,12 @@ class Settings:
     auth_groups_header: str | None = None
     auth_proxies: tuple[str, ...] = ()
     auth_roles: tuple[tuple[str, str], ...] = ()
+    oidc_providers: tuple = ()           # kb.core.oidc_config.OidcProvider records
+    oidc_session_max: float = 12 * 3600.0
+    oidc_clock_skew: float = 60.0
+    oidc_timeout: float = 5.0
+    oidc_ca_file: Path | None = None
+    oidc_base_url: str | None = None
     # Index builds.
     build_procs: int = field(default_factory=cores)
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
@@ -170,7 +191,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for name, (var, _) in ENV_DOC.items():
-            if var not in env:
+            if var not in env or name.startswith("oidc_"):
                 continue
             raw = env[var]
             if name in ("home", "articles"):
@@ -204,6 +225,8 @@ class Settings:
                     raise ConfigError(f"{var}: expected a whole number, got {raw!r}") from None
             else:
                 values[name] = raw
+        from kb.core import oidc_config
+        values.update(oidc_config.load(env))
         for k, v in overrides.items():
             if v is None:
                 continue
@@ -224,6 +247,10 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def oidc_provider(self, name: str):
+        """The configured OpenID Connect provider called ``name``, or None."""
+        return next((p for p in self.oidc_providers if p.name == name), None)
 
     def first_response_targets(self) -> dict[str, float]:
         """Channel → first-response target in seconds."""
