@@ -41,6 +41,19 @@ $(SYSSTAMP): Makefile | $(BIN)/python
 	fi
 	touch $@
 
+# Node.js and the real OpenID Connect provider the sign-in tests start (the npm package
+# oidc-provider, exactly as tests/oidc/package-lock.json pins it; nothing is fetched at test time).
+NODESTAMP := tests/oidc/node_modules/.installed
+$(NODESTAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $$(command -v node >/dev/null 2>&1 || echo nodejs) npm; \
+	fi
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 12)) { console.error("the test OpenID Connect provider needs Node.js 20.12 or newer, found " + process.version); process.exit(1); }'
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(STAMP)
 
 system: $(SYSSTAMP)
@@ -54,7 +67,7 @@ run: $(STAMP)
 	$(BIN)/kb index
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(SYSSTAMP)
+test: $(STAMP) $(SYSSTAMP) $(NODESTAMP)
 	$(BIN)/python -m pytest -q
 
 # haproxy for the two-node load run (bench/load.py --nodes 2); service starts denied during install.
@@ -83,4 +96,4 @@ bench: $(STAMP) $(SYSSTAMP) $(BENCHSTAMP)
 	$(BIN)/python bench/load.py --clients 64 --nodes 2
 
 clean:
-	rm -rf .kb .pytest_cache
+	rm -rf .kb .pytest_cache tests/oidc/node_modules
