@@ -1,6 +1,7 @@
 """A real OpenID Connect provider for the sign-in tests: the npm package ``oidc-provider`` run
-with the machine's Node.js (tests/oidc/provider.mjs; `make test` installs it from the committed
-lock file with ``npm ci``), on a free loopback port, stopped at the end — and by the kernel if
+with the machine's Node.js, or Node.js 22 from tests/oidc/runtime where the machine's is older
+than 20.12 (tests/oidc/provider.mjs; `make test` installs both from committed lock files with
+``npm ci``), on a free loopback port, stopped at the end — and by the kernel if
 the test process dies first. Its people, with their passwords and groups, are ACCOUNTS.
 
 ``Provider.sign_in`` plays the person at the provider's own sign-in page (a real HTTP session
@@ -42,7 +43,8 @@ class Provider:
     """The running provider: its issuer, its test switches, and a person at its sign-in page."""
 
     def __init__(self, folder: Path):
-        node = shutil.which("node")
+        bundled = HERE / "runtime" / "node_modules" / ".bin" / "node"      # where the system's is too old
+        node = str(bundled) if bundled.exists() else shutil.which("node")
         if not node or not (HERE / "node_modules" / "oidc-provider").is_dir():
             pytest.fail("the test OpenID Connect provider is not installed: `make test` installs Node.js and runs "
                         "`npm ci` in tests/oidc")
