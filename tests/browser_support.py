@@ -23,13 +23,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 @contextlib.contextmanager
 def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret", env: dict | None = None,
-          extra_env: dict | None = None, log=subprocess.DEVNULL):
-    """`kb serve` (keyword search) for ``s`` on 127.0.0.1, with ``env`` and ``extra_env`` in its
-    environment; yields its base URL, then stops it. The periodic refresher is off unless they
-    set KB_REFRESH_SECONDS."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+          extra_env: dict | None = None, log=subprocess.DEVNULL, port: int | None = None):
+    """`kb serve` (keyword search) for ``s`` on 127.0.0.1 (on ``port``, else a free one), with
+    ``env`` and ``extra_env`` in its environment; yields its base URL, then stops it. The periodic
+    refresher is off unless they set KB_REFRESH_SECONDS."""
+    if port is None:
+        port = free_port()
     env = {**os.environ, "KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0",
            "KB_ENCODERS": "none", "KB_WORKERS": str(workers), "KB_THREADS": "4", "KB_SECRET_KEY": secret,
            "KB_REFRESH_SECONDS": "0", **({"KB_DATABASE_URL": s.database_url} if s.database_url else {}),
@@ -55,6 +54,12 @@ def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret",
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def chromium():
     """A launched Chromium for a module-scoped fixture (``yield from chromium()``)."""
     if not os.path.exists(CHROMIUM):
@@ -64,3 +69,15 @@ def chromium():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+def page_in(browser):
+    """A page in a fresh context for a test's fixture (``yield from page_in(browser)``); a script
+    error on any page it opened fails the test."""
+    ctx = browser.new_context(viewport={"width": 1300, "height": 850}, locale="en-US")
+    p = ctx.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    yield p
+    ctx.close()
+    assert errors == []

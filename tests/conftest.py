@@ -10,6 +10,7 @@ import pytest
 
 from kb.core.config import Settings
 from tests.pg_support import pg_server, pg_url  # noqa: F401  (a real PostgreSQL, started on first use)
+from tests.oidc_support import idp, oidc_provider  # noqa: F401,E402  (a real OpenID Connect provider, on first use)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

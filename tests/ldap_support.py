@@ -137,6 +137,18 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
 
 
+def stop_server(proc: subprocess.Popen, log) -> None:
+    """Stop a server the suite started (killed if it does not stop in 20 s) and close its log."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+
+
 def _certificates(folder: Path) -> None:
     """A CA made for this run and a server certificate for 127.0.0.1 signed by it."""
     def ssl(*args: str) -> None:
@@ -251,14 +263,7 @@ class Slapd:
                     "pwdAccountLockedTime: 000001010000Z\n")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        stop_server(self.proc, self.log)
 
 
 def org_env(slapd: Slapd, **extra: str) -> dict[str, str]:

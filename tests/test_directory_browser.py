@@ -10,7 +10,7 @@ import pytest
 
 from kb.accounts.users import add_user
 from kb.core.store import connect
-from tests.browser_support import chromium, serve
+from tests.browser_support import chromium, page_in, serve
 from tests.ldap_support import dead_url, org_env
 from tests.web_support import build_settings
 
@@ -38,13 +38,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    ctx = browser.new_context(viewport={"width": 1300, "height": 850}, locale="en-US")
-    p = ctx.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    yield p
-    ctx.close()
-    assert errors == []
+    yield from page_in(browser)
 
 
 def sign_in(page, base: str, name: str, password: str) -> None:

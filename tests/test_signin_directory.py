@@ -14,19 +14,10 @@ from kb.cli import main
 from kb.core.config import Settings
 from kb.core.store import connect
 from tests.ldap_support import PASSWORDS as DIR_PASSWORDS, dead_url, org_env, org_search_env
-from tests.web_support import PASSWORDS, csrf_token, post, web_settings  # noqa: F401
+from tests.web_support import PASSWORDS, csrf_token, make_app, post, web_settings  # noqa: F401
 from tests.conftest import db_env
 
 pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
-
-
-def make_app(base: Settings, env: dict):
-    from web import create_app
-    s = Settings.load(env=env, home=base.home, articles=base.articles, semantic=False, encoders=(),
-                      secret_key="test-secret-key", database_url=base.database_url)
-    app = create_app(s)
-    app.config["TESTING"] = True
-    return app
 
 
 @pytest.fixture

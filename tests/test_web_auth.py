@@ -15,15 +15,20 @@ PUBLIC = ["/", "/help", "/help/search?q=printer", "/help/products/printing", "/h
 STAFF = ["/agent", "/agent/results?q=printer", "/agent/tickets", "/agent/tickets/T-100",
          "/agent/articles/printer-offline", "/agent/articles/printer-offline/history/HEAD",
          "/agent/contrib/ticket/T-100", "/agent/contrib/similar?title=printer",
-         "/agent/contrib/article/printer-offline/improve", "/agent/similar?ticket=T-100"]
+         "/agent/contrib/article/printer-offline/improve", "/agent/similar?ticket=T-100",
+         "/agent/contrib/article/printer-offline/translate/zh", "/agent/contrib/images/1/shot.png"]
 ENGINEER = ["/agent/flags", "/agent/contrib/", "/agent/contrib/1"]
 ADMIN = ["/agent/signins", "/agent/signins?user=alice&method=local&failed=1"]
 # POST routes by who may use them.
 POST_PUBLIC = ["/login", "/logout", "/help/articles/printer-offline/feedback"]
+# Content-addressed files: whoever may read an article that references one (tests/test_documents_files.py).
+FILES = ["/files/0123456789abcdef0123456789abcdef01234567/shot.png"]
 # Never anonymous: an API token or an engineer's sign-in.
 TOKEN_OR_ENGINEER = ["/metrics"]
 POST_STAFF = ["/agent/ticket", "/agent/links", "/agent/articles/KB-0001/flag", "/agent/contrib/ticket/T-100",
-              "/agent/contrib/draft", "/agent/contrib/preview", "/agent/contrib/article/printer-offline/improve"]
+              "/agent/contrib/draft", "/agent/contrib/preview", "/agent/contrib/article/printer-offline/improve",
+              "/agent/contrib/images", "/agent/contrib/images/1/remove",
+              "/agent/contrib/article/printer-offline/translate/zh"]
 POST_ENGINEER = ["/agent/flags/1/resolve", "/agent/contrib/1/edit", "/agent/contrib/1/reject", "/agent/contrib/1/export"]
 
 
@@ -33,10 +38,12 @@ def _rule_of(app, path, method):
 
 
 def test_every_route_has_an_auth_rule(app):
-    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER + ADMIN + TOKEN_OR_ENGINEER}
+    covered = ({_rule_of(app, p, "GET") for p in PUBLIC + STAFF + ENGINEER + ADMIN + TOKEN_OR_ENGINEER + FILES}
                | {_rule_of(app, p, "POST") for p in POST_PUBLIC + POST_STAFF + POST_ENGINEER})
-    # signed machine-to-machine calls: the helpdesk (tests/test_webhooks.py), git pushes (tests/test_service.py)
-    endpoints = {r.endpoint for r in app.url_map.iter_rules() if not r.endpoint.startswith(("webhooks.", "githook."))}
+    # signed machine-to-machine calls: the helpdesk (tests/test_webhooks.py), git pushes (tests/test_service.py);
+    # the way in and out through an OpenID Connect provider, public by nature (tests/test_signin_oidc.py)
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()
+                 if not r.endpoint.startswith(("webhooks.", "githook.", "auth.oidc_"))}
     assert endpoints - covered == set()
 
 

@@ -9,8 +9,10 @@ from tests.web_support import app, client, csrf_token, post, signed_in, web_sett
 
 pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 
-SAMPLE_ARGS = {"slug": "printer-offline", "article_id": "KB-0001", "flag_id": "1", "ticket_id": "T-100", "cid": "1"}
-EXEMPT = ("webhooks.", "githook.")   # signed machine-to-machine calls, not cookie sessions
+SAMPLE_ARGS = {"slug": "printer-offline", "article_id": "KB-0001", "flag_id": "1", "ticket_id": "T-100", "cid": "1",
+               "image_id": "1", "language": "zh"}
+# signed machine-to-machine calls, not cookie sessions (an OpenID Connect provider's logout tokens too)
+EXEMPT = ("webhooks.", "githook.", "auth.oidc_backchannel_logout")
 
 
 def post_routes(app):

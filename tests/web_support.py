@@ -44,6 +44,16 @@ def build_settings(tmp_path, files: dict[str, str] | None = None, secret_key: st
     return s
 
 
+def make_app(base: Settings, env: dict):
+    """The real app on ``base``'s KB and database with the KB_* settings in ``env`` added."""
+    from web import create_app
+    s = Settings.load(env=env, home=base.home, articles=base.articles, semantic=False, encoders=(),
+                      secret_key="test-secret-key", database_url=base.database_url)
+    app = create_app(s)
+    app.config["TESTING"] = True
+    return app
+
+
 @pytest.fixture
 def web_settings(tmp_path, database_url) -> Settings:
     s = build_settings(tmp_path, database_url=database_url)

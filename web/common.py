@@ -18,7 +18,7 @@ from kb.core.config import Settings
 from kb.core.errors import NotFound
 from kb.search.searcher import Searcher
 from kb.core.store import connect
-from kb.accounts import proxy, signin
+from kb.accounts import oidc_sessions, proxy, signin
 from kb.accounts.users import User, account_row, get_user
 from web import telemetry
 
@@ -75,8 +75,9 @@ def start_session(user: User, method: str) -> None:
 def load_user() -> None:
     """before_request: the session's user, re-read from the database on every request so a
     disabled account or a changed password ends its sessions at once; a directory account is
-    re-checked in the directory (kb.accounts.signin.recheck); the trusted proxy's user header
-    signs its user in (kb.accounts.proxy)."""
+    re-checked in the directory (kb.accounts.signin.recheck), one an OpenID Connect provider
+    signed in must still be open (kb.accounts.oidc_sessions: its lifetime, back-channel
+    logout); the trusted proxy's user header signs its user in (kb.accounts.proxy)."""
     g.user = None
     g.token = None
     s = settings()
@@ -86,9 +87,11 @@ def load_user() -> None:
     if not name:
         return
     row = account_row(db(), name)
+    client = request.remote_addr or "-"
     if (row is None or row.get("disabled") or session.get("k") != session_key(row["password_hash"])
             or session.get("m") == "proxy"                  # only while the proxy vouches for it
-            or not signin.recheck(db(), s, row, client=request.remote_addr or "-")):
+            or session.get("m") == "oidc" and not oidc_sessions.alive(db(), s, session.get("o"), name, client)
+            or not signin.recheck(db(), s, row, client=client)):
         session.clear()
         return
     g.user = get_user(db(), name)

@@ -364,4 +364,23 @@ ZH: dict[str, str] = {
     "Failed": "失败",
     "No sign-ins to show": "没有可显示的登录记录",
     "Sign-ins and failed attempts appear here as they happen.": "登录和失败的尝试发生后会显示在这里。",
+    # sign-in with OpenID Connect providers
+    "Sign in with your company account": "使用公司账号登录",
+    "Sign in with {name}": "使用 {name} 登录",
+    "or with a user name and password": "或使用用户名和密码",
+    "Identity provider (OIDC)": "身份提供方 (OIDC)",
+    "The identity provider for “{label}” cannot be reached: signing in with it may fail until it is back. Local accounts still can.":
+        "无法连接“{label}”的身份提供方：在其恢复前可能无法通过它登录。本地账号仍可登录。",
+    "This sign-in could not be completed: it was started in another window, took too long or was already used. Please start again.":
+        "此次登录无法完成：它是在另一个窗口中发起的、耗时过长或已被使用过。请重新登录。",
+    "The identity provider's answer could not be verified, so you were not signed in. Try again; if it keeps happening, tell an administrator.":
+        "无法验证身份提供方的应答，因此未能登录。请重试；如果问题持续出现，请告知管理员。",
+    "Your account has no role in kb. Ask an administrator to add you to one of kb's groups.":
+        "你的账号在 kb 中没有角色。请让管理员把你加入 kb 的某个组。",
+    "Your account cannot sign in to kb. Ask an administrator.": "你的账号无法登录 kb。请联系管理员。",
+    "The identity provider did not sign you in.": "身份提供方未让你登录。",
+    "The identity provider cannot be reached, so you cannot sign in with it right now. Try again in a few minutes; local accounts still sign in.":
+        "无法连接身份提供方，暂时无法通过它登录。请几分钟后再试；本地账号仍可登录。",
+    "The identity provider {name} cannot be reached: {reason}": "无法连接身份提供方 {name}：{reason}",
+    "The identity provider {name} answers.": "身份提供方 {name} 连接正常。",
 }

@@ -1,5 +1,5 @@
 """The sign-in log for admins (table ``signins``): every sign-in and every failed or refused
-attempt — who, when, how (``local``, ``ldap`` or ``proxy``), from which address and, when it
+attempt — who, when, how (``local``, ``ldap``, ``proxy`` or ``oidc``), from which address and, when it
 failed, why — read by `kb users log` and the admin page /agent/signins. Rows are kept for a
 year. Plain SELECT / INSERT / DELETE only, so another SQL database can run the same queries.
 """
@@ -11,7 +11,7 @@ from kb.core.db import Database
 
 from kb.core.errors import FieldError
 
-METHODS = ("local", "ldap", "proxy")
+METHODS = ("local", "ldap", "proxy", "oidc")
 KEEP = dt.timedelta(days=365)
 FIELDS = ("id", "username", "method", "client", "ok", "reason", "created_at")
 

@@ -1,9 +1,10 @@
-"""Accounts that live outside kb — in the company directory (source ``ldap``) or behind the
-trusted sign-in proxy (source ``proxy``) — mirrored in table ``users`` so that roles, sessions,
-the sign-in log and every page treat them like local accounts.
+"""Accounts that live outside kb — in the company directory (source ``ldap``), behind the
+trusted sign-in proxy (source ``proxy``) or at an OpenID Connect provider (source ``oidc``) —
+mirrored in table ``users`` so that roles, sessions, the sign-in log and every page treat them
+like local accounts.
 
 The mirror is written at each sign-in and each directory re-check: role, display name, the
-directory entry (``external_id``), when it was last confirmed (``synced_at``). Its password hash
+directory entry or the provider's issuer and subject (``external_id``), when it was last confirmed (``synced_at``). Its password hash
 is a random marker that no password matches; the marker is replaced whenever the account is
 refused, and since a session is bound to the hash (web.common), every open session ends.
 A local account's name is never taken over by a directory or proxy account, and an account an
@@ -21,7 +22,7 @@ from kb.accounts.users import ROLES, USERNAME_RE, User, account_row, get_user
 from kb.core.errors import FieldError
 from kb.core.store import transaction
 
-SOURCES = ("local", "ldap", "proxy")
+SOURCES = ("local", "ldap", "proxy", "oidc")
 
 
 def _now() -> str:

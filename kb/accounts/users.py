@@ -2,8 +2,9 @@
 hashes, roles, sign-in with throttling (table ``login_attempts``), and the throwaway demo
 accounts created when the demo data set is loaded.
 
-Each account has a ``source``: ``local`` (a password kept here), ``ldap`` or ``proxy`` (mirrored
-from the company directory or the sign-in proxy by kb.accounts.external; no password here).
+Each account has a ``source``: ``local`` (a password kept here), ``ldap``, ``proxy`` or ``oidc``
+(mirrored from the company directory, the sign-in proxy or an OpenID Connect provider by
+kb.accounts.external; no password here).
 
 Roles: ``agent`` (console, tickets, article pages), ``engineer`` (also the flag queue) and
 ``admin`` (everything). Customers never sign in; they are the anonymous ``customer`` role.
@@ -150,7 +151,7 @@ def set_disabled(db: Database, username: str, disabled: bool = True) -> User:
 def password_is_local(user: User, field: str = "username") -> None:
     """FieldError unless ``user``'s password is kept in kb (not in the directory or a proxy)."""
     if user.source != "local":
-        where = "the company directory" if user.source == "ldap" else "the sign-in proxy"
+        where = {"ldap": "the company directory", "oidc": "the identity provider"}.get(user.source, "the sign-in proxy")
         raise FieldError(field, f"{user.username!r} signs in through {where}: its password is set there, not in kb")
 
 

@@ -6,16 +6,15 @@ Every setting is documented in README.md ("Settings"); a test keeps the two in s
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from kb.core.errors import ConfigError
-from kb.core import filetypes
+from kb.core import filetypes, signin_config
+from kb.core.setting_values import boolean as _bool, duration as _duration
 
 # name -> (environment variable, help text). The README table is checked against this.
 ENV_DOC: dict[str, tuple[str, str]] = {
@@ -61,31 +60,29 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "auth_roles": ("KB_AUTH_ROLES", "agent=<group>;engineer=<group>;admin=<group> for the groups header."),
     "file_types": ("KB_FILE_TYPES", "Extensions of the files articles may show or offer, served from git (comma-separated)."),
     "file_max_mb": ("KB_FILE_MAX_MB", "Largest file an article may show or offer, and an uploaded screenshot, in MB."),
+    # Staff sign-in with OpenID Connect providers (kb.core.oidc_config; per provider KB_OIDC_<NAME>_*).
+    "oidc_providers": ("KB_OIDC_PROVIDERS", "Names of several OpenID Connect providers (entra,partner); unset: one, from KB_OIDC_ISSUER."),
+    "oidc_issuer": ("KB_OIDC_ISSUER", "The provider's issuer URL; its discovery document is <issuer>/.well-known/openid-configuration."),
+    "oidc_client_id": ("KB_OIDC_CLIENT_ID", "kb's client id at the provider."),
+    "oidc_client_secret": ("KB_OIDC_CLIENT_SECRET", "kb's client secret at the provider."),
+    "oidc_scopes": ("KB_OIDC_SCOPES", "Scopes asked for (openid profile email)."),
+    "oidc_label": ("KB_OIDC_LABEL", "Text of the sign-in button (default: Sign in with your company account)."),
+    "oidc_username_claim": ("KB_OIDC_USERNAME_CLAIM", "Claim with the kb user name (preferred_username)."),
+    "oidc_roles_claim": ("KB_OIDC_ROLES_CLAIM", "Claim with the groups or roles (groups; a dotted name reads a nested claim)."),
+    "oidc_roles": ("KB_OIDC_ROLES", "agent=<group>;engineer=<group>;admin=<group> for the groups claim."),
+    "oidc_session_max": ("KB_OIDC_SESSION_MAX", "Longest a session started with a provider lasts, from its sign-in (12h)."),
+    "oidc_clock_skew": ("KB_OIDC_CLOCK_SKEW", "How far the provider's clock may be off when tokens are checked (60s)."),
+    "oidc_timeout": ("KB_OIDC_TIMEOUT", "Longest wait for the provider to answer (5s)."),
+    "oidc_ca_file": ("KB_OIDC_CA_FILE", "PEM file of the CA that signed the provider's certificate (default: the system's)."),
+    "oidc_base_url": ("KB_OIDC_BASE_URL", "Address people open kb at (https://kb.example), for the redirect URL; unset: from the request."),
     "build_procs": ("KB_BUILD_PROCS", "Processes a full keyword build of the articles uses (default: the machine's cores; 1 on a machine that also serves and must keep a core free)."),
 }
-
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _duration(value: str, name: str) -> float:
-    """``30s``, ``90m``, ``4h``, ``1d`` or a plain number of seconds."""
-    v = value.strip().lower()
-    unit = _DURATION_UNITS.get(v[-1:], None) if v else None
-    try:
-        seconds = float(v[:-1] if unit else v) * (unit or 1)
-    except ValueError:
-        raise ConfigError(f"{name}: expected a duration such as 30s, 90m, 4h or 1d, got {value!r}") from None
-    if seconds <= 0:
-        raise ConfigError(f"{name}: must be more than zero, got {value!r}")
-    return seconds
-
 
 KNOWN_ENCODERS = ("minilm", "use3")
 
 
 def _database_url(value: str, name: str) -> str | None:
     """``postgresql://user[:password]@host[:port]/database``; empty means SQLite in KB_HOME."""
-    from urllib.parse import urlsplit
     value = value.strip()
     if not value:
         return None
@@ -106,15 +103,6 @@ def cores() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:          # not on Linux
         return os.cpu_count() or 1
-
-
-def _bool(value: str, name: str) -> bool:
-    v = value.strip().lower()
-    if v in ("1", "true", "yes", "on"):
-        return True
-    if v in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{name}: expected 1/0/true/false, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -165,6 +153,12 @@ class Settings:
     # Files articles reference (images, attachments) and uploaded screenshots (kb.documents).
     file_types: tuple[str, ...] = filetypes.DEFAULT_TYPES
     file_max_mb: float = 10.0
+    oidc_providers: tuple = ()           # kb.core.oidc_config.OidcProvider records
+    oidc_session_max: float = 12 * 3600.0
+    oidc_clock_skew: float = 60.0
+    oidc_timeout: float = 5.0
+    oidc_ca_file: Path | None = None
+    oidc_base_url: str | None = None
     # Index builds.
     build_procs: int = field(default_factory=cores)
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
@@ -176,7 +170,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for name, (var, _) in ENV_DOC.items():
-            if var not in env:
+            if var not in env or name.startswith("oidc_"):
                 continue
             raw = env[var]
             if name in ("home", "articles"):
@@ -192,7 +186,7 @@ class Settings:
             elif name in ("file_types", "file_max_mb"):
                 values[name] = filetypes.setting(name, raw, var)
             elif name.startswith(("ldap_", "auth_")):
-                values[name] = _signin_value(name, raw, var)
+                values[name] = signin_config.value(name, raw, var)
             elif name in ("semantic", "secure_cookies"):
                 values[name] = _bool(raw, var)
             elif name.startswith("first_response_"):
@@ -212,6 +206,8 @@ class Settings:
                     raise ConfigError(f"{var}: expected a whole number, got {raw!r}") from None
             else:
                 values[name] = raw
+        from kb.core import oidc_config
+        values.update(oidc_config.load(env))
         for k, v in overrides.items():
             if v is None:
                 continue
@@ -227,11 +223,15 @@ class Settings:
         unknown = [e for e in s.encoders if e not in ("minilm", "use3")]
         if unknown:
             raise ConfigError(f"KB_ENCODERS: unknown encoder {unknown[0]!r} (choose from minilm, use3, none)")
-        _check_signin(s)
+        signin_config.check(s)
         return s
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def oidc_provider(self, name: str):
+        """The configured OpenID Connect provider called ``name``, or None."""
+        return next((p for p in self.oidc_providers if p.name == name), None)
 
     def first_response_targets(self) -> dict[str, float]:
         """Channel → first-response target in seconds."""
@@ -248,153 +248,3 @@ class Settings:
     @property
     def index_root(self) -> Path:
         return self.home / "index"
-
-
-# --- staff sign-in: the directory and the trusted proxy -----------------------------------------
-
-STAFF_ROLES = ("agent", "engineer", "admin")
-_HEADER_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-_VAR = {name: var for name, (var, _) in ENV_DOC.items()}
-
-
-def _dn(value: str, var: str) -> str:
-    from ldap3.core.exceptions import LDAPInvalidDnError
-    from ldap3.utils.dn import parse_dn
-    try:
-        parse_dn(value)
-    except LDAPInvalidDnError:
-        raise ConfigError(f"{var}: {value!r} is not a distinguished name such as ou=people,dc=example,dc=org") from None
-    return value
-
-
-def _ldap_url(raw: str, var: str) -> str:
-    url = raw.strip()
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if (parts.scheme.lower() not in ("ldap", "ldaps") or not parts.hostname or port == -1 or parts.username
-            or parts.path not in ("", "/") or parts.query or parts.fragment):
-        raise ConfigError(f"{var}: expected ldap://host[:port] or ldaps://host[:port], got {raw!r}")
-    return url
-
-
-def _role_map(raw: str, var: str, check=None) -> tuple[tuple[str, str], ...]:
-    """``agent=GROUP;engineer=GROUP;admin=GROUP`` (a role may appear more than once)."""
-    out = []
-    for part in re.split(r"(?<!\\);", raw):
-        part = part.strip()
-        if not part:
-            continue
-        role, eq, group = part.partition("=")
-        role, group = role.strip().lower(), group.strip()
-        if not eq or not group:
-            raise ConfigError(f"{var}: expected role=group entries separated by ';', got {part!r}")
-        if role not in STAFF_ROLES:
-            raise ConfigError(f"{var}: unknown role {role!r} in {part!r} (roles: {', '.join(STAFF_ROLES)})")
-        out.append((role, check(group, var) if check else group))
-    if not out:
-        raise ConfigError(f"{var}: no role=group entries")
-    return tuple(out)
-
-
-def _networks(raw: str, var: str) -> tuple[str, ...]:
-    out = []
-    for item in re.split(r"[\s,]+", raw.strip()):
-        if not item:
-            continue
-        try:
-            out.append(str(ipaddress.ip_network(item, strict=False)))
-        except ValueError:
-            raise ConfigError(f"{var}: {item!r} is not an IP address or network such as 10.0.0.5 or 10.1.0.0/24") from None
-    if not out:
-        raise ConfigError(f"{var}: no address given")
-    return tuple(out)
-
-
-def _signin_value(name: str, raw: str, var: str) -> Any:
-    if name == "ldap_starttls":
-        return _bool(raw, var)
-    if name in ("ldap_timeout", "ldap_recheck"):
-        if name == "ldap_recheck" and raw.strip() in ("0", "0s"):
-            return 0.0
-        try:
-            return _duration(raw, var)
-        except ConfigError:
-            if name == "ldap_recheck":
-                raise ConfigError(f"{var}: expected 0 (every request) or a duration such as 60s or 5m, got {raw!r}") from None
-            raise
-    if name == "ldap_url":
-        return _ldap_url(raw, var)
-    if name == "ldap_ca_file":
-        path = Path(raw.strip())
-        if not path.is_file():
-            raise ConfigError(f"{var}: no such file {raw!r}")
-        return path
-    if name == "ldap_roles":
-        return _role_map(raw, var, _dn)
-    if name == "auth_roles":
-        return _role_map(raw, var)
-    if name == "auth_proxies":
-        return _networks(raw, var)
-    value = raw.strip()
-    if not value:
-        raise ConfigError(f"{var}: empty (unset it instead)")
-    if name in ("auth_header", "auth_groups_header") and not _HEADER_RE.match(value):
-        raise ConfigError(f"{var}: {value!r} is not a header name such as X-Forwarded-User")
-    if name in ("ldap_user_dn", "ldap_user_filter") and "{username}" not in value:
-        raise ConfigError(f"{var}: must contain {{username}}, got {value!r}")
-    if name == "ldap_user_filter" and not _balanced(value):
-        raise ConfigError(f"{var}: {value!r} is not an LDAP filter such as (uid={{username}})")
-    if name in ("ldap_bind_dn", "ldap_user_base"):
-        _dn(value, var)
-    return value
-
-
-def _balanced(f: str) -> bool:
-    depth = 0
-    for i, c in enumerate(f):
-        depth += {"(": 1, ")": -1}.get(c, 0) if i == 0 or f[i - 1] != "\\" else 0
-        if depth < 0 or (depth == 0 and i < len(f) - 1):
-            return False
-    return f.startswith("(") and depth == 0
-
-
-def _check_signin(s: "Settings") -> None:
-    """Settings that only make sense together: one line naming the variable that is missing."""
-    v = _VAR
-    ldap_set = [n for n in ("ldap_starttls", "ldap_ca_file", "ldap_user_dn", "ldap_bind_dn", "ldap_bind_password",
-                            "ldap_user_base", "ldap_roles") if getattr(s, n)]
-    if not s.ldap_url and ldap_set:
-        raise ConfigError(f"{v[ldap_set[0]]}: is set but KB_LDAP_URL is not")
-    if s.ldap_url:
-        if not s.ldap_roles:
-            raise ConfigError("KB_LDAP_ROLES: required with KB_LDAP_URL (agent=<group DN>;engineer=...;admin=...)")
-        if not (s.ldap_user_dn or s.ldap_user_base):
-            raise ConfigError("KB_LDAP_URL: also set KB_LDAP_USER_DN (bind template) or KB_LDAP_USER_BASE (search then bind)")
-        if s.ldap_starttls and s.ldap_url.lower().startswith("ldaps:"):
-            raise ConfigError("KB_LDAP_STARTTLS: ldaps:// is encrypted already; use ldap:// with StartTLS, or ldaps:// alone")
-        if bool(s.ldap_bind_dn) != bool(s.ldap_bind_password):
-            raise ConfigError("KB_LDAP_BIND_PASSWORD: required with KB_LDAP_BIND_DN" if s.ldap_bind_dn
-                              else "KB_LDAP_BIND_DN: required with KB_LDAP_BIND_PASSWORD")
-        if s.ldap_user_dn and not s.ldap_user_base and not _is_dn(s.ldap_user_dn.replace("{username}", "x")):
-            raise ConfigError(f"KB_LDAP_USER_BASE: required when KB_LDAP_USER_DN is not a DN ({s.ldap_user_dn!r}): "
-                              "the account's entry is searched there")
-    proxy_set = [n for n in ("auth_groups_header", "auth_proxies", "auth_roles") if getattr(s, n)]
-    if not s.auth_header and proxy_set:
-        raise ConfigError(f"{v[proxy_set[0]]}: is set but KB_AUTH_HEADER is not")
-    if s.auth_header:
-        if not s.auth_proxies:
-            raise ConfigError("KB_AUTH_PROXIES: required with KB_AUTH_HEADER (the sign-in proxy's addresses)")
-        if bool(s.auth_groups_header) != bool(s.auth_roles):
-            raise ConfigError("KB_AUTH_ROLES: required with KB_AUTH_GROUPS_HEADER" if s.auth_groups_header
-                              else "KB_AUTH_GROUPS_HEADER: required with KB_AUTH_ROLES")
-
-
-def _is_dn(value: str) -> bool:
-    try:
-        _dn(value, "")
-    except ConfigError:
-        return False
-    return "=" in value

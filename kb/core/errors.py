@@ -90,3 +90,19 @@ class LoginThrottled(AuthError):
     def __init__(self, retry_after: int):
         self.retry_after = retry_after
         super().__init__(f"too many failed sign-ins: try again in {max(1, retry_after // 60)} minute(s)")
+
+
+class OidcRefused(AuthError):
+    """An OpenID Connect sign-in or back-channel logout was refused. ``kind`` names what was
+    wrong (``bad state``, ``bad signature``, ``expired token``, ``wrong audience``, ``no group`` …)
+    and ``detail`` the particulars; the sign-in log keeps both, the person sees the kind's message."""
+
+    def __init__(self, kind: str, detail: str):
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"{kind}: {detail}")
+
+
+class ProviderUnavailable(KbError):
+    """An OpenID Connect provider cannot be reached, or its discovery document or keys are not
+    usable: sign-in with it waits until it is back; local and directory accounts still sign in."""

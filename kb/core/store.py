@@ -109,8 +109,27 @@ def _m6_contribution_images(db: Database) -> None:
     db.ddl("CREATE INDEX IF NOT EXISTS idx_contribution_images_contribution_id ON contribution_images (contribution_id)")
 
 
+def _m7_oidc(db: Database) -> None:
+    """OpenID Connect sign-in: authorization requests on their way (one use each, whichever node
+    the browser comes back to), the sessions a provider started (ended by its back-channel
+    logout on every node) and the logout tokens already used. Idempotent."""
+    for sql in (
+        "CREATE TABLE IF NOT EXISTS oidc_pending (state TEXT PRIMARY KEY, provider TEXT NOT NULL, "
+        "nonce TEXT NOT NULL, code_verifier TEXT NOT NULL, redirect_uri TEXT NOT NULL, next_url TEXT, "
+        "created_at TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS oidc_sessions (key TEXT PRIMARY KEY, provider TEXT NOT NULL, issuer TEXT NOT NULL, "
+        "subject TEXT NOT NULL, sid TEXT, username TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, "
+        "ended_at TEXT, end_reason TEXT)",
+        "CREATE INDEX IF NOT EXISTS idx_oidc_sessions_issuer_subject ON oidc_sessions (issuer, subject)",
+        "CREATE INDEX IF NOT EXISTS idx_oidc_sessions_issuer_sid ON oidc_sessions (issuer, sid)",
+        "CREATE INDEX IF NOT EXISTS idx_oidc_sessions_expires_at ON oidc_sessions (expires_at)",
+        "CREATE TABLE IF NOT EXISTS oidc_logouts (jti TEXT PRIMARY KEY, issuer TEXT NOT NULL, received_at TEXT NOT NULL)",
+    ):
+        db.ddl(sql)
+
+
 MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users, _m5_signin_sources,
-                               _m6_contribution_images]
+                               _m6_contribution_images, _m7_oidc]
 
 _lock = threading.Lock()
 _migrated: set[str] = set()           # databases this process has already brought up to date

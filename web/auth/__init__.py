@@ -1,5 +1,6 @@
-"""Blueprint ``auth``: staff sign-in and sign-out and the UI language switch (login.py), and
-the admins' sign-in log (signins.py).
+"""Blueprint ``auth``: staff sign-in and sign-out and the UI language switch (login.py), sign-in
+with OpenID Connect providers and their back-channel logout (oidc.py), and the admins' sign-in
+log (signins.py).
 
 Sign-in (kb.accounts.signin) checks a local account's password (scrypt) or the company directory,
 throttles repeated failures per user name and per client address, starts a fresh session (no
@@ -10,4 +11,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from web.auth import login, signins  # noqa: E402,F401  (registers the views)
+from web.auth import login, oidc, signins  # noqa: E402,F401  (registers the views)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from kb.accounts import audit, directory_status
+from kb.accounts import audit, directory_status, oidc_status
 from web import common
 from web.auth import bp
 
@@ -18,4 +18,5 @@ def signins():
     rows = audit.entries(common.db(), user=user or None, failed=failed, method=method, limit=300)
     return render_template("agent/signins.html", rows=rows, user=user, method=method or "", failed=failed,
                            methods=audit.METHODS, directory=directory_status.state(common.settings()),
+                           providers=oidc_status.state(common.settings()),
                            nav="signins")
