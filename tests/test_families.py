@@ -86,3 +86,36 @@ def test_a_translation_is_behind_when_its_source_s_content_changed_after_it(tmp_
     assert behind(r, "printer.md", "printer-zh.md") is not None
     edit("printer-zh.md", "配置错误。", "打印机端口仍指向旧的 IP 地址。", "Update the translation")
     assert behind(r, "printer.md", "printer-zh.md") is None
+
+
+def test_kb_check_against_a_ref_warns_when_a_source_changes_without_its_translation(tmp_path):
+    from tests.conftest import commit_all, git
+    repo = make_repo(tmp_path / "articles", {"printer.md": article("KB-0001", "Printer offline"),
+                                             "printer-zh.md": translation("KB-0002", "打印机脱机", "KB-0001"),
+                                             "vpn.md": article("KB-0003", "VPN error")})
+    git(repo, "tag", "base")
+
+    def warnings():
+        found: list = []
+        check_folder(repo, strict=True, against="base", warnings=found)
+        return [str(w).replace(str(repo) + "/", "") for w in found]
+
+    src = repo / "printer.md"
+    src.write_text(src.read_text().replace("A stale setting.", "An old printer port."))
+    assert warnings() == ["printer.md:13: warning: the content changed but its zh translation (printer-zh.md) did "
+                          "not: update it too, or say 'Translation-Impact: none' in the commit message if it needs "
+                          "no change"]                                        # uncommitted: no trailer can say so
+    commit_all(repo, "Fix the cause\n\nTranslation-Impact: none")
+    assert warnings() == []
+    src.write_text(src.read_text().replace("review_by: 2027-03-01", "review_by: 2028-03-01"))
+    commit_all(repo, "Review date")                                          # front matter only, since base: same
+    assert warnings() == []
+    src.write_text(src.read_text().replace("Restart the device.", "Restart the printer."))
+    commit_all(repo, "Restart the printer")
+    assert len(warnings()) == 1
+    zh = repo / "printer-zh.md"
+    zh.write_text(zh.read_text().replace("重新启动。", "重新启动打印机。"))
+    commit_all(repo, "Translation too")
+    assert warnings() == []
+    (repo / "vpn.md").write_text((repo / "vpn.md").read_text().replace("A stale setting.", "x"))
+    assert warnings() == []                                                  # no translation to fall behind

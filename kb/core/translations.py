@@ -87,6 +87,17 @@ def _changed(blobs: _Blobs, repo: ArticleRepo, commit: str, path: str) -> bool:
     return content(blobs.read(f"{commit}:{p}")) != content(blobs.read(f"{commit}^:{p}"))
 
 
+def content_changes(repo: ArticleRepo, path: str, since: str) -> list[tuple[str, str]]:
+    """(commit, date) of the commits since ``since`` that changed ``path``'s content and did not
+    say ``Translation-Impact: none``, newest first."""
+    blobs = _Blobs(repo)
+    try:
+        return [(c, when) for c, when, impact in _history(repo, path, since=since)
+                if impact != "none" and _changed(blobs, repo, c, path)]
+    finally:
+        blobs.close()
+
+
 def behind(repo: ArticleRepo, source: str, translation: str) -> Behind | None:
     """Whether the translation at path ``translation`` is behind the source at path ``source``."""
     if not repo.is_git or repo.head() is None:
@@ -94,12 +105,11 @@ def behind(repo: ArticleRepo, source: str, translation: str) -> Behind | None:
     blobs = _Blobs(repo)
     try:
         last = next((c for c, _, _ in _history(repo, translation) if _changed(blobs, repo, c, translation)), None)
-        if last is None:
-            return None                       # the translation was never committed
-        changes = [(c, when) for c, when, impact in _history(repo, source, since=last)
-                   if impact != "none" and _changed(blobs, repo, c, source)]
     finally:
         blobs.close()
+    if last is None:
+        return None                           # the translation was never committed
+    changes = content_changes(repo, source, last)
     if not changes:
         return None
     first, when = changes[-1]

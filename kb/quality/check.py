@@ -58,11 +58,12 @@ def duplicate_problems(root: Path, articles: dict[str, Article], scope: set[str]
 
 
 def check_folder(root: Path, strict: bool = False, against: str | None = None, similarity=None,
-                 file_types: tuple[str, ...] = DEFAULT_TYPES, file_max_bytes: int = 10 << 20
-                 ) -> tuple[list[ArticleError], int]:
+                 file_types: tuple[str, ...] = DEFAULT_TYPES, file_max_bytes: int = 10 << 20,
+                 warnings: list[ArticleError] | None = None) -> tuple[list[ArticleError], int]:
     """Problems of every article under ``root``, and of the images and files they reference.
     With ``strict``, files nothing references too; with ``strict`` and ``against`` and a
-    kb.quality.dupes.Similarity, added or changed articles are also checked for near-duplicates."""
+    kb.quality.dupes.Similarity, added or changed articles are also checked for near-duplicates,
+    and ``warnings`` gets each source whose content changed while its translations did not."""
     repo = ArticleRepo(root)
     files = repo.files()
     known = set(files)
@@ -98,6 +99,8 @@ def check_folder(root: Path, strict: bool = False, against: str | None = None, s
             problems.extend(strict_problems(articles[rel], raws[rel], known, str(Path(root) / rel)))
         if against and similarity is not None:
             problems.extend(duplicate_problems(root, articles, scope, similarity))
+        if against and warnings is not None:
+            warnings.extend(translation_warnings(repo, against, articles, scope))
     problems.sort(key=lambda e: (e.path, e.line))
     return problems, len(files)
 
@@ -109,6 +112,34 @@ def family_problems(root: Path, articles: dict[str, Article], raws: dict[str, by
         fm = raws[path].decode("utf-8", "replace").split("\n---", 1)[0].split("\n")[1:]
         return _key_line(fm, key)
     return families.problems([families.member(a) for a in articles.values()], lambda p: str(Path(root) / p), line)
+
+
+def translation_warnings(repo: ArticleRepo, ref: str, articles: dict[str, Article], scope: set[str]
+                         ) -> list[ArticleError]:
+    """A source whose content changed since ``ref`` while a translation of it did not: the
+    translation will be behind once this merges (unless every change says Translation-Impact: none)."""
+    from kb.core.translations import TRAILER, content, content_changes
+    out = []
+    for rel in sorted(scope & set(articles)):
+        src = articles[rel]
+        translations = [t for t, a in articles.items() if a.translation_of == src.id]
+        if not translations:
+            continue
+        try:
+            committed = git(repo.toplevel, "show", f"HEAD:{repo.repo_path(rel)}")
+            git(repo.toplevel, "show", f"{ref}:{repo.repo_path(rel)}")
+        except RepoError:
+            continue                                  # a new source: nothing to be behind yet
+        if not content_changes(repo, rel, ref) and content(committed) == content(repo.read(rel)):
+            continue                                  # no change, or each said Translation-Impact: none
+        for t in translations:
+            if t in scope:
+                continue
+            out.append(ArticleError(str(repo.root / rel), src.body_line,
+                                    f"warning: the content changed but its {articles[t].language} translation "
+                                    f"({t}) did not: update it too, or say '{TRAILER}: none' in the commit message "
+                                    "if it needs no change"))
+    return out
 
 
 def customer_data_problems(raw: bytes, shown: str) -> list[ArticleError]:
