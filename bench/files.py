@@ -9,7 +9,7 @@ loopback, in one run on one server:
    loop, as new visitors (200 with the bytes) and revalidating (304), beside the page itself.
 
 The KB is the starter knowledge base plus the two pages, in a git repository of its own; the
-screenshots are real PNGs (UI-like, 25–60 KB each) made with Pillow. Keyword search only: no
+screenshots are real PNGs (UI-like, about 20 KB each) made with Pillow. Keyword search only: no
 model is involved in serving pages or files.
 
 Usage: .venv/bin/python bench/files.py [--views 200] [--clients 8] [--seconds 10] [--write]
