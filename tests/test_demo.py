@@ -109,7 +109,7 @@ def test_stale_and_report_show_the_planted_signals(starter):
     s, _ = starter
     env = {"KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0", **db_env(s)}
     r = CliRunner().invoke(main, ["stale", "--json"], env=env)
-    reasons = {x["article_id"]: {c["code"] for c in x["reasons"]} for x in json.loads(r.output)}
+    reasons = {x["article_id"]: {c["code"] for c in x["reasons"]} for x in json.loads(r.output)["articles"]}
     assert "flagged" in reasons["KB-0040"] and "review_overdue" in reasons["KB-0040"]
     assert "negative_feedback" in reasons["KB-0010"]
 

@@ -24,7 +24,7 @@ from kb.core import store
 from kb.core.config import Settings
 from kb.core.errors import DatabaseError, FieldError, IndexMissing, KbError, NotFound
 from kb.search.searcher import Searcher
-from kb.tickets.boost import TicketBoost
+from kb.tickets.boost import searcher as boosted_searcher
 from web import caching, common, i18n, telemetry
 
 # Content Security Policy: no inline scripts or styles, nothing from other origins.
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops)
     if searcher is None:
-        searcher = Searcher(settings, boosts=TicketBoost(settings))
+        searcher = boosted_searcher(settings)
     app.extensions["kb_searcher"] = searcher
     # One connection held for the app's life: the database exists, is in WAL mode and migrated
     # before the first request (requests never race to create it), and a request closing its

@@ -98,6 +98,7 @@ ZH: dict[str, str] = {
     "Copy resolution": "复制解决方法",
     "Copy": "复制",
     "Results": "搜索结果",
+    "All language versions together.": "各语言版本合计。",
     'Other languages': '其他语言',
     'The original of this article was updated on {date}; this translation may not show every change yet.': '本文的原文已于 {date} 更新，此译文可能尚未包含全部更改。',
     'Read the original ({language})': '阅读原文（{language}）',

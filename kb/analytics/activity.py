@@ -61,20 +61,36 @@ def add_feedback_comment(db: Database, feedback_id: int, comment: str | None) ->
     db["feedback"].update(feedback_id, {"comment": _comment(comment)})
 
 
-def feedback_totals(db: Database, article_id: str) -> dict:
-    """{"helpful", "not_helpful", "total", "ratio" (None without votes), "comments": latest 20}."""
-    yes, no = db.execute(
-        "SELECT COALESCE(SUM(CASE WHEN helpful = 1 THEN 1 ELSE 0 END), 0), "
-        "COALESCE(SUM(CASE WHEN helpful = 0 THEN 1 ELSE 0 END), 0) FROM feedback WHERE article_id = ?",
-        [article_id]).fetchone()
-    comments = [dict(zip(("helpful", "comment", "audience", "created_at"), r)) for r in db.execute(
-        "SELECT helpful, comment, audience, created_at FROM feedback WHERE article_id = ? "
-        "AND comment IS NOT NULL AND comment != '' ORDER BY created_at DESC, id DESC LIMIT 20", [article_id])]
+def _among(ids: str | list[str]) -> tuple[str, list[str]]:
+    """``article_id IN (…)`` for one article or the versions of one (a family counts as one)."""
+    ids = [ids] if isinstance(ids, str) else list(ids)
+    return f"article_id IN ({', '.join('?' * len(ids))})", ids
+
+
+def feedback_totals(db: Database, article_ids: str | list[str], languages: dict[str, str] | None = None) -> dict:
+    """{"helpful", "not_helpful", "total", "ratio" (None without votes), "comments": latest 20,
+    "by_language": {language: {"helpful", "total"}}} of an article, or of all versions of one
+    (``languages``: each version's language, for the split)."""
+    where, ids = _among(article_ids)
+    rows = db.execute(f"SELECT article_id, COALESCE(SUM(CASE WHEN helpful = 1 THEN 1 ELSE 0 END), 0), COUNT(*) "
+                      f"FROM feedback WHERE {where} GROUP BY article_id", ids).fetchall()
+    by_language: dict[str, dict[str, int]] = {}
+    for aid, h, n in rows:
+        lang = (languages or {}).get(aid, "")
+        split = by_language.setdefault(lang, {"helpful": 0, "total": 0})
+        split["helpful"] += int(h)
+        split["total"] += int(n)
+    yes = sum(int(r[1]) for r in rows)
+    total = sum(int(r[2]) for r in rows)
+    comments = [dict(zip(("helpful", "comment", "audience", "created_at", "article_id"), r)) for r in db.execute(
+        f"SELECT helpful, comment, audience, created_at, article_id FROM feedback WHERE {where} "
+        "AND comment IS NOT NULL AND comment != '' ORDER BY created_at DESC, id DESC LIMIT 20", ids)]
     for c in comments:
         c["helpful"] = bool(c["helpful"])
-    total = yes + no
-    return {"helpful": yes, "not_helpful": no, "total": total,
-            "ratio": (yes / total) if total else None, "comments": comments}
+        c["language"] = (languages or {}).get(c["article_id"])
+    return {"helpful": yes, "not_helpful": total - yes, "total": total,
+            "ratio": (yes / total) if total else None, "comments": comments,
+            "by_language": by_language if languages and len(by_language) > 1 else {}}
 
 
 def most_helpful(db: Database, candidates, limit: int = 6,
@@ -92,16 +108,19 @@ def most_helpful(db: Database, candidates, limit: int = 6,
 
 # --- views and searches ------------------------------------------------------------------
 
-def record_view(db: Database, article_id: str, role: str) -> None:
-    db["views"].insert({"article_id": _article_id(article_id), "role": role, "created_at": _now()})
+def record_view(db: Database, article_id: str, role: str, language: str | None = None) -> None:
+    """A page view, with the reader's UI language (what tells which translations are missed)."""
+    db["views"].insert({"article_id": _article_id(article_id), "role": role, "created_at": _now(),
+                        "language": language})
 
 
-def view_count(db: Database, article_id: str, days: int | None = None) -> int:
+def view_count(db: Database, article_ids: str | list[str], days: int | None = None) -> int:
+    """Views of an article, or of all versions of one."""
+    where, ids = _among(article_ids)
     if days is None:
-        return db.execute("SELECT COUNT(*) FROM views WHERE article_id = ?", [article_id]).fetchone()[0]
+        return db.execute(f"SELECT COUNT(*) FROM views WHERE {where}", ids).fetchone()[0]
     since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat(timespec="seconds")
-    return db.execute("SELECT COUNT(*) FROM views WHERE article_id = ? AND created_at >= ?",
-                           [article_id, since]).fetchone()[0]
+    return db.execute(f"SELECT COUNT(*) FROM views WHERE {where} AND created_at >= ?", [*ids, since]).fetchone()[0]
 
 
 def log_search(db: Database, query: str, role: str, results: int, latency_ms: float,
@@ -142,9 +161,11 @@ def flag_article(db: Database, article_id: str, reason: str, comment: str | None
                                "resolved_at": None}, returning="id")
 
 
-def flags_for_article(db: Database, article_id: str, open_only: bool = False) -> list[dict]:
-    where = "article_id = ?" + (" AND resolved_at IS NULL" if open_only else "")
-    return list(db["flags"].rows_where(where, [article_id], order_by="created_at DESC, id DESC"))
+def flags_for_article(db: Database, article_ids: str | list[str], open_only: bool = False) -> list[dict]:
+    """Flags on an article, or on any version of one."""
+    where, ids = _among(article_ids)
+    where += " AND resolved_at IS NULL" if open_only else ""
+    return list(db["flags"].rows_where(where, ids, order_by="created_at DESC, id DESC"))
 
 
 def open_flags(db: Database, limit: int = 200) -> list[dict]:

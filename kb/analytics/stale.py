@@ -14,7 +14,9 @@ An article is listed with one reason for each signal that fires, as of a day ``t
   votes came in and fewer than 40 % said helpful;
 - ``flagged``: people raised flags on it that nobody has resolved yet;
 - ``improvement_pending``: agents submitted improvements to it (kb/contrib/capture.py) that are not
-  merged or rejected yet.
+  merged or rejected yet;
+- ``translation_behind``: it is a translation whose source's content changed after it (from git,
+  kb/analytics/translations.py), with the days it is behind.
 
 Archived articles are never listed.
 """
@@ -110,7 +112,8 @@ def _improvement_signals(db: Database) -> dict[str, list[dict]]:
             for a, cs in pending_for_article(db).items()}
 
 
-def stale_articles(db: Database, articles: list[dict] | None, today: dt.datetime | None = None) -> list[dict]:
+def stale_articles(db: Database, articles: list[dict] | None, today: dt.datetime | None = None,
+                   families=None) -> list[dict]:
     """Articles with at least one reason to review them, most reasons first.
 
     ``articles`` are the indexed articles (``id``, ``title``, ``status``, ``review_by``…), e.g.
@@ -126,8 +129,12 @@ def stale_articles(db: Database, articles: list[dict] | None, today: dt.datetime
             if a.get("status") != "archived" and review_by and str(review_by) < today.date().isoformat():
                 reasons[a["id"]].append({"code": "review_overdue", "detail": f"review_by {review_by} has passed",
                                          "review_by": str(review_by)})
-    for signals in (_ticket_signals(db, today), _feedback_signals(db, today), _flag_signals(db),
-                    _improvement_signals(db)):
+    signals_of = [_ticket_signals(db, today), _feedback_signals(db, today), _flag_signals(db),
+                  _improvement_signals(db)]
+    if families is not None and known is not None:
+        from kb.analytics.translations import behind_reasons
+        signals_of.append(behind_reasons(families, known, today))
+    for signals in signals_of:
         for article, rs in signals.items():
             if known is not None and (article not in known or known[article].get("status") == "archived"):
                 continue

@@ -39,9 +39,8 @@ def print_rows(rows: list, as_json: bool, empty: str, line) -> None:
 
 def searcher(settings: Settings):
     """A Searcher with the ticket-evidence boost, as the web app has."""
-    from kb.search.searcher import Searcher
-    from kb.tickets.boost import TicketBoost
-    return Searcher(settings, boosts=TicketBoost(settings))
+    from kb.tickets.boost import searcher as boosted
+    return boosted(settings)
 
 
 def articles(settings: Settings) -> list[dict] | None:
@@ -52,6 +51,12 @@ def articles(settings: Settings) -> list[dict] | None:
         return Searcher(settings.replace(semantic=False, encoders=())).all_articles("admin")
     except IndexMissing:
         return None
+
+
+def families(settings: Settings):
+    """The live generation's article families (kb.search.families.Families)."""
+    from kb.search.searcher import Searcher
+    return Searcher(settings.replace(semantic=False, encoders=())).families()
 
 
 def progress_bar(label: str):

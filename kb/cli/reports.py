@@ -36,12 +36,16 @@ def report(ctx, month, fmt, out):
 @click.pass_context
 def stale(ctx, as_json):
     """Articles to review, each with its reasons (review date passed, reopened or slower
-    tickets, negative feedback, open flags)."""
+    tickets, negative feedback, open flags, a translation behind its source), and the missing
+    translations readers ask for most."""
     from kb.analytics.stale import stale_articles
+    from kb.analytics.translations import priorities
     articles = common.articles(ctx.obj)
-    rows = stale_articles(common.db(ctx), articles)
+    families = common.families(ctx.obj) if articles is not None else None
+    rows = stale_articles(common.db(ctx), articles, families=families)
+    wanted = priorities(common.db(ctx), families, {a["id"]: a for a in articles}) if families is not None else []
     if as_json:
-        common.echo_json(rows)
+        common.echo_json({"articles": rows, "translation_priorities": wanted})
         return
     if articles is None:
         click.echo("(no index yet: review dates are not checked; run `kb index`)", err=True)
@@ -51,3 +55,8 @@ def stale(ctx, as_json):
         click.echo(f"{r['article_id']}  {r['title'] or ''}")
         for x in r["reasons"]:
             click.echo(f"    {x['code']}: {x['detail']}")
+    if wanted:
+        click.echo("\nmissing translations readers ask for (last 90 days):")
+        for w in wanted:
+            click.echo(f"  {w['article_id']} → {w['missing']}: {w['searches']} search(es), {w['views']} view(s)  "
+                       f"{w['title'] or ''}")

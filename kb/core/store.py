@@ -128,8 +128,15 @@ def _m7_oidc(db: Database) -> None:
         db.ddl(sql)
 
 
+def _m8_view_language(db: Database) -> None:
+    """The reader's UI language on each page view: which articles readers of a language open
+    that have no version in it (translation priorities)."""
+    if "language" not in db.columns("views"):
+        db.ddl("ALTER TABLE views ADD COLUMN language TEXT")
+
+
 MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users, _m5_signin_sources,
-                               _m6_contribution_images, _m7_oidc]
+                               _m6_contribution_images, _m7_oidc, _m8_view_language]
 
 _lock = threading.Lock()
 _migrated: set[str] = set()           # databases this process has already brought up to date

@@ -53,7 +53,7 @@ def evaluate_tickets(settings: Settings, modes: list[str], cutoff: str | None = 
     from kb.core import store
     from kb.search.searcher import Searcher
     from kb.tickets.model import parse_time
-    from kb.tickets.boost import TicketBoost
+    from kb.tickets.boost import TicketBoost, searcher as boosted_searcher
     if not settings.database_url and not settings.db_path.exists():
         raise ConfigError(f"--tickets: no database in {settings.home} (import tickets first)")
     db = store.connect(settings, read_only=True)
@@ -68,7 +68,7 @@ def evaluate_tickets(settings: Settings, modes: list[str], cutoff: str | None = 
         when = dt.datetime.strptime(cut, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
         plain = Searcher(settings)
         boost = TicketBoost(settings, now=when, until=when, db=db)
-        boosted = Searcher(settings, pool=plain.pool, boosts=boost)
+        boosted = boosted_searcher(settings, pool=plain.pool, boosts=boost)
         out: dict = {"cutoff": cut, "learned_from": learned, "evaluated": len(labels.qrels),
                      "boosted_articles": len(boost.table()), "modes": {}}
         for m in modes:

@@ -12,6 +12,9 @@ where ``confidence`` = min(1, top evidence / 5): with only a ticket or two of hi
 article is lifted much. A knowledge base without tickets gets no multipliers at all, so its
 ranking is exactly the unboosted one.
 
+An article in several languages is one article here too: the tickets its versions resolved add
+up, and every version gets the family's multiplier (``family_of``, given by ``searcher``).
+
 The table is computed once and reused for a minute per process. A new link made in this
 process makes the next query recompute it (the agent who linked sees the effect at once). A
 new row in ``links`` from another process (looked for at most once a second) or the minute
@@ -74,6 +77,18 @@ def evidence(db, *, now: dt.datetime, days: int, until: dt.datetime | None = Non
     return out
 
 
+def by_family(weights: dict[str, float], family_of: dict[str, str], members: dict[str, list[str]]
+              ) -> dict[str, float]:
+    """Evidence of each family (the sum of its versions'), given to every version of it."""
+    if not family_of:
+        return weights
+    summed: dict[str, float] = {}
+    for article_id, w in weights.items():
+        key = family_of.get(article_id, article_id)
+        summed[key] = summed.get(key, 0.0) + w
+    return {m: w for key, w in summed.items() for m in members.get(key, [key])}
+
+
 def multipliers(weights: dict[str, float], strength: float) -> dict[str, float]:
     """Evidence → ranking multipliers (see the module docstring)."""
     if strength <= 0 or not weights:
@@ -98,6 +113,7 @@ class TicketBoost:
         self.until = until
         self._lock = threading.Lock()
         self._db = db                   # given: used as is (e.g. read-only); else opened on first use
+        self.families = None            # () → kb.search.families.Families, to count versions as one
         self._owns_db = db is None
         self._table: dict[str, float] | None = None
         self._at = 0.0                  # when the table was computed (monotonic)
@@ -145,9 +161,14 @@ class TicketBoost:
     def _compute(self, db) -> dict[str, float]:
         seen = (_generation, db.execute("SELECT max(id) FROM links").fetchone()[0])
         now = self.fixed_now or dt.datetime.now(dt.timezone.utc)
-        self._table = multipliers(evidence(db, now=now, days=self.days, until=self.until), self.strength)
+        self._table = multipliers(self._evidence(db, now), self.strength)
         self._at, self._seen, self._checked = time.monotonic(), seen, time.monotonic()
         return self._table
+
+    def _evidence(self, db, now: dt.datetime) -> dict[str, float]:
+        weights = evidence(db, now=now, days=self.days, until=self.until)
+        fam = self.families() if self.families is not None else None
+        return by_family(weights, fam.key, fam.groups) if fam is not None else weights
 
     def _refresh(self) -> None:
         """Recompute on a connection of its own; queries keep the old table until it is done."""
@@ -156,8 +177,7 @@ class TicketBoost:
             db = store.connect(self.settings)
             try:
                 seen = (_generation, db.execute("SELECT max(id) FROM links").fetchone()[0])
-                table = multipliers(evidence(db, now=dt.datetime.now(dt.timezone.utc), days=self.days,
-                                             until=self.until), self.strength)
+                table = multipliers(self._evidence(db, dt.datetime.now(dt.timezone.utc)), self.strength)
             finally:
                 db.close()
             with self._lock:
@@ -196,4 +216,13 @@ class TicketBoost:
                 self._db = None
 
 
-__all__ = ["TicketBoost", "evidence", "multipliers", "invalidate", "fmt_time"]
+def searcher(settings: Settings, **kwargs):
+    """A Searcher with the ticket-evidence boost, its versions of one article counted as one."""
+    from kb.search.searcher import Searcher
+    boost = kwargs.pop("boosts", None) or TicketBoost(settings)
+    s = Searcher(settings, boosts=boost, **kwargs)
+    boost.families = s.families
+    return s
+
+
+__all__ = ["TicketBoost", "evidence", "multipliers", "invalidate", "fmt_time", "searcher", "by_family"]

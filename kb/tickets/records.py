@@ -191,13 +191,15 @@ def links_for_ticket(db: Database, ticket_id: str) -> list[dict]:
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def links_for_article(db: Database, article_id: str, limit: int = 200) -> list[dict]:
-    """Tickets linked to an article, most recently resolved (or created) first."""
+def links_for_article(db: Database, article_ids: str | list[str], limit: int = 200) -> list[dict]:
+    """Tickets linked to an article (or to any version of one), most recently resolved (or
+    created) first."""
+    ids = [article_ids] if isinstance(article_ids, str) else list(article_ids)
     cur = db.execute(
         "SELECT l.id, l.ticket_id, l.article_id, l.kind, l.created_by, l.created_at, t.subject, t.status, "
         "t.resolved_at, t.created_at AS ticket_created_at, t.channel, t.priority, t.product, t.reopened "
-        "FROM links l JOIN tickets t ON t.id = l.ticket_id WHERE l.article_id = ? "
-        "ORDER BY coalesce(t.resolved_at, t.created_at) DESC, l.id DESC LIMIT ?", [str(article_id), limit])
+        f"FROM links l JOIN tickets t ON t.id = l.ticket_id WHERE l.article_id IN ({', '.join('?' * len(ids))}) "
+        "ORDER BY coalesce(t.resolved_at, t.created_at) DESC, l.id DESC LIMIT ?", [*map(str, ids), limit])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 

@@ -32,12 +32,14 @@ def article(slug: str):
     role = common.role()
     doc = common.article_or_404(slug)
     db = common.db()
-    activity.record_view(db, doc["id"], role)
+    activity.record_view(db, doc["id"], role, i18n.locale())
     common.record_click_from_request(doc["id"])
     rendered, changed = articles.rendered(doc, role)
-    flags = activity.flags_for_article(db, doc["id"])
+    family = common.searcher().families().members(doc["id"])      # the versions count as one article
+    languages = {v["id"]: v["language"] for v in articles.versions(doc, role)}
+    flags = activity.flags_for_article(db, family)
     open_flags = [f for f in flags if not f.get("resolved_at")]
-    links = tickets.links_for_article(db, doc["id"], limit=50)
+    links = tickets.links_for_article(db, family, limit=50)
     link_counts = Counter(l["kind"] for l in links)
     res_html, res_text = articles.resolution(doc, role)
     try:
@@ -47,9 +49,10 @@ def article(slug: str):
         portal_url = None
     return render_template(
         "agent/article.html", nav="search", doc=doc, meta=doc.get("meta", {}), body=rendered, changed=changed,
-        history=_history(doc), links=links, link_counts=link_counts, feedback=activity.feedback_totals(db, doc["id"]),
+        history=_history(doc), links=links, link_counts=link_counts,
+        feedback=activity.feedback_totals(db, family, languages if len(family) > 1 else None), languages=languages,
         flags=flags, open_flags=open_flags, stale=articles.stale_reasons(doc, db, open_flags),
-        views_30d=activity.view_count(db, doc["id"], days=30), res_text=res_text, has_resolution=bool(res_html),
+        views_30d=activity.view_count(db, family, days=30), res_text=res_text, has_resolution=bool(res_html),
         portal_url=portal_url, current_ticket=session.get("ticket"), **_translation(doc, role))
 
 

@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from kb.core import store
 from kb.core.errors import BadQuery, IndexMissing, KbError, NotFound, TicketError
 from kb.core.generation import IndexStore
-from kb.tickets.boost import TicketBoost
+from kb.tickets.boost import searcher as boosted_searcher
 from kb.tickets.records import get_ticket, link_article, links_for_ticket, save_ticket
 from kb.tickets.suggest import articles_for_ticket
 from kb.accounts.tokens import verify_token
@@ -137,14 +137,12 @@ def add_link(ticket_id: str):
 
 def _searcher():
     """The app's Searcher when it carries the ticket boost, else one that does (same models)."""
-    from kb.search.searcher import Searcher
     base = current_app.extensions.get("kb_searcher")
     if base is not None and base.boosts is not None:
         return base
     s = current_app.extensions.get("kb_webhooks_searcher")
     if s is None:
-        s = Searcher(_settings(), pool=base.pool if base is not None else None,
-                     boosts=TicketBoost(_settings()))
+        s = boosted_searcher(_settings(), pool=base.pool if base is not None else None)
         current_app.extensions["kb_webhooks_searcher"] = s
     return s
 

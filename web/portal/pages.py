@@ -72,7 +72,7 @@ def article(slug: str):
     doc = doc_or_404(slug)
     if slug != doc["slug"]:          # reached by id: one canonical address per article
         return redirect(url_for("portal.article", slug=doc["slug"]), 301)
-    activity.record_view(common.db(), doc["id"], ROLE)
+    activity.record_view(common.db(), doc["id"], ROLE, i18n.locale())
     common.record_click_from_request(doc["id"])
     body, _changed = articles.rendered(doc, ROLE)
     return render_template("portal/article.html", doc=doc, body=body,
