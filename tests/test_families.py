@@ -5,11 +5,7 @@ from __future__ import annotations
 from kb.core import families
 from kb.quality.check import check_folder
 from tests.conftest import ROOT, article, make_repo
-
-
-def translation(id, title, source, *, language="zh", visibility="public"):
-    return article(id, title, language=language, visibility=visibility).replace(
-        f"language: {language}\n", f"language: {language}\ntranslation_of: {source}\n", 1)
+from tests.translations_support import translation
 
 
 def test_kb_check_names_every_broken_translation_link(tmp_path):

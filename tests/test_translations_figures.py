@@ -11,15 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from indexer.build import build
-from kb.accounts.users import add_user
 from kb.analytics import activity
 from kb.cli import main
-from kb.core.config import Settings
 from kb.core.store import connect
 from kb.tickets.boost import TicketBoost, by_family, searcher as boosted
 from kb.tickets.records import link_article, upsert_ticket
-from tests.conftest import article, commit_all, make_repo
-from tests.test_translations_web import translation
+from tests.conftest import commit_all
+from tests.translations_support import bilingual
 from tests.web_support import signed_in
 
 pytestmark = pytest.mark.both_backends
@@ -27,16 +25,8 @@ pytestmark = pytest.mark.both_backends
 
 @pytest.fixture
 def kb(tmp_path, database_url):
-    repo = make_repo(tmp_path / "articles", {
-        "printer.md": article("KB-0001", "Printer offline after the router change"),
-        "printer-zh.md": translation("KB-0002", "更换路由器后打印机脱机", "KB-0001"),
-        "vpn.md": article("KB-0003", "VPN error 809", product="vpn"),
-    })
-    s = Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=(),
-                      secret_key="test", database_url=database_url)
-    assert build(s).ok
+    s = bilingual(tmp_path, database_url)
     db = connect(s)
-    add_user(db, "alice", "alice-password-1", "agent", "Alice Agent")
     now = dt.datetime.now(dt.timezone.utc)
     for n, (aid, subject) in enumerate([("KB-0001", "Printer offline"), ("KB-0002", "打印机脱机"),
                                         ("KB-0002", "打印机又脱机"), ("KB-0003", "VPN 809")]):

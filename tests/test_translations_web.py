@@ -10,35 +10,19 @@ import re
 import pytest
 
 from indexer.build import build
-from kb.accounts.users import add_user
 from kb.contrib import capture as contrib
-from kb.core.config import Settings
 from kb.core.store import connect
-from tests.conftest import article, commit_all, git, make_repo
+from tests.conftest import commit_all, git
+from tests.translations_support import bilingual
 from tests.web_support import post, signed_in
 
 pytestmark = pytest.mark.both_backends
 
 
-def translation(id, title, source, **kw):
-    return article(id, title, language="zh", **kw).replace("language: zh\n", f"language: zh\ntranslation_of: {source}\n", 1)
-
-
 @pytest.fixture
 def site(tmp_path, database_url):
-    repo = make_repo(tmp_path / "articles", {
-        "printer.md": article("KB-0001", "Printer offline after the router change"),
-        "printer-zh.md": translation("KB-0002", "更换路由器后打印机脱机", "KB-0001"),
-        "vpn.md": article("KB-0003", "VPN error 809", product="vpn"),
-    })
-    s = Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=(),
-                      secret_key="test", database_url=database_url)
-    assert build(s).ok
-    db = connect(s)
-    add_user(db, "alice", "alice-password-1", "agent", "Alice Agent")
-    add_user(db, "bob", "bob-password-22", "engineer", "Bob Engineer")
-    db.close()
     from web import create_app
+    s = bilingual(tmp_path, database_url)
     app = create_app(s)
     app.config["TESTING"] = True
     return s, app
