@@ -98,6 +98,8 @@ ZH: dict[str, str] = {
     "Copy resolution": "复制解决方法",
     "Copy": "复制",
     "Results": "搜索结果",
+    "This reads like a translation of {id}, “{title}” ({p}% alike across languages).": "这篇内容看起来是 {id}“{title}”的译文（跨语言相似度 {p}%）。",
+    "Make this a translation of that article (translation_of) instead of a new one": "将其作为该文章的译文（translation_of），而不是新文章",
     "All language versions together.": "各语言版本合计。",
     'Other languages': '其他语言',
     'The original of this article was updated on {date}; this translation may not show every change yet.': '本文的原文已于 {date} 更新，此译文可能尚未包含全部更改。',

@@ -106,6 +106,7 @@ def compose(fields: dict) -> str:
         fm[key] = str(fields.get(key) or "").strip()
     fm["tags"] = _tags(fields.get("tags"))
     fm["language"] = lang
+    fm["translation_of"] = str(fields.get("translation_of") or "").strip()
     fm["visibility"] = str(fields.get("visibility") or "").strip()
     fm["status"] = "review"
     fm["owners"] = _tags(fields.get("owners"))

@@ -17,7 +17,7 @@ from web.contrib import bp, support
 from web.common import login_required
 
 FIELDS = ("title", "summary", "product", "tags", "language", "visibility", "review_by", "slug", "id",
-          "symptoms", "environment", "cause", "resolution")
+          "symptoms", "environment", "cause", "resolution", "translation_of")
 SCRUBBED = ("title", "symptoms", "environment", "resolution")
 
 

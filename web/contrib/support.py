@@ -8,7 +8,7 @@ import difflib
 from flask import current_app
 
 from kb.core.articles import parse_article
-from kb.quality.dupes import Similarity, article_text
+from kb.quality.dupes import TRANSLATION_THRESHOLD, Similarity, article_text
 from kb.core.errors import ArticleError, BadQuery, IndexMissing, NotFound
 from kb.search.searcher import SearchQuery
 from web import common
@@ -64,7 +64,39 @@ def similar(title: str, text: str, language: str, exclude: str | None = None) ->
     out["results"] = [{"id": d["id"], "slug": d["slug"], "title": d["title"], "status": d.get("status"),
                        "similarity": round(float(s), 3), "above": bool(s >= out["threshold"])}
                       for d, s in ranked]
+    out["translation_of"] = translation_candidate(sim, draft, query, lang, role, exclude)
     return out
+
+
+def translation_candidate(sim: Similarity, draft: str, query: str, lang: str, role: str,
+                          exclude: str | None = None) -> dict | None:
+    """An article in the other language so alike the draft (the multilingual encoder on both)
+    that the draft is most likely its translation, and which has no version in ``lang`` yet."""
+    other = "zh" if lang == "en" else "en"
+    try:
+        res = common.searcher().search(SearchQuery(text=query, limit=8, role=role, lang=other, detail=False))
+    except (BadQuery, IndexMissing):
+        return None
+    fam = common.searcher().families()
+    docs = []
+    for h in res.results:
+        source = fam.source(h.id)
+        if h.id == exclude or any(common.searcher().get(m, role="admin").get("language") == lang
+                                  for m in fam.members(source)):
+            continue
+        try:
+            docs.append(common.searcher().get(source, role=role))
+        except NotFound:
+            continue
+    scores = sim.across([draft], [_doc_text(d) for d in docs]) if docs else None
+    if scores is None:
+        return None
+    best = max(zip(docs, scores[0]), key=lambda ds: float(ds[1]))
+    if float(best[1]) < TRANSLATION_THRESHOLD:
+        return None
+    d = best[0]
+    return {"id": d["id"], "slug": d["slug"], "title": d["title"], "language": d.get("language"),
+            "similarity": round(float(best[1]), 3)}
 
 
 def preview(markdown: str, path: str, files=None) -> tuple[str, str | None]:

@@ -61,6 +61,14 @@
         });
         if (!body.results.length) { var li = document.createElement('li'); li.className = 'muted'; li.textContent = noneLabel; list.appendChild(li); }
         if (above || confirmBox.classList.contains('is-needed')) confirmBox.hidden = false; else confirmBox.hidden = true;
+        var offer = capture.querySelector('[data-translation-offer]'), box = offer.querySelector('[data-translation-box]');
+        var t = body.translation_of;
+        if (t) {
+          offer.querySelector('[data-translation-text]').textContent = offer.getAttribute('data-template')
+            .replace('{id}', t.id).replace('{title}', t.title).replace('{p}', Math.round(t.similarity * 100));
+          if (box.value !== t.id) { box.value = t.id; box.checked = false; }
+          offer.hidden = false;
+        } else if (!box.checked) { offer.hidden = true; }
       }, function () { /* the panel keeps its last answer */ });
     }, 400);
 
