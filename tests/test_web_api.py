@@ -87,7 +87,7 @@ def test_suggestions_complete_the_last_word(client):
     body = client.get("/api/v1/suggest?q=prin").get_json()
     assert body["query"] == "prin"
     assert "KB-0001" in [s["id"] for s in body["suggestions"]]
-    assert set(body["suggestions"][0]) == {"id", "slug", "title", "product", "language", "url"}
+    assert set(body["suggestions"][0]) == {"id", "slug", "title", "product", "language", "url", "versions"}
     assert [s["id"] for s in client.get("/api/v1/suggest?q=重置").get_json()["suggestions"]] == ["KB-0003"]
     assert client.get("/api/v1/suggest?q=zzzzqqq").get_json()["suggestions"] == []
 

@@ -137,6 +137,14 @@ def role() -> str:
     return "customer"
 
 
+def reader_language() -> str | None:
+    """The language the reader chose for the UI (the switcher's cookie), if they chose one: an
+    article in several languages is shown to them in it."""
+    from web.i18n import COOKIE, LANGUAGES
+    chosen = request.cookies.get(COOKIE)
+    return chosen if chosen in LANGUAGES else None
+
+
 def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True

@@ -38,6 +38,8 @@ def search(ctx, query, as_json, limit, role, lang, product, tags, status, mode, 
         flags = "" if (h.visibility, h.status) == ("public", "published") else f" [{h.visibility}, {h.status}]"
         click.echo(f"{i:2}. {h.id}  {h.title}{flags}")
         click.echo(f"    {h.product or '-'} · {h.language} · {h.slug}   score {h.score:.4f}")
+        if h.versions:
+            click.echo("    also in " + ", ".join(f"{v['language']} ({v['id']}, {v['slug']})" for v in h.versions))
         if h.snippet:
             click.echo(f"    {h.snippet[:200]}")
         if explain:

@@ -138,7 +138,8 @@ def run_queries(searcher, labels: Labels, mode: str) -> dict[str, list[tuple[str
     for qid, text in labels.queries.items():
         if qid not in labels.qrels or not text.strip():
             continue
-        res = searcher.search(SearchQuery(text=text, limit=DEPTH, role="admin", mode=mode, detail=False))
+        res = searcher.search(SearchQuery(text=text, limit=DEPTH, role="admin", mode=mode, detail=False,
+                                          families=False))        # labels name versions, not families
         run[qid] = [(h.id, h.score) for h in res.results]
     return run
 

@@ -34,6 +34,7 @@ class Hit:
     resolution: str
     updated: str | None
     explanation: dict = field(default_factory=dict)
+    versions: list[dict] = field(default_factory=list)   # the article's other languages: id, slug, language, title
 
 
 def build_hit(snap: Snapshot, f: Fused, rankings: list[Ranking], ranks: dict, kw_terms: set[str],

@@ -18,7 +18,7 @@ from kb.search.families import Families
 from kb.search.files import Files
 from kb.core.encoders import EncoderPool
 from kb.core.errors import BadQuery, IndexMissing, NotFound
-from kb.search.fusion import FusionConfig, Ranking, fuse
+from kb.search.fusion import FusionConfig, Fused, Ranking, fuse
 from kb.core.generation import IndexStore
 from kb.search.keyword import CANDIDATES, KeywordRanker
 from kb.search.snapshot import Snapshot
@@ -46,6 +46,10 @@ class SearchQuery:
     # keyword side gets completions of the last word, the encoders only finished words); ""
     # runs no vector side for this query, which is not a degraded search
     semantic_text: str | None = None
+    # the reader's language (the UI's on the portal and console): an article in several
+    # languages is one result, shown in this language, else the query's, else its source's
+    reader_lang: str | None = None
+    families: bool = True           # one result per article family (False: every version alone)
 
     def validate(self) -> "SearchQuery":
         if not isinstance(self.text, str) or not self.text.strip():
@@ -58,6 +62,8 @@ class SearchQuery:
             raise BadQuery("role", f"{self.role!r} is not one of {', '.join(ROLES)}")
         if self.lang not in (None, "en", "zh"):
             raise BadQuery("lang", f"{self.lang!r} is not one of en, zh")
+        if self.reader_lang not in (None, "en", "zh"):
+            self.reader_lang = None
         if self.mode not in MODES:
             raise BadQuery("mode", f"{self.mode!r} is not one of {', '.join(MODES)}")
         if self.status not in (None, "draft", "review", "published", "archived"):
@@ -171,15 +177,61 @@ class Searcher:
                                weights={language: {r.name: 1.0 for r in rankings}})
         boosts = self.boosts([d for r in rankings for d in r.scores]) if self.boosts else None
         clock.lap("boost_ms")
-        fused = fuse(rankings, language, cfg, boosts)[: q.limit]
+        fused = fuse(rankings, language, cfg, boosts)
         clock.lap("fuse_ms")
+        fused, versions = self._one_per_family(snap, fused, q, language, mask)
+        fused = fused[: q.limit]
+        clock.lap("families_ms")
         ranks = {r.name: r.ranks() for r in rankings}
         hits = [build_hit(snap, f, rankings, ranks, kw_terms, boosts, q.detail) for f in fused]
+        for h in hits:
+            h.versions = versions.get(h.id, [])
         if len(hits) >= 3:
             suggestion = None
         clock.lap("snippets_ms")
         return SearchResult(q.text, hits, clock.total(), q.mode, language, degraded, reason, suggestion,
                             clock.ms)
+
+    def _one_per_family(self, snap: Snapshot, fused: list[Fused], q: SearchQuery, language: str, mask: np.ndarray
+                        ) -> tuple[list[Fused], dict[str, list[dict]]]:
+        """The fused list with one entry per article family: the best-scoring version decides
+        the family's place, the reader's language decides which version is shown (a version the
+        filters allow), and the others the reader may open become that hit's ``versions``."""
+        fam = self.families()
+        if not fam.groups or not q.families:
+            return fused, {}
+        readable = snap.allowed(q.role, None, None, (), q.status)
+        out: list[Fused] = []
+        versions: dict[str, list[dict]] = {}
+        seen: set[str] = set()
+        for f in fused:
+            key = fam.family(f.doc)
+            if key in seen:
+                continue
+            seen.add(key)
+            if key not in fam.groups:
+                out.append(f)
+                continue
+            members = [m for m in fam.members(f.doc) if m in snap.pos]
+            shown = f.doc
+            for lang in (q.reader_lang, language, snap.language_of(snap.pos[key]) if key in snap.pos else None):
+                pick = next((m for m in members if mask[snap.pos[m]] and snap.language_of(snap.pos[m]) == lang), None)
+                if lang and pick:
+                    shown = pick
+                    break
+            if shown != f.doc:
+                f = Fused(shown, f.score, dict(f.parts))
+            others = [m for m in members if m != shown and readable[snap.pos[m]]]
+            if others:
+                versions[shown] = [self._version(snap, m) for m in others]
+            out.append(f)
+        return out, versions
+
+    @staticmethod
+    def _version(snap: Snapshot, article_id: str) -> dict:
+        doc = snap.searcher().document(id=article_id) or {}
+        return {"id": article_id, "slug": doc.get("slug", ""), "language": doc.get("language", ""),
+                "title": doc.get("title", "")}
 
     def get(self, key: str, role: str = "customer") -> dict:
         """One article's stored fields by id or slug, if ``role`` may see it."""

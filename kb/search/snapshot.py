@@ -134,6 +134,10 @@ class Snapshot:
                     got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored)
         return got
 
+    def language_of(self, article: int) -> str:
+        """The language of the article at position ``article``."""
+        return self.language[article]
+
     def best_rows(self, sims: np.ndarray) -> np.ndarray:
         """Per article, the best value of ``sims`` (one per chunk row); -inf without rows."""
         best = np.full(len(self.ids), -np.inf, dtype=np.float32)

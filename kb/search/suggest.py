@@ -75,12 +75,12 @@ def is_word(searcher: Searcher, word: str) -> bool:
 
 
 def suggest(searcher: Searcher, text: str, *, role: str, limit: int = 6, lang: str | None = None,
-            product: str | None = None) -> list[Hit]:
+            product: str | None = None, reader_lang: str | None = None) -> list[Hit]:
     """Articles for a query still being typed, as ``role`` may see them."""
     text = " ".join((text or "").split())[:200]
     if not text:
         return []
     query = expand(searcher, text)
     res = searcher.search(SearchQuery(text=query, limit=limit, role=role, lang=lang, product=product,
-                                      mode="keyword", detail=False))
+                                      mode="keyword", detail=False, reader_lang=reader_lang))
     return res.results

@@ -43,7 +43,8 @@ def run_search(q: str, f: dict, typing: bool = False):
     text, semantic = typed(common.searcher(), q) if typing else (q, None)
     res = common.search(SearchQuery(
         text=text, limit=RESULTS, role=common.role(), lang=f["lang"], product=f["product"],
-        tags=(f["tag"],) if f["tag"] else (), status=f["status"], mode="hybrid", semantic_text=semantic), "console")
+        tags=(f["tag"],) if f["tag"] else (), status=f["status"], mode="hybrid", semantic_text=semantic,
+        reader_lang=i18n.locale()), "console")
     res.query = q
     return res, common.log_search(q, len(res.results), res.took_ms)
 

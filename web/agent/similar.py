@@ -39,18 +39,33 @@ def panel_context(ticket_id: str | None = None, text: str | None = None) -> dict
     except BadQuery:
         return ctx
     rows = []
+    fam = common.searcher().families()
     for s in found:
         d = s.to_dict()
         d["linked"] = []
+        seen: set[str] = set()
         for aid in s.articles:
-            try:
-                doc = common.searcher().get(aid, role=role)
-                d["linked"].append({"id": aid, "slug": doc["slug"], "title": doc["title"]})
-            except (NotFound, IndexMissing):
-                d["linked"].append({"id": aid, "slug": None, "title": aid})
+            if fam.family(aid) in seen:            # the versions of one article link once
+                continue
+            seen.add(fam.family(aid))
+            d["linked"].append(_linked(aid, role))
         rows.append(d)
     ctx["similar"] = rows
     return ctx
+
+
+def _linked(article_id: str, role: str) -> dict:
+    """A linked article as this reader sees it: the version in their UI language when there is one."""
+    from web import i18n
+    try:
+        versions = common.searcher().versions(article_id, role=role)
+    except IndexMissing:
+        versions = []
+    doc = next((v for v in versions if v.get("language") == i18n.locale()), None) or \
+        next((v for v in versions if v["id"] == article_id), None) or (versions[0] if versions else None)
+    if doc is None:
+        return {"id": article_id, "slug": None, "title": article_id}
+    return {"id": doc["id"], "slug": doc["slug"], "title": doc["title"]}
 
 
 def _with_message(ctx: dict) -> dict:

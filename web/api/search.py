@@ -25,11 +25,14 @@ def search():
                     lang=choice_param("lang", ("en", "zh")), product=request.args.get("product") or None,
                     tags=tuple(t for t in request.args.getlist("tag") if t),
                     status=choice_param("status", ("draft", "review", "published", "archived")),
-                    mode=choice_param("mode", ("keyword", "semantic", "hybrid")) or "hybrid")
+                    mode=choice_param("mode", ("keyword", "semantic", "hybrid")) or "hybrid",
+                    reader_lang=common.reader_language())
     res = common.search(q, "api")
     out = res.to_dict(explain=explain and role != "customer")
     for hit in out["results"]:
         hit["url"] = article_url(hit["slug"], role)
+        for v in hit["versions"]:
+            v["url"] = article_url(v["slug"], role)
         hit["resolution"] = articles.markdown_for(hit["resolution"], hit["slug"] + ".md", role)
     return jsonify(out)
 
@@ -42,16 +45,18 @@ def suggestions():
     text, limit = " ".join(text_param("q").split()), int_param("limit", 6, 1, 10)
     lang, product = choice_param("lang", ("en", "zh")), request.args.get("product") or None
     gen = common.searcher().snapshot().generation.name
-    key = (gen, role, text.lower(), limit, lang, product)
+    reader = common.reader_language()
+    key = (gen, role, text.lower(), limit, lang, product, reader)
     found = _SUGGESTED.get(key)
     if found is None or time.monotonic() - found[0] > SUGGEST_TTL:
-        hits = suggest(common.searcher(), text, role=role, limit=limit, lang=lang, product=product)
+        hits = suggest(common.searcher(), text, role=role, limit=limit, lang=lang, product=product, reader_lang=reader)
         telemetry.observe_search("suggest", "keyword", time.perf_counter() - t0, len(hits))
         if len(_SUGGESTED) >= 4096:
             _SUGGESTED.clear()
         found = _SUGGESTED[key] = (time.monotonic(), [
             {"id": h.id, "slug": h.slug, "title": h.title, "product": h.product, "language": h.language,
-             "url": article_url(h.slug, role)} for h in hits])
+             "url": article_url(h.slug, role),
+             "versions": [{**v, "url": article_url(v["slug"], role)} for v in h.versions]} for h in hits])
     return jsonify({"query": request.args["q"], "took_ms": round((time.perf_counter() - t0) * 1000, 3),
                     "suggestions": found[1]})
 

@@ -52,7 +52,8 @@ def search():
         product = None
     result, sid = None, None
     if q:
-        result = common.search(SearchQuery(text=q, limit=20, role=ROLE, product=product), "portal")
+        result = common.search(SearchQuery(text=q, limit=20, role=ROLE, product=product, reader_lang=i18n.locale()),
+                               "portal")
         sid = common.log_search(q, len(result.results), result.took_ms)
     return render_template("portal/search.html", q=q, product=product, result=result, sid=sid)
 
