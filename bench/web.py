@@ -45,10 +45,12 @@ def free_port() -> int:
 
 
 def generate(src: Path, dst: Path, n: int, seed: int = 5) -> None:
-    """``n`` articles made from the starter ones: same structure and vocabulary, shuffled."""
+    """``n`` articles made from the starter ones: same structure and vocabulary, shuffled. A
+    translation stays a translation: of the copy of its source made in the same round."""
     rng = random.Random(seed)
     sources = sorted(src.glob("*.md"))
     texts = [p.read_text("utf-8") for p in sources]
+    position = {m.group(1): k for k, t in enumerate(texts) if (m := re.search(r"^id: (.*)$", t, re.M))}
     products = ["printing", "vpn", "email", "accounts", "network", "laptop", "mobile", "meetings", "crm"]
     dst.mkdir(parents=True)
     for i in range(n):
@@ -61,6 +63,11 @@ def generate(src: Path, dst: Path, n: int, seed: int = 5) -> None:
         fm = re.sub(r"^title: (.*)$", lambda m: "title: " + json.dumps(f"{yaml.safe_load(m.group(1))} #{i}",
                                                                        ensure_ascii=False), fm, flags=re.M)
         fm = re.sub(r"^product: .*$", f"product: {rng.choice(products)}", fm, flags=re.M)
+        source = i - i % len(texts) + position.get(m.group(1).strip(), -len(texts)) \
+            if (m := re.search(r"^translation_of: (.*)$", fm, re.M)) else None
+        if source is not None:
+            fm = re.sub(r"^translation_of: .*$", f"translation_of: GEN-{source:05d}" if 0 <= source < n else "",
+                        fm, flags=re.M)
         (dst / f"gen-{i:05d}.md").write_text(fm + "\n---\n" + "\n\n".join(head + rest), "utf-8")
 
 
