@@ -16,7 +16,7 @@ from kb.core.generation import Generation
 from kb.core.repo import ArticleRepo
 from kb.core.translations import behind
 
-FORMAT = 1
+FORMAT = 2
 
 
 def _read(path: Path) -> dict:
@@ -35,10 +35,10 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
     for rel in articles:
         if rel in parsed:
             m = families.member(parsed[rel])
-            members[rel] = [m.id, m.language, m.visibility, m.status, m.translation_of]
+            members[rel] = [m.id, m.language, m.visibility, m.status, m.translation_of, parsed[rel].title]
         elif rel in old.get("members", {}):
             members[rel] = old["members"][rel]
-    ms = [families.Member(v[0], rel, *v[1:]) for rel, v in members.items()]
+    ms = [families.Member(v[0], rel, *v[1:5]) for rel, v in members.items()]
     groups = {key: [m.id for m in group] for key, group in families.families(ms).items() if len(group) > 1}
     paths = {m.id: m.path for m in ms}
     blobs = gitobjects.entries(repo, "HEAD", sorted({paths[i] for g in groups.values() for i in g})) \
@@ -59,7 +59,10 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
                 outdated[tid] = found
     (gen.path / "family-members.json").write_text(json.dumps({"format": FORMAT, "members": members,
                                                              "pairs": pairs}), "utf-8")
-    table = {"format": FORMAT, "groups": groups, "behind": outdated}
+    titles = {v[0]: v[5] for v in members.values()}
+    versions = {i: [paths[i][:-3], next(m.language for m in ms if m.id == i), titles.get(i, "")]
+                for ids in groups.values() for i in ids}
+    table = {"format": FORMAT, "groups": groups, "behind": outdated, "versions": versions}
     (gen.path / "families.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
     return table
 

@@ -22,6 +22,8 @@ class Families:
         self.groups: dict[str, list[str]] = table.get("groups", {})
         self.key: dict[str, str] = {i: k for k, ids in self.groups.items() for i in ids}
         self._behind = {i: Behind(**b) for i, b in table.get("behind", {}).items()}
+        # every version of a family: id → (slug, language, title), to show without reading the index
+        self._versions: dict[str, list] = table.get("versions", {})
 
     def family(self, article_id: str) -> str:
         """The family key (the source's id) of an article; its own id when it has no translation."""
@@ -33,6 +35,11 @@ class Families:
 
     def source(self, article_id: str) -> str:
         return self.family(article_id)
+
+    def version(self, article_id: str) -> dict:
+        """A version as a search hit lists it: id, slug, language, title."""
+        slug, language, title = self._versions.get(article_id, ["", "", ""])
+        return {"id": article_id, "slug": slug, "language": language, "title": title}
 
     def behind(self, article_id: str) -> Behind | None:
         """How far a translation is behind its source (None: up to date, or not a translation)."""

@@ -205,6 +205,8 @@ class Searcher:
         versions: dict[str, list[dict]] = {}
         seen: set[str] = set()
         for f in fused:
+            if len(out) >= q.limit:
+                break
             key = fam.family(f.doc)
             if key in seen:
                 continue
@@ -223,15 +225,9 @@ class Searcher:
                 f = Fused(shown, f.score, dict(f.parts))
             others = [m for m in members if m != shown and readable[snap.pos[m]]]
             if others:
-                versions[shown] = [self._version(snap, m) for m in others]
+                versions[shown] = [fam.version(m) for m in others]
             out.append(f)
         return out, versions
-
-    @staticmethod
-    def _version(snap: Snapshot, article_id: str) -> dict:
-        doc = snap.searcher().document(id=article_id) or {}
-        return {"id": article_id, "slug": doc.get("slug", ""), "language": doc.get("language", ""),
-                "title": doc.get("title", "")}
 
     def get(self, key: str, role: str = "customer") -> dict:
         """One article's stored fields by id or slug, if ``role`` may see it."""
