@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from kb.core.errors import ConfigError
-from kb.core import filetypes
+from kb.core import filetypes, handoff
 
 # name -> (environment variable, help text). The README table is checked against this.
 ENV_DOC: dict[str, tuple[str, str]] = {
@@ -62,6 +62,7 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "file_types": ("KB_FILE_TYPES", "Extensions of the files articles may show or offer, served from git (comma-separated)."),
     "file_max_mb": ("KB_FILE_MAX_MB", "Largest file an article may show or offer, and an uploaded screenshot, in MB."),
     "build_procs": ("KB_BUILD_PROCS", "Processes a full keyword build of the articles uses (default: the machine's cores; 1 on a machine that also serves and must keep a core free)."),
+    **handoff.ENV_DOC,       # customers' requests to the helpdesk: webhook, SMTP, retries, rate limits
 }
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -167,6 +168,17 @@ class Settings:
     file_max_mb: float = 10.0
     # Index builds.
     build_procs: int = field(default_factory=cores)
+    # Customers' requests handed to the helpdesk (kb.requests; parsed and checked by kb.core.handoff).
+    request_webhook_url: str | None = None
+    request_webhook_secret: str | None = field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
+    smtp_ca_file: Path | None = None
+    support_email: str | None = None
+    mail_from: str | None = None
+    request_timeout: float = handoff.DEFAULTS["request_timeout"]
+    request_retry: float = handoff.DEFAULTS["request_retry"]
+    request_limit_address: str = handoff.DEFAULTS["request_limit_address"]
+    request_limit_email: str = handoff.DEFAULTS["request_limit_email"]
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -189,6 +201,8 @@ class Settings:
                 if unknown:
                     raise ConfigError(f"{var}: unknown encoder {unknown[0]!r} "
                                       f"(choose from {', '.join(KNOWN_ENCODERS)}, none)")
+            elif name in handoff.ENV_DOC:
+                values[name] = handoff.setting(name, raw, var, _duration)
             elif name in ("file_types", "file_max_mb"):
                 values[name] = filetypes.setting(name, raw, var)
             elif name.startswith(("ldap_", "auth_")):
@@ -228,6 +242,7 @@ class Settings:
         if unknown:
             raise ConfigError(f"KB_ENCODERS: unknown encoder {unknown[0]!r} (choose from minilm, use3, none)")
         _check_signin(s)
+        handoff.check(s)
         return s
 
     def replace(self, **changes: Any) -> "Settings":
