@@ -2,8 +2,8 @@
 database connections, sessions, CSRF protection, security and caching headers, UI language,
 metrics and the blueprints of each surface: ``portal`` (customers), ``agent`` and ``contrib``
 (staff), ``auth`` (signing in), ``api`` with the helpdesk ``webhooks`` and the ``githook``
-(machines), and ``ops`` (metrics and health). ``start_refresher(app)`` runs the refresher in a
-server process.
+(machines), and ``ops`` (metrics and health). ``start_refresher(app)`` and ``start_deliverer(app)``
+run the refresher and the deliverer of customers' requests in a server process.
 """
 from __future__ import annotations
 
@@ -102,6 +102,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     for blueprint in (helpdesk.bp, githook.bp, api.bp, ops.bp):
         csrf.exempt(blueprint)
     csrf.exempt(portal.feedback.feedback)
+    # the request form checks origin or token itself, after raising the body limit for its screenshots
+    csrf.exempt(portal.contact.contact_post)
+    csrf.exempt(portal.answers.contact_solved)
+    portal.contact.init_app(app)
 
     @app.get("/")
     def home():
@@ -128,6 +132,15 @@ def start_refresher(app: Flask):
     refresher = Refresher(app.config["KB_SETTINGS"], pool=app.extensions["kb_searcher"].pool).start()
     app.extensions["kb_refresher"] = refresher
     return refresher
+
+
+def start_deliverer(app: Flask):
+    """Run the deliverer of customers' requests (kb/requests/deliverer.py) in this server
+    process; the lease in the database lets one sender deliver each request."""
+    from kb.requests.deliverer import Deliverer
+    deliverer = Deliverer(app.config["KB_SETTINGS"]).start()
+    app.extensions["kb_deliverer"] = deliverer
+    return deliverer
 
 
 def warm_up(app: Flask) -> None:
@@ -157,7 +170,8 @@ STATUS_LABELS = {"published": "Published", "review": "In review", "draft": "Draf
 LINK_LABELS = {"resolved_by": "resolved by", "created_from": "created from", "referenced": "referenced"}
 JS_STRINGS = {"copied": "Resolution copied", "copy_failed": "Could not copy: select the text instead",
               "network": "Network problem: try again", "set_ticket_first": "Set the current ticket first",
-              "all_results": "See all results for “{q}”", "thanks_more": "Thank you! Anything to add? (optional)"}
+              "all_results": "See all results for “{q}”", "thanks_more": "Thank you! Anything to add? (optional)",
+              "back_to_help": "Back to the help center"}
 
 
 def _template_globals(app: Flask, settings: Settings) -> None:
