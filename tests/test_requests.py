@@ -295,3 +295,53 @@ def test_the_helpdesk_resolving_it_later_updates_the_same_ticket(tmp_path, datab
     assert get_ticket(db, ref2)["status"] == "resolved" and db["tickets"].count == 2
     report = import_file(db, csv)                       # again: the alias finds it, still no duplicate
     assert report.added == 0 and db["tickets"].count == 2
+
+
+def test_a_request_that_keeps_failing_degrades_health_and_shows_on_the_command_line(tmp_path):
+    from click.testing import CliRunner
+
+    from kb.cli import main
+    from kb.requests.figures import health_part
+    receiver = Receiver(statuses=[500] * 3)
+    try:
+        s = make_settings(tmp_path, request_webhook_url=receiver.url, request_webhook_secret=SECRET)
+        db = connect(s)
+        ref = records.accept(db, s, a_form(), {})["reference"]
+        good = records.accept(db, s, a_form(subject="Another one"), {})["reference"]
+        db.execute("UPDATE request_deliveries SET next_at = next_at + 3600 WHERE request_id = "
+                   "(SELECT id FROM requests WHERE reference = ?)", [good])
+        for _ in range(3):
+            delivery.deliver_due(s)
+            db.execute("UPDATE request_deliveries SET next_at = 0 WHERE request_id = "
+                       "(SELECT id FROM requests WHERE reference = ?)", [ref])
+        h = health_part(s, db)
+        assert (h["status"], h["waiting"], h["failing"]) == ("degraded", 2, 1)
+        assert h["oldest_waiting_seconds"] >= 0 and "HTTP 500" in h["problem"] and "--failed" in h["problem"]
+        env = {"KB_HOME": str(s.home), "KB_REQUEST_WEBHOOK_URL": receiver.url, "KB_REQUEST_WEBHOOK_SECRET": SECRET}
+        run = CliRunner().invoke(main, ["requests", "list", "--failed"], env=env)
+        assert run.exit_code == 0 and ref in run.output and good not in run.output and "3 attempts" in run.output
+        shown = CliRunner().invoke(main, ["requests", "show", ref], env=env)
+        assert shown.output.count("failed") == 3 and "ada.customer" not in shown.output
+        run = CliRunner().invoke(main, ["requests", "retry", ref], env=env)
+        assert run.exit_code == 0 and "webhook: delivered" in run.output
+        run = CliRunner().invoke(main, ["requests", "retry", "REQ-UNKNOWN1"], env=env)
+        assert run.exit_code == 2 and "no request 'REQ-UNKNOWN1'" in run.output
+        assert health_part(s, db)["status"] == "ok"
+    finally:
+        receiver.stop()
+
+
+def test_settings_are_checked_with_the_variable_named():
+    from kb.core.errors import ConfigError
+    for env, text in (({"KB_REQUEST_WEBHOOK_URL": "ftp://x"}, "KB_REQUEST_WEBHOOK_URL: expected an http"),
+                      ({"KB_REQUEST_WEBHOOK_URL": "https://hd.example/x"}, "KB_REQUEST_WEBHOOK_SECRET: required"),
+                      ({"KB_REQUEST_WEBHOOK_URL": "https://hd.example/x", "KB_REQUEST_WEBHOOK_SECRET": "short"},
+                       "at least 16"),
+                      ({"KB_SMTP_URL": "smtp://mail.example"}, "KB_SUPPORT_EMAIL: required"),
+                      ({"KB_SMTP_URL": "imap://mail.example", "KB_SUPPORT_EMAIL": "s@example.com"}, "KB_SMTP_URL: expected"),
+                      ({"KB_SMTP_URL": "smtp://u@mail.example", "KB_SUPPORT_EMAIL": "s@example.com"}, "without a password"),
+                      ({"KB_SUPPORT_EMAIL": "s@example.com"}, "KB_SUPPORT_EMAIL: is set but KB_SMTP_URL is not"),
+                      ({"KB_REQUEST_LIMIT_EMAIL": "lots"}, "KB_REQUEST_LIMIT_EMAIL: expected a rate"),
+                      ({"KB_REQUEST_RETRY": "soon"}, "KB_REQUEST_RETRY: expected a duration")):
+        with pytest.raises(ConfigError, match=text):
+            Settings.load(env=env)

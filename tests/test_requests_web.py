@@ -173,3 +173,34 @@ def test_a_flood_from_one_address_and_one_email_is_limited_for_every_worker(web_
                 headers=SAME_SITE, environ_base=other)
     assert (r1.status_code, r2.status_code, r3.status_code) == (303, 303, 429)
     assert "from this e-mail address" in r3.get_data(as_text=True) and counts(s)["requests"] == 6
+
+
+def test_agents_see_what_the_customer_read_and_figures_count_it(client, web_settings):
+    from kb.analytics import report
+    from tests.web_support import signed_in
+    client.get("/help/search?q=printer+offline")
+    client.get("/help/contact/suggestions?subject=printer+offline&description=after+the+router")
+    client.get("/help/contact/articles/KB-0001")
+    submit(client)
+    ref = connect(web_settings).value("SELECT reference FROM requests")
+    agent = client.application.test_client()
+    signed_in(agent, "alice")
+    page = agent.get(f"/agent/tickets/{ref}").get_data(as_text=True)
+    assert "Before the customer wrote" in page and "Printer shows offline after the router was replaced" in page
+    assert "“printer offline”" in page and ref in page
+    # health: no channel is configured, so nothing waits; metrics count the request
+    h = client.get("/api/v1/health").get_json()["requests"]
+    assert (h["status"], h["waiting"], h["failing"]) == ("off", 0, 0)
+    engineer = client.application.test_client()
+    signed_in(engineer, "bob")
+    m = engineer.get("/metrics").get_data(as_text=True)
+    assert "kb_requests_submitted_total 1.0" in m and "kb_requests_started_total 1.0" in m
+    db = connect(web_settings)
+    month = db.value("SELECT created_at FROM requests")[:7]
+    r = report.build(db, web_settings, month, articles=[{"id": "KB-0001", "title": "Printer shows offline"}])
+    q = r["self_service"]
+    assert (q["started"], q["submitted"], q["deflected"], q["help_center_visits"]) == (1, 1, 0, 2)
+    assert q["self_service_score"] == 2.0
+    assert q["subjects_despite_suggestions"][0]["subject"] == GOOD["subject"]
+    assert "## Self-service: requests to support" in report.render(r, "md")
+    assert "Articles that prevent most requests" in report.render(r, "html")

@@ -384,6 +384,14 @@ ZH.update({
     "Too many requests from your network in a short time: please try again later.": "您的网络在短时间内发送的请求过多，请稍后再试。",
     "Too many requests from this e-mail address in a short time: please try again later, or wait for our answer to the ones you sent.": "此电子邮件地址在短时间内发送的请求过多：请稍后再试，或等待我们对已发送请求的答复。",
     "The request is larger than {mb} MB: send fewer or smaller screenshots. Nothing was sent.": "请求超过 {mb} MB：请减少截图数量或缩小截图。没有发送任何内容。",
+    # the ticket page: what the customer did before writing (agent/_help_center.html)
+    "Before the customer wrote": "客户提交请求之前",
+    "Sent from the help center form": "来自帮助中心表单",
+    "helpdesk ticket": "服务台工单",
+    "Articles the customer read": "客户阅读过的文章",
+    "Articles suggested to the customer": "推荐给客户的文章",
+    "Searches in the help center": "在帮助中心的搜索",
+    "None.": "无。",
     # the form's problems (kb.requests.form), by field
     "This field is required.": "此项为必填。",
     "Must be one line: line breaks are not allowed here.": "只能是一行：这里不允许换行。",

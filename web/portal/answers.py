@@ -16,6 +16,7 @@ import time
 from flask import jsonify, render_template, request, session, url_for
 from flask_limiter import RateLimitExceeded
 
+from kb.analytics import activity
 from kb.core.errors import BadQuery
 from kb.requests import records
 from kb.requests.suggest import for_request
@@ -67,6 +68,7 @@ def contact_article(key: str):
     """One article to read in place, as HTML for the page's script; remembered as opened."""
     doc = doc_or_404(key)
     body, _ = articles.rendered(doc, ROLE)
+    activity.record_view(common.db(), doc["id"], ROLE)       # read in place: a view like the article page
     start_visit()
     _remember("op", [doc["id"]])
     resp = jsonify({"id": doc["id"], "title": doc["title"], "summary": doc.get("summary", ""), "html": body.html,
