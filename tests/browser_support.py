@@ -23,10 +23,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 @contextlib.contextmanager
 def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret", env: dict | None = None,
-          extra_env: dict | None = None, log=subprocess.DEVNULL):
+          extra_env: dict | None = None, log=subprocess.DEVNULL, process: bool = False):
     """`kb serve` (keyword search) for ``s`` on 127.0.0.1, with ``env`` and ``extra_env`` in its
-    environment; yields its base URL, then stops it. The periodic refresher is off unless they
-    set KB_REFRESH_SECONDS."""
+    environment; yields its base URL (with ``process``: and its Popen, e.g. to kill it), then
+    stops it. The periodic refresher is off unless they set KB_REFRESH_SECONDS."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -46,7 +46,7 @@ def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret",
                 time.sleep(0.1)
         else:
             raise AssertionError("kb serve did not start")
-        yield base
+        yield (base, proc) if process else base
     finally:
         proc.terminate()
         try:

@@ -3,19 +3,16 @@ after accepting a request while the helpdesk is down, or in the middle of delive
 restarted server delivers it once — one request to the helpdesk by its idempotency key."""
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from kb.core.store import connect
-from tests.conftest import ROOT
+from tests.browser_support import serve
 from tests.requests_support import SECRET, Receiver, free_port
 from tests.service_support import Client, wait_for
 from tests.web_support import build_settings
@@ -25,30 +22,11 @@ FORM = {"email": "lin.customer@fabrikam.example", "name": "Lin Customer", "subje
         "action": "submit"}
 
 
-@contextlib.contextmanager
 def serving(s, webhook: str, log):
-    port = free_port()
-    env = {**os.environ, "KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0",
-           "KB_ENCODERS": "none", "KB_WORKERS": "2", "KB_THREADS": "4", "KB_SECRET_KEY": "serve-test-secret",
-           "KB_REFRESH_SECONDS": "0", "KB_REQUEST_WEBHOOK_URL": webhook, "KB_REQUEST_WEBHOOK_SECRET": SECRET,
-           "KB_REQUEST_TIMEOUT": "2s", "KB_REQUEST_RETRY": "0.5s"}
-    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _up(base), 120)
-        yield base, proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-
-
-def _up(base) -> bool:
-    try:
-        return Client(base).get("/robots.txt")[0] == 200
-    except OSError:
-        return False
+    """`kb serve` with two workers delivering to ``webhook``; yields (base URL, process)."""
+    return serve(s, workers=2, secret="serve-test-secret", log=log, process=True, extra_env={
+        "KB_REQUEST_WEBHOOK_URL": webhook, "KB_REQUEST_WEBHOOK_SECRET": SECRET, "KB_REQUEST_TIMEOUT": "2s",
+        "KB_REQUEST_RETRY": "0.5s"})
 
 
 def send_request(base) -> str:
