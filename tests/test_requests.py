@@ -345,3 +345,35 @@ def test_settings_are_checked_with_the_variable_named():
                       ({"KB_REQUEST_RETRY": "soon"}, "KB_REQUEST_RETRY: expected a duration")):
         with pytest.raises(ConfigError, match=text):
             Settings.load(env=env)
+
+
+def test_a_helpdesk_error_quoting_the_customer_is_kept_out_of_attempts_and_logs(tmp_path, caplog):
+    import http.server
+    import threading as th
+
+    class Quoting(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            answer = f"invalid requester {body['customer']['email']} ({body['customer']['name']})".encode()
+            self.send_response(422)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quoting)
+    th.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s = make_settings(tmp_path, request_webhook_url=f"http://127.0.0.1:{server.server_address[1]}/",
+                          request_webhook_secret=SECRET)
+        db = connect(s)
+        records.accept(db, s, a_form(), {})
+        out = delivery.deliver_due(s)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "HTTP 422" in out[0].detail and "<email>" in out[0].detail
+    stored = json.dumps(db.rows("SELECT * FROM request_attempts")) + json.dumps(db.rows("SELECT * FROM request_deliveries"))
+    for text in (out[0].detail, stored, caplog.text):
+        assert "ada.customer@contoso.example" not in text and "Ada Customer" not in text

@@ -204,3 +204,18 @@ def test_agents_see_what_the_customer_read_and_figures_count_it(client, web_sett
     assert q["subjects_despite_suggestions"][0]["subject"] == GOOD["subject"]
     assert "## Self-service: requests to support" in report.render(r, "md")
     assert "Articles that prevent most requests" in report.render(r, "html")
+
+
+def test_capturing_an_article_from_the_ticket_leaves_the_customer_out(client, web_settings):
+    from tests.web_support import signed_in
+    text = ("Grace Customerson here: the printer shows offline. Write to grace.customer@fabrikam.example "
+            "or call Grace back.")
+    assert submit(client, {"description": text}).status_code == 303
+    ref = connect(web_settings).value("SELECT reference FROM requests")
+    agent = client.application.test_client()
+    signed_in(agent, "alice")
+    page = agent.get(f"/agent/contrib/ticket/{ref}").get_data(as_text=True)
+    symptoms = re.search(r'<textarea[^>]*name="symptoms"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+    assert "the printer shows offline" in symptoms
+    assert "grace.customer@fabrikam.example" not in symptoms and "Customerson" not in symptoms
+    assert "&lt;email&gt;" in symptoms and "&lt;name&gt;" in symptoms

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from kb.core import store
 from kb.core.db import Database
 from kb.core.errors import KbError, NotFound
+from kb.quality.scrub import scrub
 from kb.requests import mail, payload, records, webhook
 from kb.requests.webhook import DeliveryFailed
 from kb.tickets.model import now_iso
@@ -72,26 +73,25 @@ def claim(db: Database, settings, worker: str, *, delivery_id: int | None = None
                   [worker, now + lease_seconds(settings), *params, now])
 
 
-def _send(settings, db: Database, claimed: dict) -> tuple[dict, str | None]:
-    request = db.row("SELECT * FROM requests WHERE id = ?", [claimed["request_id"]])
+def _send(settings, db: Database, claimed: dict, request: dict) -> str | None:
     files = records.files(db, request["id"])
     p = payload.build(request, files, with_content=claimed["channel"] == "webhook")
     if claimed["channel"] == "webhook":
         if not settings.request_webhook_url:
             raise DeliveryFailed("KB_REQUEST_WEBHOOK_URL is no longer set: set it again, or the request waits")
-        return request, webhook.send(settings, p)
+        return webhook.send(settings, p)
     if not settings.smtp_url:
         raise DeliveryFailed("KB_SMTP_URL is no longer set: set it again, or the request waits")
     mail.send(settings, p, files)
-    return request, None
+    return None
 
 
 def attempt(settings, db: Database, claimed: dict, worker: str) -> Outcome:
     """Send one claimed delivery and record the attempt and its result."""
     started, t0 = now_iso(), time.perf_counter()
-    request = None
+    request = db.row("SELECT * FROM requests WHERE id = ?", [claimed["request_id"]])
     try:
-        request, remote = _send(settings, db, claimed)
+        remote = _send(settings, db, claimed, request)
         ok, detail = True, f"delivered{' as helpdesk ticket ' + remote if remote else ''}"
     except DeliveryFailed as e:
         ok, detail, remote = False, str(e), None
@@ -99,6 +99,7 @@ def attempt(settings, db: Database, claimed: dict, worker: str) -> Outcome:
         ok, detail, remote = False, f"{type(e).__name__}: {e}", None
         log.exception("delivery %s of request %s failed unexpectedly", claimed["channel"], claimed["request_id"])
     seconds = time.perf_counter() - t0
+    detail = scrub(detail, [request["name"], request["email"]])     # a helpdesk's error may quote the customer
     with db.transaction():
         db["request_attempts"].insert({"delivery_id": claimed["id"], "worker": worker, "started_at": started,
                                        "seconds": round(seconds, 3), "ok": int(ok), "detail": detail[:500]})
@@ -118,8 +119,7 @@ def attempt(settings, db: Database, claimed: dict, worker: str) -> Outcome:
                        "lease_until = NULL WHERE id = ? AND lease_owner = ?",
                        [detail[:500], time.time() + backoff(settings, _failures(db, claimed["id"])), claimed["id"],
                         worker])
-    ref = request["reference"] if request else db.value("SELECT reference FROM requests WHERE id = ?",
-                                                         [claimed["request_id"]])
+    ref = request["reference"]
     if not ok:
         log.warning("request %s: %s delivery failed (attempt %d): %s", ref, claimed["channel"], claimed["attempts"],
                     detail)

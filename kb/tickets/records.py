@@ -171,7 +171,8 @@ def resolve_ids(db: Database, rows: list[dict]) -> list[dict]:
             refs = [str(r[k]).strip() for k in _REFERENCE_KEYS if r.get(k)]
             refs += _BRACKETED.findall(str(r.get("subject") or ""))
             wanted[i] = [x for x in refs if x != ids[i]]
-    ours = {t for t, in _in(db, f"SELECT id FROM tickets WHERE source = '{HELP_CENTER}' AND id IN ({{}})",
+    ours = {t for t, in _in(db, f"SELECT id FROM tickets WHERE (source = '{HELP_CENTER}' OR extra LIKE "
+                            f"'%\"help_center\"%') AND id IN ({{}})",
                             sorted({x for refs in wanted.values() for x in refs}))}
     out = []
     for i, r in enumerate(rows):

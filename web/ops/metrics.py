@@ -7,7 +7,7 @@ multiprocess mode, set up by web/server.py before any worker starts; the counter
 web/telemetry.py), and a scrape adds them up; otherwise the process's own registry is read.
 What the refresher and the index hold is read from the node's files at scrape time.
 
-- ``kb_search_duration_seconds{surface,mode}``: search latency (console, portal, api, suggest)
+- ``kb_search_duration_seconds{surface,mode}``: search latency (console, portal, api, suggest, contact)
 - ``kb_search_no_results_total{surface}``: searches that found nothing
 - ``kb_http_responses_total{status}``: responses by status code
 - ``kb_index_generation_age_seconds``, ``kb_index_articles``: the live generation
