@@ -11,6 +11,9 @@
   var status = document.querySelector('[data-status]'), list = document.querySelector('[data-answers]');
   var reader = document.querySelector('[data-reader]'), current = null, seq = 0, timer = null, lastText = '';
 
+  var problems = document.getElementById('form-errors');      // announced (role=alert) and focused
+  if (problems) problems.focus();
+
   function esc(s) { var d = document.createElement('div'); d.textContent = s == null ? '' : s; return d.innerHTML; }
 
   // With the articles shown as one types, the button sends the request directly.
