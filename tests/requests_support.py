@@ -9,6 +9,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,8 +31,9 @@ class Receiver:
     """``statuses``: what the first POSTs get (e.g. [500, 500]); then 200 with a ticket id.
     A repeated idempotency key gets the same ticket id again and is not counted twice."""
 
-    def __init__(self, statuses=(), secret: str = SECRET, hold: threading.Event | None = None):
+    def __init__(self, statuses=(), secret: str = SECRET, hold: threading.Event | None = None, delay: float = 0):
         self.statuses = list(statuses)
+        self.delay = delay                     # seconds each answer takes (a helpdesk is not instant)
         self.secret = secret
         self.hold = hold                       # set: the next POST waits for it before answering
         self.posts: list[dict] = []            # every POST: headers, body, signature_ok, status
@@ -69,6 +71,8 @@ class Receiver:
                 self.accepted[key] = json.loads(body)
             ticket = f"HD-{list(self.accepted).index(key) + 1000}" if key in self.accepted else None
         self.arrived.set()
+        if self.delay:
+            time.sleep(self.delay)
         if self.hold is not None and not self.hold.is_set():
             self.hold.wait(LIFETIME)
         answer = json.dumps({"ticket_id": ticket} if status == 200 else {"error": "down for maintenance"}).encode()

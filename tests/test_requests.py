@@ -210,7 +210,7 @@ def test_mail_fails_clearly_on_a_wrong_password_and_waits(tmp_path):
 
 @pytest.mark.both_backends
 def test_two_workers_never_deliver_a_request_twice(tmp_path, database_url):
-    receiver = Receiver()
+    receiver = Receiver(delay=0.02)             # each delivery takes a moment: the two workers overlap
     try:
         s = make_settings(tmp_path, database_url, request_webhook_url=receiver.url, request_webhook_secret=SECRET)
         db = connect(s)
