@@ -20,7 +20,7 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "mail_from": ("KB_MAIL_FROM", "Sender address of those mails (default: KB_SUPPORT_EMAIL)."),
     "request_timeout": ("KB_REQUEST_TIMEOUT", "Longest time one delivery attempt (webhook or mail) may take."),
     "request_retry": ("KB_REQUEST_RETRY", "Wait before the first retry of a failed delivery; it doubles with each failure, up to an hour."),
-    "request_limit_address": ("KB_REQUEST_LIMIT_ADDRESS", "Requests one client address may send, e.g. 20/hour (Flask-Limiter's notation; several with ';')."),
+    "request_limit_address": ("KB_REQUEST_LIMIT_ADDRESS", "Posts of the request form one client address may make, e.g. 20/hour (Flask-Limiter's notation; several with ';')."),
     "request_limit_email": ("KB_REQUEST_LIMIT_EMAIL", "Requests one customer e-mail address may send, e.g. 5/hour."),
 }
 DEFAULTS: dict[str, Any] = {
