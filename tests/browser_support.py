@@ -23,10 +23,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 @contextlib.contextmanager
 def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret", env: dict | None = None,
-          extra_env: dict | None = None, log=subprocess.DEVNULL, port: int | None = None):
+          extra_env: dict | None = None, log=subprocess.DEVNULL, port: int | None = None, process: bool = False):
     """`kb serve` (keyword search) for ``s`` on 127.0.0.1 (on ``port``, else a free one), with
-    ``env`` and ``extra_env`` in its environment; yields its base URL, then stops it. The periodic
-    refresher is off unless they set KB_REFRESH_SECONDS."""
+    ``env`` and ``extra_env`` in its environment; yields its base URL (with ``process``: and its
+    Popen, e.g. to kill it), then stops it. The periodic refresher is off unless they set
+    KB_REFRESH_SECONDS."""
     if port is None:
         port = free_port()
     env = {**os.environ, "KB_HOME": str(s.home), "KB_ARTICLES": str(s.articles), "KB_SEMANTIC": "0",
@@ -45,7 +46,7 @@ def serve(s: Settings, *, workers: int = 1, secret: str = "browser-test-secret",
                 time.sleep(0.1)
         else:
             raise AssertionError("kb serve did not start")
-        yield base
+        yield (base, proc) if process else base
     finally:
         proc.terminate()
         try:

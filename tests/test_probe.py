@@ -142,6 +142,16 @@ def generate(rng: random.Random) -> dict[str, list[tuple[str, str, dict | None]]
     g["api.article"] = [("GET", f"/api/v1/articles/{k}") for k in keys if "/" not in k]
     g["portal.feedback"] = [("POST", f"/help/articles/{k}/feedback",
                              {"helpful": rng.choice(["yes", "no"]), "comment": rng.choice(qs)}) for k in keys]
+    g["portal.contact"] = [("GET", f"/help/contact?q={enc(q)}&product={p}") for q, p in
+                           zip(qs[:20], ["printing", *HIDDEN_PRODUCTS] * 10)]
+    g["portal.contact_suggestions"] = [("GET", f"/help/contact/suggestions?subject={enc(q)}&description={enc(d)}")
+                                       for q, d in zip(qs[:130], qs[130:])]
+    g["portal.contact_article"] = [("GET", f"/help/contact/articles/{k}") for k in keys]
+    g["portal.contact_sent"] = [("GET", "/help/contact/sent")]
+    g["portal.contact_post"] = [("POST", "/help/contact", {"email": "qz@example.com", "name": "Q", "subject": q,
+                                                           "description": q * 3, "action": "continue"})
+                                for q in qs[:10]]
+    g["portal.contact_solved"] = [("POST", "/help/contact/solved", {"article": k}) for k in keys]
     g["portal.home"] = [("GET", "/help"), ("GET", "/help?lang=zh")]
     g["portal.product"] = [("GET", f"/help/products/{p}") for p in
                            ["printing", "vpn", "accounts", *HIDDEN_PRODUCTS, "qzinternal", "../printing"]]

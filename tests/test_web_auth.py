@@ -11,7 +11,9 @@ pytestmark = pytest.mark.both_backends       # SQLite and the suite's PostgreSQL
 # GET routes by who may open them (URL arguments filled with real values).
 PUBLIC = ["/", "/help", "/help/search?q=printer", "/help/products/printing", "/help/articles/printer-offline",
           "/sitemap.xml", "/robots.txt", "/login", "/language/zh?next=/help", "/api/v1/search?q=printer",
-          "/api/v1/suggest?q=prin", "/api/v1/articles/KB-0001", "/api/v1/health", "/static/app.css"]
+          "/api/v1/suggest?q=prin", "/api/v1/articles/KB-0001", "/api/v1/health", "/static/app.css",
+          "/help/contact", "/help/contact/sent", "/help/contact/suggestions?subject=printer",
+          "/help/contact/articles/KB-0001"]
 STAFF = ["/agent", "/agent/results?q=printer", "/agent/tickets", "/agent/tickets/T-100",
          "/agent/articles/printer-offline", "/agent/articles/printer-offline/history/HEAD",
          "/agent/contrib/ticket/T-100", "/agent/contrib/similar?title=printer",
@@ -20,7 +22,7 @@ STAFF = ["/agent", "/agent/results?q=printer", "/agent/tickets", "/agent/tickets
 ENGINEER = ["/agent/flags", "/agent/contrib/", "/agent/contrib/1"]
 ADMIN = ["/agent/signins", "/agent/signins?user=alice&method=local&failed=1"]
 # POST routes by who may use them.
-POST_PUBLIC = ["/login", "/logout", "/help/articles/printer-offline/feedback"]
+POST_PUBLIC = ["/login", "/logout", "/help/articles/printer-offline/feedback", "/help/contact", "/help/contact/solved"]
 # Content-addressed files: whoever may read an article that references one (tests/test_documents_files.py).
 FILES = ["/files/0123456789abcdef0123456789abcdef01234567/shot.png"]
 # Never anonymous: an API token or an engineer's sign-in.

@@ -2,8 +2,9 @@
 database connections, sessions, CSRF protection, security and caching headers, UI language,
 metrics and the blueprints of each surface: ``portal`` (customers), ``agent`` and ``contrib``
 (staff), ``auth`` (signing in), ``api`` with the helpdesk ``webhooks`` and the ``githook``
-(machines), ``ops`` (metrics and health) and ``files`` (what articles reference). ``start_refresher(app)`` runs the refresher in a
-server process.
+(machines), ``ops`` (metrics and health) and ``files`` (what articles reference).
+``start_refresher(app)`` and ``start_deliverer(app)`` run the refresher and the deliverer of
+customers' requests in a server process.
 """
 from __future__ import annotations
 
@@ -102,6 +103,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     for blueprint in (helpdesk.bp, githook.bp, api.bp, ops.bp):
         csrf.exempt(blueprint)
     csrf.exempt(portal.feedback.feedback)
+    # the request form checks origin or token itself, after raising the body limit for its screenshots
+    csrf.exempt(portal.contact.contact_post)
+    csrf.exempt(portal.answers.contact_solved)
+    portal.contact.init_app(app)
 
     @app.get("/")
     def home():
@@ -128,6 +133,15 @@ def start_refresher(app: Flask):
     refresher = Refresher(app.config["KB_SETTINGS"], pool=app.extensions["kb_searcher"].pool).start()
     app.extensions["kb_refresher"] = refresher
     return refresher
+
+
+def start_deliverer(app: Flask):
+    """Run the deliverer of customers' requests (kb/requests/deliverer.py) in this server
+    process; the lease in the database lets one sender deliver each request."""
+    from kb.requests.deliverer import Deliverer
+    deliverer = Deliverer(app.config["KB_SETTINGS"]).start()
+    app.extensions["kb_deliverer"] = deliverer
+    return deliverer
 
 
 def warm_up(app: Flask) -> None:
@@ -158,7 +172,8 @@ LINK_LABELS = {"resolved_by": "resolved by", "created_from": "created from", "re
 JS_STRINGS = {"copied": "Resolution copied", "copy_failed": "Could not copy: select the text instead",
               "network": "Network problem: try again", "set_ticket_first": "Set the current ticket first",
               "all_results": "See all results for “{q}”", "thanks_more": "Thank you! Anything to add? (optional)",
-              "copy_code": "Copy", "code_copied": "Code copied", "uploading": "Adding the image…"}
+              "copy_code": "Copy", "code_copied": "Code copied", "uploading": "Adding the image…",
+              "back_to_help": "Back to the help center"}
 
 
 def _template_globals(app: Flask, settings: Settings) -> None:

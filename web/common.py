@@ -222,6 +222,9 @@ def log_search(query: str, results: int, took_ms: float) -> int | None:
     else:
         sid = activity.log_search(db(), query, r, results, took_ms)
     session["ls"] = [sid, query, now]
+    if r == "customer":        # this visit's searches, sent with a request to the helpdesk
+        hs = session.get("hs", [])
+        session["hs"] = [*(hs[:-1] if hs and last and last[0] == sid else hs), query][-10:]
     return sid
 
 

@@ -1,5 +1,6 @@
 """Chinese (Simplified) labels of the web UI, keyed by the English text used in the templates,
 and the display names of the starter knowledge base's products in both languages."""
+from web.i18n_zh_help import HELP_CENTER
 
 PRODUCTS: dict[str, tuple[str, str]] = {
     "printing": ("Printing & scanning", "打印与扫描"),
@@ -387,3 +388,5 @@ ZH: dict[str, str] = {
     "The identity provider {name} cannot be reached: {reason}": "无法连接身份提供方 {name}：{reason}",
     "The identity provider {name} answers.": "身份提供方 {name} 连接正常。",
 }
+
+ZH.update(HELP_CENTER)          # the request form's labels: web/i18n_zh_help.py

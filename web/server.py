@@ -3,7 +3,8 @@ four, KB_WORKERS) and KB_THREADS threads in each. Search is CPU-bound Python, so
 what lets several agents search at once on several cores (measured against waitress in
 bench/web.py; see bench/RESULTS.md). Every worker builds its own app and Searcher after the
 fork, so no model or index handle is shared across processes; each also runs the refresher
-(kb/service/refresher.py), of which one works per cycle, and counts its metrics into
+(kb/service/refresher.py), of which one works per cycle, and the deliverer of customers' requests
+(kb/requests/deliverer.py), and counts its metrics into
 ``KB_HOME/metrics/`` (prometheus_client's multiprocess mode, set up before the first fork).
 """
 from __future__ import annotations
@@ -43,16 +44,18 @@ class _Gunicorn(BaseApplication):
 
 
 def _worker_ready(worker) -> None:
-    from web.app import start_refresher, warm_up
+    from web.app import start_deliverer, start_refresher, warm_up
     log_to_stderr()
+    start_deliverer(worker.wsgi)          # first: a request accepted before a restart waits for it
     warm_up(worker.wsgi)
     start_refresher(worker.wsgi)
 
 
 def _worker_exit(server, worker) -> None:
-    refresher = getattr(worker, "wsgi", None) and worker.wsgi.extensions.get("kb_refresher")
-    if refresher:
-        refresher.stop()
+    for name in ("kb_refresher", "kb_deliverer"):
+        thread = getattr(worker, "wsgi", None) and worker.wsgi.extensions.get(name)
+        if thread:
+            thread.stop()
 
 
 def _child_exit(server, worker) -> None:

@@ -23,6 +23,7 @@ from kb.analytics import metrics
 from kb.core.config import Settings
 from kb.core.errors import ConfigError
 from kb.analytics.stale import stale_articles
+from kb.requests import figures as requests_figures
 from kb.tickets.model import CHANNELS, PRIORITIES
 
 FORMATS = ("md", "html", "json")
@@ -64,6 +65,7 @@ def build(db: Database, settings: Settings, month: str, *, articles: list[dict] 
         "with_article": split["with_article"],
         "without_article": split["without_article"],
         "zero_result_queries": metrics.zero_result_queries(db, p),
+        "self_service": requests_figures.month(db, p.lo, p.hi, {a["id"]: a.get("title", "") for a in articles or []}),
         "stale_articles": stale_articles(db, articles, min(now, p.end)),
         # more than the contract asks for
         "mttr_median_hours": overall["mttr_median_hours"],
@@ -178,8 +180,29 @@ def to_markdown(r: dict) -> str:
     lines += _rows(["article", "title", "why"],
                    [[md(s["article_id"]), md(s["title"] or ""), md("; ".join(x["detail"] for x in s["reasons"]))]
                     for s in r["stale_articles"]]) if r["stale_articles"] else ["None."]
+    lines += _self_service(r["self_service"])
     lines += ["", f"_Generated {r['generated_at']}._", ""]
     return "\n".join(lines)
+
+
+def _self_service(q: dict) -> list[str]:
+    lines = ["", "## Self-service: requests to support", ""]
+    lines += _rows(["figure", "value"], [
+        ["request forms started", str(q["started"])],
+        ["solved by an article (deflected)", f"{q['deflected']} ({pct(q['deflection_rate'])} of started)"],
+        ["requests sent to support", str(q["submitted"])], ["delivered to the helpdesk", str(q["delivered"])],
+        ["help-center visits (article views and searches)", str(q["help_center_visits"])],
+        ["self-service score (visits ÷ requests)", num(q["self_service_score"])]])
+    lines += ["", "### Articles that prevent most requests", ""]
+    lines += _rows(["article", "title", "requests prevented"],
+                   [[md(a["article_id"]), md(a["title"]), str(a["requests_prevented"])]
+                    for a in q["top_deflecting_articles"]]) if q["top_deflecting_articles"] else ["None."]
+    lines += ["", "### Subjects that reach support despite suggested articles", ""]
+    lines += _rows(["subject", "requests", "products", "articles suggested"],
+                   [[md(x["subject"]), str(x["requests"]), md(", ".join(x["products"])),
+                     md(", ".join(x["articles_suggested"]))]
+                    for x in q["subjects_despite_suggestions"]]) if q["subjects_despite_suggestions"] else ["None."]
+    return lines
 
 
 # --- HTML ----------------------------------------------------------------------------------

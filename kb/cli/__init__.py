@@ -14,7 +14,8 @@ from importlib.metadata import entry_points
 
 import click
 
-from kb.cli import backup, check, contrib, db, demo, evaluate, index, refresh, reports, search, tickets, tokens, users
+from kb.cli import (backup, check, contrib, db, demo, evaluate, index, refresh, reports, requests, search, tickets,
+                    tokens, users)
 from kb.core.config import Settings
 from kb.core.errors import KbError
 
@@ -45,7 +46,7 @@ def main(ctx):
 for _command in (index.index, refresh.refresh, search.search, check.check, search.show, evaluate.eval_,
                  users.users, tickets.tickets_group, tickets.link, tickets.suggest, tickets.similar,
                  reports.report, reports.stale, backup.backup, backup.restore, tokens.tokens_group,
-                 demo.demo_group, contrib.contrib_group, db.db_group):
+                 demo.demo_group, contrib.contrib_group, db.db_group, requests.requests_group):
     main.add_command(_command)
 
 for _plugin in entry_points(group="kb.commands"):

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from kb.core.errors import ConfigError
-from kb.core import filetypes, signin_config
+from kb.core import filetypes, handoff, signin_config
 from kb.core.setting_values import boolean as _bool, duration as _duration
 
 # name -> (environment variable, help text). The README table is checked against this.
@@ -76,6 +76,7 @@ ENV_DOC: dict[str, tuple[str, str]] = {
     "oidc_ca_file": ("KB_OIDC_CA_FILE", "PEM file of the CA that signed the provider's certificate (default: the system's)."),
     "oidc_base_url": ("KB_OIDC_BASE_URL", "Address people open kb at (https://kb.example), for the redirect URL; unset: from the request."),
     "build_procs": ("KB_BUILD_PROCS", "Processes a full keyword build of the articles uses (default: the machine's cores; 1 on a machine that also serves and must keep a core free)."),
+    **handoff.ENV_DOC,       # customers' requests to the helpdesk: webhook, SMTP, retries, rate limits
 }
 
 KNOWN_ENCODERS = ("minilm", "use3")
@@ -161,6 +162,17 @@ class Settings:
     oidc_base_url: str | None = None
     # Index builds.
     build_procs: int = field(default_factory=cores)
+    # Customers' requests handed to the helpdesk (kb.requests; parsed and checked by kb.core.handoff).
+    request_webhook_url: str | None = None
+    request_webhook_secret: str | None = field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
+    smtp_ca_file: Path | None = None
+    support_email: str | None = None
+    mail_from: str | None = None
+    request_timeout: float = handoff.DEFAULTS["request_timeout"]
+    request_retry: float = handoff.DEFAULTS["request_retry"]
+    request_limit_address: str = handoff.DEFAULTS["request_limit_address"]
+    request_limit_email: str = handoff.DEFAULTS["request_limit_email"]
     # Search tuning (chosen by measurement with `kb eval`; see bench/RESULTS.md).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -183,6 +195,8 @@ class Settings:
                 if unknown:
                     raise ConfigError(f"{var}: unknown encoder {unknown[0]!r} "
                                       f"(choose from {', '.join(KNOWN_ENCODERS)}, none)")
+            elif name in handoff.ENV_DOC:
+                values[name] = handoff.setting(name, raw, var, _duration)
             elif name in ("file_types", "file_max_mb"):
                 values[name] = filetypes.setting(name, raw, var)
             elif name.startswith(("ldap_", "auth_")):
@@ -224,6 +238,7 @@ class Settings:
         if unknown:
             raise ConfigError(f"KB_ENCODERS: unknown encoder {unknown[0]!r} (choose from minilm, use3, none)")
         signin_config.check(s)
+        handoff.check(s)
         return s
 
     def replace(self, **changes: Any) -> "Settings":

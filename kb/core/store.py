@@ -135,8 +135,44 @@ def _m8_view_language(db: Database) -> None:
         db.ddl("ALTER TABLE views ADD COLUMN language TEXT")
 
 
+def _m9_customer_requests(db: Database) -> None:
+    """Customers' requests from the help center (kb.requests): the request and its screenshots,
+    one delivery per channel with its lease and every attempt, the help center's events
+    (started, deflected, submitted), the helpdesk's ids of kb's tickets, and the rate-limit
+    counters every worker and node shares. Idempotent: a table already there is kept."""
+    have = set(db.table_names())
+    for table, sql in (
+        ("requests", "CREATE TABLE requests (id {ID}, reference TEXT NOT NULL UNIQUE, idempotency_key TEXT NOT NULL "
+                     "UNIQUE, email TEXT NOT NULL, name TEXT NOT NULL, product TEXT, subject TEXT NOT NULL, "
+                     "description TEXT NOT NULL, priority TEXT NOT NULL, language TEXT NOT NULL, context TEXT NOT NULL, "
+                     "created_at TEXT NOT NULL, helpdesk_id TEXT)"),
+        ("request_files", "CREATE TABLE request_files (id {ID}, request_id INTEGER, upload TEXT, name TEXT NOT NULL, "
+                          "mime TEXT NOT NULL, width INTEGER, height INTEGER, size INTEGER NOT NULL, data {BLOB} NOT NULL, "
+                          "created_at TEXT NOT NULL)"),
+        ("request_deliveries", "CREATE TABLE request_deliveries (id {ID}, request_id INTEGER NOT NULL, "
+                               "channel TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+                               "next_at {REAL} NOT NULL, lease_owner TEXT, lease_until {REAL}, created_at TEXT NOT NULL, "
+                               "delivered_at TEXT, last_error TEXT, remote_id TEXT, UNIQUE (request_id, channel))"),
+        ("request_attempts", "CREATE TABLE request_attempts (id {ID}, delivery_id INTEGER NOT NULL, worker TEXT NOT NULL, "
+                             "started_at TEXT NOT NULL, seconds {REAL}, ok INTEGER NOT NULL, detail TEXT)"),
+        ("request_events", "CREATE TABLE request_events (id {ID}, kind TEXT NOT NULL, article_id TEXT, "
+                           "request_id INTEGER, created_at TEXT NOT NULL, demo INTEGER NOT NULL DEFAULT 0)"),
+        ("ticket_aliases", "CREATE TABLE ticket_aliases (alias TEXT PRIMARY KEY, ticket_id TEXT NOT NULL)"),
+        ("rate_limits", "CREATE TABLE rate_limits (key TEXT PRIMARY KEY, hits INTEGER NOT NULL, expires_at {REAL} NOT NULL)"),
+    ):
+        if table not in have:
+            db.ddl(sql)
+    for name, table, cols in (("idx_request_files_request_id", "request_files", "request_id"),
+                              ("idx_request_files_upload", "request_files", "upload"),
+                              ("idx_request_deliveries_state_next_at", "request_deliveries", "state, next_at"),
+                              ("idx_request_attempts_delivery_id", "request_attempts", "delivery_id"),
+                              ("idx_request_events_created_at", "request_events", "created_at"),
+                              ("idx_requests_created_at", "requests", "created_at")):
+        db.ddl(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({cols})")
+
+
 MIGRATIONS: list[Migration] = [_m1_embeddings, _m2_support, _m3_ticket_signals, _m4_demo_users, _m5_signin_sources,
-                               _m6_contribution_images, _m7_oidc, _m8_view_language]
+                               _m6_contribution_images, _m7_oidc, _m8_view_language, _m9_customer_requests]
 
 _lock = threading.Lock()
 _migrated: set[str] = set()           # databases this process has already brought up to date

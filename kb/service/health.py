@@ -1,6 +1,6 @@
 """The honest state of a node, for ``/api/v1/health`` and `kb refresh`'s callers: ``ok``,
 ``degraded`` (it serves, but something needs a person: the last refresh failed, a model did
-not load, a background job fails, articles were skipped) or ``failing`` (it cannot serve
+not load, a background job fails, articles were skipped, customers' requests cannot be delivered) or ``failing`` (it cannot serve
 search: no index, or the database cannot be reached). Every reason is spelled out.
 """
 from __future__ import annotations
@@ -92,6 +92,22 @@ def refresh_part(settings: Settings, problems: list[str], now: float) -> dict:
     return out
 
 
+def requests_part(settings: Settings, problems: list[str]) -> dict:
+    """Customers' requests waiting for the helpdesk: degraded while some keep failing."""
+    from kb.requests.figures import health_part
+    try:
+        db = store.connect(settings)
+        try:
+            out = health_part(settings, db)
+        finally:
+            db.close()
+    except Exception as e:        # the database part reports an unreachable database
+        return {"status": "unknown", "error": f"{type(e).__name__}: {e}"}
+    if out.get("problem"):
+        problems.append(out.pop("problem"))
+    return out
+
+
 def background_part(searcher, problems: list[str]) -> dict:
     out = {}
     boost = getattr(searcher, "boosts", None)
@@ -115,6 +131,7 @@ def health(settings: Settings, searcher, extra: dict | None = None) -> tuple[dic
         "models": models_part(settings, searcher, problems),
         "database": database_part(settings, fatal),
         "background": background_part(searcher, problems),
+        "requests": requests_part(settings, problems),
     }
     for name, part in (extra or {}).items():
         report[name] = part

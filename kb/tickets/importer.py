@@ -22,7 +22,7 @@ from kb.core.db import Database
 from kb.core.errors import ConfigError, TicketError
 from kb.tickets.model import FIELDS, now_iso
 from kb.core.store import transaction
-from kb.tickets.records import _existing, prepare, save_rows
+from kb.tickets.records import _existing, prepare, resolve_ids, save_rows
 
 BATCH = 1000
 IMPORT_FIELDS = FIELDS + ("articles",)
@@ -288,8 +288,9 @@ def _flush(db, pending: list[tuple[int, dict]], report: ImportReport, known: set
     if not pending:
         return
     now = now_iso()
-    ids = [str(f.get("id") or "").strip() for _, f in pending]
     with transaction(db):
+        pending = list(zip([line for line, _ in pending], resolve_ids(db, [f for _, f in pending])))
+        ids = [str(f.get("id") or "").strip() for _, f in pending]
         state = _existing(db, [i for i in ids if i])
         good = []
         for line, fields in pending:

@@ -126,6 +126,8 @@ def save_ticket(db: Database, fields: dict, *, source: str = "api") -> tuple[dic
     if not tid:
         raise TicketError("id", "missing")
     with transaction(db):
+        fields = resolve_ids(db, [fields])[0]
+        tid = str(fields["id"]).strip()
         existing = _existing(db, [tid]).get(tid)
         now = now_iso()
         p = prepare(fields, existing, source=source, now=now)
@@ -137,6 +139,60 @@ def upsert_ticket(db: Database, fields: dict, *, source: str = "api") -> dict:
     """Create or update a ticket from ``fields`` (keys given replace stored values, also when
     empty; keys left out keep theirs). Raises TicketError naming the bad field."""
     return save_ticket(db, fields, source=source)[0]
+
+
+# --- the helpdesk's ids of tickets kb opened (customers' requests from the help center) -------
+
+HELP_CENTER = "help-center"              # the source of tickets kb opens from the request form
+_REFERENCE_KEYS = ("reference", "external_id", "kb_reference")
+_BRACKETED = re.compile(r"\[([A-Z][A-Z0-9]*-[A-Z0-9]{4,})\]")
+
+
+def add_alias(db: Database, alias: str, ticket_id: str) -> None:
+    """Remember that the helpdesk calls kb's ticket ``ticket_id`` by ``alias`` (its own id)."""
+    if alias and alias != ticket_id:
+        db.execute("INSERT INTO ticket_aliases (alias, ticket_id) VALUES (?, ?) ON CONFLICT (alias) DO NOTHING",
+                   [alias, ticket_id])
+
+
+def resolve_ids(db: Database, rows: list[dict]) -> list[dict]:
+    """Rows the helpdesk sends about a ticket kb opened from a customer's request, under kb's id:
+    found by the alias kb recorded when the helpdesk answered its webhook, else by kb's reference
+    the row carries (a ``reference``/``external_id`` field, or ``[REQ-…]`` in the subject, as the
+    mail's subject has it; recorded as an alias then). The helpdesk's id is kept as
+    ``helpdesk_id``; the ticket keeps kb's channel and creation time (the customer asked on the
+    web, then). Other rows come back as they are."""
+    ids = [str(r.get("id") or "").strip() if isinstance(r, dict) else "" for r in rows]
+    known = {a: t for a, t in _in(db, "SELECT alias, ticket_id FROM ticket_aliases WHERE alias IN ({})",
+                                  [i for i in ids if i])}
+    wanted = {}
+    for i, r in enumerate(rows):
+        if ids[i] and ids[i] not in known and isinstance(r, dict):
+            refs = [str(r[k]).strip() for k in _REFERENCE_KEYS if r.get(k)]
+            refs += _BRACKETED.findall(str(r.get("subject") or ""))
+            wanted[i] = [x for x in refs if x != ids[i]]
+    ours = {t for t, in _in(db, f"SELECT id FROM tickets WHERE (source = '{HELP_CENTER}' OR extra LIKE "
+                            f"'%\"help_center\"%') AND id IN ({{}})",
+                            sorted({x for refs in wanted.values() for x in refs}))}
+    out = []
+    for i, r in enumerate(rows):
+        target = known.get(ids[i]) or next((x for x in wanted.get(i, ()) if x in ours), None)
+        if target is None:
+            out.append(r)
+            continue
+        if ids[i] not in known:
+            add_alias(db, ids[i], target)
+        r = {k: v for k, v in r.items() if k not in ("channel", "created_at")}
+        out.append({**r, "id": target, "helpdesk_id": ids[i]})
+    return out
+
+
+def _in(db: Database, sql: str, values: list[str]) -> list[tuple]:
+    out: list[tuple] = []
+    for i in range(0, len(values), 500):
+        part = values[i:i + 500]
+        out += db.execute(sql.format(",".join("?" * len(part))), part).fetchall()
+    return out
 
 
 # --- links ----------------------------------------------------------------------------------

@@ -7,12 +7,16 @@ multiprocess mode, set up by web/server.py before any worker starts; the counter
 web/telemetry.py), and a scrape adds them up; otherwise the process's own registry is read.
 What the refresher and the index hold is read from the node's files at scrape time.
 
-- ``kb_search_duration_seconds{surface,mode}``: search latency (console, portal, api, suggest)
+- ``kb_search_duration_seconds{surface,mode}``: search latency (console, portal, api, suggest, contact)
 - ``kb_search_no_results_total{surface}``: searches that found nothing
 - ``kb_http_responses_total{status}``: responses by status code
 - ``kb_index_generation_age_seconds``, ``kb_index_articles``: the live generation
 - ``kb_refresh_*``: cycles, failures, their duration, the last success
 - ``kb_embeddings_total{encoder,source}``: vectors the refresher computed or took from the cache
+- ``kb_requests_{started,submitted}_total``, ``kb_requests_deflected_total{article}``,
+  ``kb_requests_delivered_total{channel}``, ``kb_requests_delivery_failures_total{channel}``,
+  ``kb_requests_waiting``, ``kb_requests_failing``, ``kb_requests_oldest_waiting_seconds``: customers'
+  requests, read from the database at scrape time (the same on every node)
 """
 from __future__ import annotations
 
@@ -71,6 +75,37 @@ class NodeCollector:
         yield emb
 
 
+class RequestCollector:
+    """Customers' requests, from the database at scrape time (the same on every node)."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def collect(self):
+        from kb.requests.figures import totals
+        t = totals(self.db)
+        for name, text in (("started", "Request forms a customer started describing a problem in."),
+                           ("submitted", "Requests sent to support.")):
+            yield CounterMetricFamily(f"kb_requests_{name}", text, value=t[name])
+        deflected = CounterMetricFamily("kb_requests_deflected", "Requests an article solved before they were sent.",
+                                        labels=["article"])
+        for article, n in sorted(t["deflected_by_article"].items()):
+            deflected.add_metric([article or ""], n)
+        yield deflected
+        for name, key, text in (("delivered", "delivered", "Requests delivered to the helpdesk, by channel."),
+                                ("delivery_failures", "delivery_failures", "Failed delivery attempts, by channel.")):
+            fam = CounterMetricFamily(f"kb_requests_{name}", text, labels=["channel"])
+            for channel, n in sorted(t[key].items()):
+                fam.add_metric([channel], n)
+            yield fam
+        yield GaugeMetricFamily("kb_requests_waiting", "Deliveries waiting to be made.", value=t["waiting"])
+        yield GaugeMetricFamily("kb_requests_failing", "Waiting deliveries that keep failing.", value=t["failing"])
+        oldest = GaugeMetricFamily("kb_requests_oldest_waiting_seconds", "Age of the oldest request still waiting.")
+        if t["oldest_waiting_seconds"] is not None:
+            oldest.add_metric([], t["oldest_waiting_seconds"])
+        yield oldest
+
+
 def _allowed() -> bool:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip() and verify_token(common.db(), token.strip()):
@@ -93,6 +128,7 @@ def metrics():
         base = REGISTRY
     node = CollectorRegistry()
     node.register(NodeCollector(current_app.config["KB_SETTINGS"]))
+    node.register(RequestCollector(common.db()))
     body = generate_latest(base) + generate_latest(node)
     resp = Response(body, content_type=CONTENT_TYPE_LATEST)
     resp.headers["X-Took-Ms"] = f"{(time.perf_counter() - t0) * 1000:.1f}"

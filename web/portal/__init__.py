@@ -1,5 +1,6 @@
 """Blueprint ``portal``: the anonymous customer help center under /help — the pages
-(pages.py: home, search, products, articles), "Was this helpful?" (feedback.py), and
+(pages.py: home, search, products, articles), "Was this helpful?" (feedback.py), the request form for customers who still need help
+(contact.py, answers.py), and
 /sitemap.xml and /robots.txt (sitemap.py).
 
 Everything here asks kb.search with role ``customer`` — public, published articles only — for
@@ -35,3 +36,4 @@ def doc_or_404(slug: str) -> dict:
 
 
 from web.portal import feedback, pages, sitemap  # noqa: E402,F401  (registers the views)
+from web.portal import answers, contact  # noqa: E402,F401  (the request form)
