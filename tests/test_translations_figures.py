@@ -92,3 +92,26 @@ def test_kb_stale_lists_a_translation_behind_and_the_missing_translations_reader
     text = CliRunner().invoke(main, ["stale"], env=env).output
     assert "translation_behind: translation behind its en source KB-0001: 1 change(s)" in text
     assert "KB-0003 → zh: 1 search(es), 3 view(s)" in text
+
+
+def test_the_monthly_report_counts_outdated_translations_and_the_missing_ones(kb):
+    src = kb.articles / "printer.md"
+    src.write_text(src.read_text().replace("A stale setting.", "The printer kept its old IP address."))
+    commit_all(kb.articles, "Explain the cause")
+    assert build(kb).ok
+    db = connect(kb)
+    for _ in range(2):
+        activity.record_view(db, "KB-0003", "customer", "zh")
+    db.close()
+    env = {"KB_HOME": str(kb.home), "KB_ARTICLES": str(kb.articles), "KB_SEMANTIC": "0",
+           **({"KB_DATABASE_URL": kb.database_url} if kb.database_url else {})}
+    month = dt.date.today().strftime("%Y-%m")
+    r = CliRunner().invoke(main, ["report", "--month", month, "--format", "json"], env=env)
+    assert r.exit_code == 0, r.output
+    t = json.loads(r.output)["translations"]
+    assert t["families"] == 1 and [x["article_id"] for x in t["outdated"]] == ["KB-0002"]
+    assert t["outdated"][0]["source"] == "KB-0001" and t["priorities"][0]["missing"] == "zh"
+    text = CliRunner().invoke(main, ["report", "--month", month], env=env).output
+    assert "## Translations" in text and "1 translation(s) behind their source" in text
+    html = CliRunner().invoke(main, ["report", "--month", month, "--format", "html"], env=env).output
+    assert "<h2>Translations</h2>" in html and "KB-0002" in html

@@ -281,11 +281,23 @@ def shifted_up(now: list[float], before: list[float]) -> bool:
     return sd > 0 and (u - n1 * n2 / 2) / sd >= Z_TEST
 
 
-def falling_helpfulness(db: Database, p: Period) -> list[dict]:
+def by_family(counts: dict[str, tuple[int, int]], family_of) -> dict[str, tuple[int, int]]:
+    """(helpful, votes) per article added up per article family (``family_of``: id → family key)."""
+    if family_of is None:
+        return counts
+    out: dict[str, tuple[int, int]] = {}
+    for a, (h, n) in counts.items():
+        key = family_of(a)
+        oh, on = out.get(key, (0, 0))
+        out[key] = (oh + h, on + n)
+    return out
+
+
+def falling_helpfulness(db: Database, p: Period, family_of=None) -> list[dict]:
     """Articles whose "helpful" share in the period fell against the three months before it
-    (see ``helpfulness_fell``)."""
-    now = helpfulness(db, p.lo, p.hi)
-    before = helpfulness(db, p.previous(3).lo, p.lo)
+    (see ``helpfulness_fell``); with ``family_of``, the versions of an article count as one."""
+    now = by_family(helpfulness(db, p.lo, p.hi), family_of)
+    before = by_family(helpfulness(db, p.previous(3).lo, p.lo), family_of)
     out = []
     for a, (h, n) in now.items():
         hb, nb = before.get(a, (0, 0))

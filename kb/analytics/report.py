@@ -32,8 +32,10 @@ _FORMULA = re.compile(r"^[=+\-@\t\r]")
 
 
 def build(db: Database, settings: Settings, month: str, *, articles: list[dict] | None = None,
-          now: dt.datetime | None = None) -> dict:
-    """Every figure of the month as one JSON-ready dict."""
+          now: dt.datetime | None = None, families=None) -> dict:
+    """Every figure of the month as one JSON-ready dict. With ``families`` (the live generation's,
+    kb.search.families) an article's versions in several languages count as one article, and the
+    translations behind their source and the missing ones readers ask for are reported."""
     p = metrics.month_period(month)
     now = now or dt.datetime.now(dt.timezone.utc)
     targets = settings.first_response_targets()
@@ -45,6 +47,7 @@ def build(db: Database, settings: Settings, month: str, *, articles: list[dict] 
     for key, linked in (("with_article", True), ("without_article", False)):
         split[key] = metrics.support([t for t in resolved if bool(t["linked"]) == linked],
                                      [t for t in created if bool(t["linked"]) == linked], targets, now)
+    titles = {a["id"]: a.get("title", "") for a in articles or []}
     demo = db.execute("SELECT count(*) FROM tickets WHERE demo = 1 AND ((created_at >= ? AND created_at < ?) "
                            "OR (resolved_at >= ? AND resolved_at < ?))", [p.lo, p.hi, p.lo, p.hi]).fetchone()[0]
     return {
@@ -65,8 +68,9 @@ def build(db: Database, settings: Settings, month: str, *, articles: list[dict] 
         "with_article": split["with_article"],
         "without_article": split["without_article"],
         "zero_result_queries": metrics.zero_result_queries(db, p),
-        "self_service": requests_figures.month(db, p.lo, p.hi, {a["id"]: a.get("title", "") for a in articles or []}),
-        "stale_articles": stale_articles(db, articles, min(now, p.end)),
+        "self_service": _per_family(requests_figures.month(db, p.lo, p.hi, titles), families, titles),
+        "stale_articles": stale_articles(db, articles, min(now, p.end), families=families),
+        "translations": _translations(db, families, articles, min(now, p.end)),
         # more than the contract asks for
         "mttr_median_hours": overall["mttr_median_hours"],
         "csat_responses": overall["csat_responses"],
@@ -77,12 +81,39 @@ def build(db: Database, settings: Settings, month: str, *, articles: list[dict] 
         "participation": kcs["participation"],
         "no_click_queries": metrics.no_click_queries(db, p),
         "products_rarely_linked": metrics.products_rarely_linked(resolved),
-        "falling_helpfulness": metrics.falling_helpfulness(db, p),
+        "falling_helpfulness": metrics.falling_helpfulness(db, p, families.family if families else None),
         "tickets_per_week": metrics.tickets_per_week(created, p),
         "link_rate_trend": metrics.link_rate_trend(db, p),
         "demo_tickets": demo,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def _per_family(q: dict, families, titles: dict[str, str]) -> dict:
+    """The self-service figures with the requests each article prevented added up per article."""
+    if families is None:
+        return q
+    summed: dict[str, int] = {}
+    for a in q["top_deflecting_articles"]:
+        key = families.family(a["article_id"])
+        summed[key] = summed.get(key, 0) + a["requests_prevented"]
+    q["top_deflecting_articles"] = [{"article_id": a, "title": titles.get(a, ""), "requests_prevented": n}
+                                    for a, n in sorted(summed.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return q
+
+
+def _translations(db: Database, families, articles: list[dict] | None, now: dt.datetime) -> dict:
+    """Articles in several languages, translations behind their source, and the missing
+    translations readers ask for most (kb/analytics/translations.py)."""
+    if families is None or articles is None:
+        return {"families": 0, "outdated": [], "priorities": []}
+    from kb.analytics.translations import priorities
+    known = {a["id"]: a for a in articles}
+    outdated = [{"article_id": t, "title": (known.get(t) or {}).get("title", ""), "source": families.source(t),
+                 "since": b.since[:10], "days": b.days(now), "changes": b.commits}
+                for t, b in sorted(families.outdated().items()) if t in known]
+    return {"families": len(families.groups), "outdated": outdated,
+            "priorities": priorities(db, families, known, now=now, limit=10)}
 
 
 # --- safe text -----------------------------------------------------------------------------
@@ -181,8 +212,23 @@ def to_markdown(r: dict) -> str:
                    [[md(s["article_id"]), md(s["title"] or ""), md("; ".join(x["detail"] for x in s["reasons"]))]
                     for s in r["stale_articles"]]) if r["stale_articles"] else ["None."]
     lines += _self_service(r["self_service"])
+    lines += _translation_lines(r["translations"])
     lines += ["", f"_Generated {r['generated_at']}._", ""]
     return "\n".join(lines)
+
+
+def _translation_lines(t: dict) -> list[str]:
+    lines = ["", "## Translations", "", f"{t['families']} article(s) in more than one language; "
+             f"{len(t['outdated'])} translation(s) behind their source.", ""]
+    if t["outdated"]:
+        lines += _rows(["translation", "title", "source", "changed since", "days behind"],
+                       [[md(x["article_id"]), md(x["title"]), md(x["source"]), x["since"], str(x["days"])]
+                        for x in t["outdated"]]) + [""]
+    lines += ["### Missing translations readers ask for", ""]
+    lines += _rows(["article", "title", "missing", "searches", "views"],
+                   [[md(x["article_id"]), md(x["title"] or ""), x["missing"], str(x["searches"]), str(x["views"])]
+                    for x in t["priorities"]]) if t["priorities"] else ["None."]
+    return lines
 
 
 def _self_service(q: dict) -> list[str]:

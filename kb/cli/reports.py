@@ -22,7 +22,9 @@ def _last_month() -> str:
 def report(ctx, month, fmt, out):
     """The monthly support and knowledge report (MTTR, FCR, CSAT, response targets, KCS, gaps, stale)."""
     from kb.analytics import report as rep
-    r = rep.build(common.db(ctx), ctx.obj, month or _last_month(), articles=common.articles(ctx.obj))
+    articles = common.articles(ctx.obj)
+    r = rep.build(common.db(ctx), ctx.obj, month or _last_month(), articles=articles,
+                  families=common.families(ctx.obj) if articles is not None else None)
     text = rep.render(r, fmt)
     if out:
         rep.write(text, out)
