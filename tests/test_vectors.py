@@ -203,5 +203,5 @@ def test_explain_timings_name_every_stage_loading_included_and_add_up(vsettings)
     build(vsettings, pool=pool())
     res = Searcher(vsettings, pool=pool(), fusion=TINY).search(SearchQuery("printer router", role="agent"))
     assert list(res.timings) == ["load_index_ms", "filter_ms", "keyword_ms", "load_tiny_ms", "encode_tiny_ms",
-                                 "vector_tiny_ms", "boost_ms", "fuse_ms", "snippets_ms"]
+                                 "vector_tiny_ms", "boost_ms", "fuse_ms", "families_ms", "snippets_ms"]
     assert res.took_ms == pytest.approx(sum(res.timings.values()), abs=0.01)
