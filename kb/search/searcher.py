@@ -190,11 +190,12 @@ class Searcher:
             raise NotFound(f"no article {key!r}")
         return doc
 
-    def all_articles(self, role: str = "customer") -> list[dict]:
-        """Stored fields of every article ``role`` may see (for listings and the sitemap)."""
+    def all_articles(self, role: str = "customer") -> Listing:
+        """Stored fields of every article ``role`` may see (for listings and the sitemap), read
+        one at a time as they are iterated: at 100,000 articles the list of them all held the
+        bodies of every article at once (gigabytes, kept by the allocator afterwards)."""
         snap = self.snapshot()
-        mask = snap.allowed(role, None, None, (), None)
-        return [f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]]]
+        return Listing(snap, snap.allowed(role, None, None, (), None))
 
     # --- vector side ---------------------------------------------------------------------
     def _encoders(self, snap: Snapshot, language: str, clock: "_Clock"):
@@ -241,7 +242,7 @@ class Searcher:
                 scores = {snap.ids[i]: float(best[i]) for i in top if np.isfinite(best[i])}
                 for i in top[np.argsort(-best[top])][:q.limit]:
                     rows = snap.rows_of(i)
-                    sections[snap.ids[i]] = snap.row_section[rows[np.argmax(sims[rows])]]
+                    sections[snap.ids[i]] = snap.section_of(int(rows[np.argmax(sims[rows])]))
             out.append(Ranking(name, scores, "vector", sections))
             clock.lap(f"vector_{name}_ms")
         by_name = {r.name: r for r in out}
@@ -250,7 +251,7 @@ class Searcher:
             if r is None or o is None:
                 continue
             for d, score in o.scores.items():   # documents the first encoder cannot read
-                if d not in r.scores and snap.language[snap.pos[d]] == "zh":
+                if d not in r.scores and snap.language_of(snap.pos[d]) == "zh":
                     r.scores[d] = score
                     if d in o.sections:
                         r.sections[d] = o.sections[d]
@@ -275,6 +276,21 @@ class Searcher:
                 part = todo[i:i + 64]
                 for t, v in zip(part, enc.encode(part)):
                     self._qcache[(enc.fingerprint, t)] = v
+
+
+class Listing:
+    """The stored fields of the articles a mask allows: a sized iterable, read from the index
+    each time it is iterated."""
+
+    def __init__(self, snap: Snapshot, mask: np.ndarray):
+        self._snap, self._mask = snap, mask
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._mask))
+
+    def __iter__(self):
+        snap, mask = self._snap, self._mask
+        return (f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]])
 
 
 class _Clock:
