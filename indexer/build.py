@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     idx = IndexStore(settings.index_root)
     live = idx.current()
     manifest = live.manifest() if live else None
-    pool = pool or EncoderPool(settings.encoders if settings.semantic else ())
+    pool = pool or EncoderPool.configured(settings)
     encoders = usable_encoders(pool, manifest.get("encoders", {}) if manifest else None)
     fingerprints = {e.name: e.fingerprint for e in encoders}
     if (manifest is None or manifest.get("analyzer") != ANALYZER_VERSION
@@ -169,8 +170,19 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         raise
     report.generation = gen.name
     stage.done("publish")
+    _save_query_graphs(pool)
+    stage.done("query graph")
     report.timings["total"] = stage.total()
     return report
+
+
+def _save_query_graphs(pool: EncoderPool) -> None:
+    """Export MiniLM's query graph (kb/core/querygraph.py) unless it is there already. Only a
+    speed-up: if it cannot be written, torch goes on encoding queries."""
+    try:
+        pool.save_query_graphs()
+    except Exception as e:
+        logging.getLogger("kb").warning("MiniLM's query graph was not written (torch encodes queries): %s", e)
 
 
 def _unchanged(report: BuildReport, live, manifest: dict, stage: Stages, failures: dict) -> BuildReport:

@@ -81,7 +81,7 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
     report = UpdateReport()
     stage = Stages(report.timings)
     db = db or store.connect(settings)
-    pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+    pool = pool if pool is not None else EncoderPool.configured(settings)
     root = ticket_index_dir(settings.home)
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "lock", "w") as lock:

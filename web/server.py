@@ -54,7 +54,7 @@ def shared_encoders(settings: Settings) -> EncoderPool:
     """The configured encoders, loaded in this (master) process so that the workers forked from
     it share their weights. An encoder that cannot load is remembered as failed, as a worker
     would have found it; its searches answer from the other encoders and the keywords."""
-    pool = EncoderPool(settings.encoders if settings.semantic else ())
+    pool = EncoderPool.configured(settings)
     pool.available()
     gc.collect()
     gc.freeze()             # the forked workers' collectors never touch (and so copy) these objects

@@ -90,7 +90,7 @@ class Searcher:
                  fusion: FusionConfig | None = None, boosts=None):
         self.settings = settings
         self.store = IndexStore(settings.index_root)
-        self.pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+        self.pool = pool if pool is not None else EncoderPool.configured(settings)
         self.fusion = fusion or FusionConfig()
         self.boosts = boosts            # callable(ids) → {id: multiplier}, or None
         self._snap: Snapshot | None = None

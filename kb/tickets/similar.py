@@ -62,7 +62,7 @@ class SimilarTickets:
     def __init__(self, settings: Settings, pool: EncoderPool | None = None, fusion: FusionConfig | None = None):
         self.settings = settings
         self.root = ticket_index_dir(settings.home)
-        self.pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+        self.pool = pool if pool is not None else EncoderPool.configured(settings)
         self.fusion = fusion or FusionConfig()
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
