@@ -120,10 +120,10 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
             matrix = _write_matrix(gen.vectors_file(enc.name), n, enc.dim, old, src, take, need_rows, fresh_rows)
             if projection.needs_projection(n):      # mapped by every search process
                 before = projection.load(live.path, enc.name) if same else None
-                if before is None:
-                    projection.save(gen.path, enc.name, projection.fit(matrix))
-                else:
-                    projection.save(gen.path, enc.name, _projected(matrix, before, src, take, need_rows))
+                zh = np.asarray(table.chunks.zh)
+                made = projection.fit(matrix, zh=zh) if before is None else \
+                    projection.project(matrix, before.basis, zh, before, src)
+                projection.save(gen.path, enc.name, made)
                 stage.done(f"projection {enc.name}")
             del matrix
             report.embedded[enc.name] = embedded
@@ -146,17 +146,3 @@ def _write_matrix(path: Path, n: int, dim: int, old, src, take, need_rows, fresh
     out.flush()
     del out
     return np.load(path, mmap_mode="r")
-
-
-def _projected(matrix: np.ndarray, before: projection.Projection, src: np.ndarray, take: np.ndarray,
-               need_rows: np.ndarray) -> projection.Projection:
-    """``matrix`` on the live projection's basis: rows copied where unchanged, new rows projected
-    (rows the encoder cannot read stay zero, as in the matrix)."""
-    rows = np.zeros((len(matrix), before.basis.shape[1]), dtype=np.float32)
-    for i in range(0, len(matrix), BLOCK):
-        here = np.flatnonzero(take[i:i + BLOCK])
-        if len(here):
-            rows[i + here] = before.rows[src[i + here]]
-    if len(need_rows):
-        rows[need_rows] = np.asarray(matrix[need_rows]) @ before.basis
-    return projection.Projection(before.basis, rows)

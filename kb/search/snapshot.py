@@ -29,6 +29,7 @@ class Part:
     article: np.ndarray                   # each row's article position
     weight: np.ndarray                    # each row's weight (a title-only chunk counts a little less)
     projection: projection.Projection | None  # for the two-stage scan of a large matrix
+    group: str = "all"                    # which rows it scores: all, zh, not-zh
 
 
 @dataclass
@@ -95,7 +96,7 @@ class Snapshot:
             path = gen.vectors_file(name)
             if path.exists():
                 snap.vectors[name] = np.load(path, mmap_mode="r")   # shared by server workers through the page cache
-                snap._projections[name] = projection.load(gen.path, name)
+                snap._projections[name] = projection.load(gen.path, name)   # None below EXACT_ROWS rows
         ra = np.asarray(snap.row_article)
         snap.seg_start = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]])) if len(ra) else np.zeros(0, np.int64)
         snap.seg_article = ra[snap.seg_start].astype(np.int64)
@@ -119,7 +120,7 @@ class Snapshot:
                     matrix = self.vectors[name]
                     select = None if which == "all" else self.row_zh if which == "zh" else ~self.row_zh
                     stored = self._projections.get(name) if projection.needs_projection(len(matrix)) else None
-                    got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored)
+                    got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored, which)
         return got
 
     def best_rows(self, sims: np.ndarray) -> np.ndarray:

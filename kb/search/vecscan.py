@@ -11,7 +11,8 @@ full.
 
 Measured at 100k articles (619k chunks, `bench/search.py`): 96 dimensions and 10,000 rows keep
 every one of the exact top 10 articles and 99.8 % of the top 100, for both encoders, while
-reading a quarter of the bytes (bench/RESULTS.md, "Search").
+reading a quarter of the bytes (bench/RESULTS.md, "Search"); the projected rows are laid out by
+language, so a query reads only those of the rows its encoder scores.
 """
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ SHORTLIST = 10_000      # rows re-scored exactly after the projected pass
 
 
 def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarray,
-           projection: Projection | None = None, shortlist: int | None = None) -> np.ndarray:
+           projection: Projection | None = None, shortlist: int | None = None, group: str = "all") -> np.ndarray:
     """Per row of ``matrix``: its similarity to ``qv`` times ``weight``; -inf where ``ok`` is
-    False and, in the two-stage scan, for rows the projected pass did not shortlist."""
+    False and, in the two-stage scan, for rows the projected pass did not shortlist. ``group``
+    names the projected rows that may be ``ok`` (all, zh, not-zh): only those are read."""
     shortlist = shortlist or SHORTLIST
     out = np.full(len(matrix), -np.inf, dtype=np.float32)
     n_ok = int(np.count_nonzero(ok))
@@ -39,9 +41,10 @@ def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarra
             if n_ok:
                 out[allowed] = (matrix[allowed] @ qv) * weight[allowed]
         else:
-            rough = projection.rows @ (projection.basis.T @ qv)
-            rough *= weight
-            rough[~ok] = -np.inf                               # filters apply before the cut
-            best = np.sort(np.argpartition(-rough, shortlist - 1)[:shortlist])
+            rows, ids = projection.group(group)
+            rough = rows @ (projection.basis.T @ qv)
+            rough *= weight[ids]
+            rough[~ok[ids]] = -np.inf                          # filters apply before the cut
+            best = np.sort(ids[np.argpartition(-rough, shortlist - 1)[:shortlist]])
             out[best] = (matrix[best] @ qv) * weight[best]
     return out
