@@ -117,7 +117,7 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
             at = {h: i for i, h in enumerate(fresh)}
             need_rows = np.flatnonzero(need)
             fresh_rows = new[[at[hexes[i]] for i in need_rows]] if len(need_rows) else None
-            matrix = _write_matrix(gen.vectors_file(enc.name), n, enc.dim, old, src, take, need_rows, fresh_rows)
+            matrix = write_matrix(gen.vectors_file(enc.name), n, enc.dim, old, src, take, need_rows, fresh_rows)
             if projection.needs_projection(n):      # mapped by every search process
                 before = projection.load(live.path, enc.name) if same else None
                 zh = np.asarray(table.chunks.zh)
@@ -134,7 +134,7 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
         db.close()
 
 
-def _write_matrix(path: Path, n: int, dim: int, old, src, take, need_rows, fresh_rows) -> np.ndarray:
+def write_matrix(path: Path, n: int, dim: int, old, src, take, need_rows, fresh_rows) -> np.ndarray:
     """The matrix file, written in blocks; returned mapped."""
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
     for i in range(0, n, BLOCK):

@@ -145,3 +145,18 @@ def test_an_incremental_build_projects_only_new_rows_on_the_kept_basis(vsettings
     np.testing.assert_allclose(got.rows, want.rows, atol=1e-6)      # copied rows equal computed ones
     rows, ids = got.group("zh")
     assert len(ids) == zh.sum() > 0 and zh[ids].all() and not zh[got.group("not-zh")[1]].any()
+
+
+def test_rows_read_from_the_file_equal_the_mapped_rows(tmp_path):
+    m = clustered(n=3000)
+    np.save(tmp_path / "m.npy", m)
+    rows = vecscan.FileRows(tmp_path / "m.npy")
+    assert len(rows) == 3000 and rows.shape == m.shape
+    for pick in ([0], [5, 6, 7, 900, 2999], list(range(100, 400)) + [1000, 1002], []):
+        np.testing.assert_array_equal(rows[np.array(pick, dtype=np.int64)], m[pick])
+    proj = projection.fit(m, dims=8)
+    q = query_near(m, 10, 1)
+    ok = np.ones(len(m), dtype=bool)
+    w = np.ones(len(m), dtype=np.float32)
+    np.testing.assert_array_equal(vecscan.scores(rows, q, w, ok, proj, shortlist=150),
+                                  vecscan.scores(m, q, w, ok, proj, shortlist=150))

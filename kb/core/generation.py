@@ -166,11 +166,12 @@ def _pid_alive(pid: str) -> bool:
 # ``KB_HOME/tickets-index``: ``manifest.json`` (replaced in one step) names the live generation
 # folder ``gen-<time>``, the analyzer version and the encoder fingerprints. A generation holds
 # the BM25 impacts over subject + description + resolution (``impact/``), ``ids.json`` (ticket
-# ids in row order and their languages), ``hashes.json`` (ticket id → content hash) and one
-# matrix per encoder (``vec-<encoder>.npy``, rows in ``ids.json`` order). indexer/tickets.py
-# writes it; kb/tickets/similar.py reads it.
+# ids in row order and their languages, for the indexer), ``ids.npy`` and ``zh.npy`` (the same
+# as arrays search maps), ``hashes.json`` (ticket id → content hash) and one matrix per encoder
+# (``vec-<encoder>.npy``, rows in ``ids.json`` order) with, above projection.EXACT_ROWS tickets,
+# its projection. indexer/tickets.py writes it; kb/tickets/similar.py reads it.
 
-TICKET_INDEX_FORMAT = "3"
+TICKET_INDEX_FORMAT = "4"
 
 
 def ticket_index_dir(home: Path) -> Path:

@@ -11,11 +11,14 @@ On disk, in the generation's ``impact/`` folder:
 - ``ids.json`` article ids in build order; ``vocab.json`` the ``field<US>term`` columns;
 - ``raw_ptr/raw_cols/raw_tf.npy`` term counts per article (CSR), ``lengths.npy`` field
   lengths — what an incremental build carries over for unchanged articles;
-- ``ptr/docs/w.npy`` the impacts per column (CSC) and ``idf.npy``; the query side maps them
-  read-only, so server workers share one copy in the page cache.
+- ``ptr/docs/w.npy`` the impacts per column (CSC) and ``idf.npy``; ``vocab-hash.npy`` /
+  ``vocab-col.npy`` the columns by a 64-bit hash of their key, sorted. The query side maps them
+  all read-only, so server workers share one copy in the page cache and hold no dictionary of
+  the vocabulary (a million Chinese bigrams and tickets' words cost each worker ~150 MB as one).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -32,6 +35,10 @@ DIR = "impact"
 
 def _key(field: int, term: str) -> str:
     return f"{FIELDS[field]}{_SEP}{term}"
+
+
+def _hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 class ImpactWriter:
@@ -139,27 +146,39 @@ class ImpactWriter:
         np.save(folder / "w.npy", w[order].astype(np.float32))
         np.save(folder / "idf.npy", idf)
         (folder / "vocab.json").write_text(json.dumps(self.keys, ensure_ascii=False), "utf-8")
+        hashes = np.fromiter((_hash(k) for k in self.keys), dtype=np.uint64, count=v)
+        by_hash = np.argsort(hashes, kind="stable")
+        np.save(folder / "vocab-hash.npy", hashes[by_hash])
+        np.save(folder / "vocab-col.npy", by_hash.astype(np.int32))
         (folder / "ids.json").write_text(json.dumps(self.ids, ensure_ascii=False), "utf-8")
 
 
 class Impacts:
-    """The query side: read-only impacts of one generation, aligned to the snapshot's articles."""
+    """The query side: read-only impacts of one generation, aligned to the snapshot's articles
+    (``pos``: article id → position), or to its own rows when ``pos`` is None."""
 
-    def __init__(self, folder: Path, pos: dict[str, int]):
+    def __init__(self, folder: Path, pos: dict[str, int] | None):
         folder = Path(folder)
-        keys = json.loads((folder / "vocab.json").read_text("utf-8"))
-        self.vocab = {k: i for i, k in enumerate(keys)}
-        ids = json.loads((folder / "ids.json").read_text("utf-8"))
-        self.to_snap = np.array([pos.get(d, -1) for d in ids], dtype=np.int64)
-        self.ptr = np.load(folder / "ptr.npy")
+        self.hashes = np.load(folder / "vocab-hash.npy", mmap_mode="r")
+        self.cols = np.load(folder / "vocab-col.npy", mmap_mode="r")
+        self.n = len(np.load(folder / "lengths.npy", mmap_mode="r"))
+        if pos is None:
+            self.to_snap = np.arange(self.n, dtype=np.int64)
+        else:
+            ids = json.loads((folder / "ids.json").read_text("utf-8"))
+            self.to_snap = np.array([pos.get(d, -1) for d in ids], dtype=np.int64)
+        self.ptr = np.load(folder / "ptr.npy", mmap_mode="r")
         self.docs = np.load(folder / "docs.npy", mmap_mode="r")
         self.w = np.load(folder / "w.npy", mmap_mode="r")
-        self.idf = np.load(folder / "idf.npy")
-        self.n = len(ids)
+        self.idf = np.load(folder / "idf.npy", mmap_mode="r")
 
     def column(self, field: str, term: str) -> int | None:
-        c = self.vocab.get(f"{field}{_SEP}{term}")
-        return c if c is not None and self.ptr[c + 1] > self.ptr[c] else None
+        h = np.uint64(_hash(f"{field}{_SEP}{term}"))
+        i = int(np.searchsorted(self.hashes, h))
+        if i >= len(self.hashes) or self.hashes[i] != h:
+            return None
+        c = int(self.cols[i])
+        return c if self.ptr[c + 1] > self.ptr[c] else None
 
     def any_allowed(self, columns: list[int], allowed: np.ndarray) -> bool:
         """Whether one article ``allowed`` (a mask over snapshot positions) holds every column."""
