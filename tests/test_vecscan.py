@@ -160,3 +160,9 @@ def test_rows_read_from_the_file_equal_the_mapped_rows(tmp_path):
     w = np.ones(len(m), dtype=np.float32)
     np.testing.assert_array_equal(vecscan.scores(rows, q, w, ok, proj, shortlist=150),
                                   vecscan.scores(m, q, w, ok, proj, shortlist=150))
+
+
+def test_the_shortlist_grows_with_the_matrix():
+    assert vecscan.shortlist_for(61_866) == vecscan.MIN_SHORTLIST
+    assert 9_900 <= vecscan.shortlist_for(618_898) <= 10_000
+    assert vecscan.shortlist_for(2_000_000) > vecscan.shortlist_for(618_898)
