@@ -105,7 +105,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
                 kept.add(rel)
         if i % 200 == 0:
             progress("parse", i, len(to_parse))
-    taken = {old_ids[old_pos[rel]]: rel for rel in kept}
+    taken = {old_ids[old_pos[rel]]: rel for rel in kept} if parsed else {}
     for rel in sorted(parsed):
         a = parsed[rel]
         if a.id in taken and taken[a.id] != rel:

@@ -135,12 +135,18 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
 
 
 def write_matrix(path: Path, n: int, dim: int, old, src, take, need_rows, fresh_rows) -> np.ndarray:
-    """The matrix file, written in blocks; returned mapped."""
+    """The matrix file, written straight to disk: rows found in ``old`` (``src``, where ``take``)
+    copied as runs of consecutive rows (an edit leaves long runs in place), then the new rows;
+    returned mapped."""
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
-    for i in range(0, n, BLOCK):
-        here = np.flatnonzero(take[i:i + BLOCK])
-        if len(here):
-            out[i + here] = old[src[i + here]]
+    rows = np.flatnonzero(take)
+    if len(rows):
+        s = src[rows]
+        breaks = np.flatnonzero((np.diff(rows) != 1) | (np.diff(s) != 1)) + 1
+        for a, b in zip(np.concatenate([[0], breaks]).tolist(), np.concatenate([breaks, [len(rows)]]).tolist()):
+            for i in range(a, b, BLOCK):         # large runs in blocks: bounded temporary memory
+                j = min(b, i + BLOCK)
+                out[rows[i]:rows[i] + j - i] = old[s[i]:s[i] + j - i]
     if fresh_rows is not None:
         out[need_rows] = fresh_rows
     out.flush()

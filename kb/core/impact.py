@@ -48,8 +48,11 @@ class ImpactWriter:
         self.vocab: dict[str, int] = {}
         self.keys: list[str] = []
         self.ids: list[str] = []
+        # blocks of articles, in order: their term columns and counts (flat), how many terms
+        # each article has, and each article's field lengths
         self._cols: list[np.ndarray] = []
         self._tf: list[np.ndarray] = []
+        self._sizes: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         self._prev = Path(previous) if previous is not None else None
 
@@ -83,14 +86,11 @@ class ImpactWriter:
         if keep.any():
             rows = np.repeat(keep, np.diff(ptr))
             sizes = np.diff(ptr)[keep]
-            flat_cols = remap[np.asarray(cols)[rows]]
-            flat_tf = np.asarray(tf)[rows]
-            bounds = np.concatenate([[0], np.cumsum(sizes)])
-            for j, i in enumerate(np.flatnonzero(keep)):
-                self.ids.append(old_ids[i])
-                self._cols.append(flat_cols[bounds[j]:bounds[j + 1]])
-                self._tf.append(flat_tf[bounds[j]:bounds[j + 1]])
-                self._lengths.append(lengths[i])
+            self.ids.extend(old_ids[i] for i in np.flatnonzero(keep))
+            self._cols.append(remap[np.asarray(cols)[rows]])
+            self._tf.append(np.asarray(tf)[rows])
+            self._sizes.append(sizes.astype(np.int64))
+            self._lengths.append(lengths[keep])
         return sorted(wanted - {old_ids[i] for i in np.flatnonzero(keep)})
 
     def add(self, article_id: str, terms: dict[str, list[str]]) -> None:
@@ -105,7 +105,8 @@ class ImpactWriter:
         self.ids.append(article_id)
         self._cols.append(np.fromiter(counts.keys(), dtype=np.int32, count=len(counts)))
         self._tf.append(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-        self._lengths.append(lengths)
+        self._sizes.append(np.array([len(counts)], dtype=np.int64))
+        self._lengths.append(lengths[None, :])
 
     def extend(self, other: "ImpactWriter") -> None:
         """Append the articles ``other`` counted (in another process, say) after this writer's
@@ -116,17 +117,18 @@ class ImpactWriter:
         self.ids.extend(other.ids)
         self._cols.extend(remap[c] for c in other._cols)
         self._tf.extend(other._tf)
+        self._sizes.extend(other._sizes)
         self._lengths.extend(other._lengths)
 
     def write(self, folder: Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         n, v = len(self.ids), len(self.keys)
-        sizes = np.array([len(c) for c in self._cols], dtype=np.int64)
+        sizes = np.concatenate(self._sizes) if n else np.zeros(0, np.int64)
         ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        cols = np.concatenate(self._cols) if n else np.zeros(0, np.int32)
-        tf = np.concatenate(self._tf) if n else np.zeros(0, np.float32)
-        lengths = np.stack(self._lengths) if n else np.zeros((0, len(FIELDS)), np.float32)
+        cols = np.concatenate(self._cols).astype(np.int32) if n else np.zeros(0, np.int32)
+        tf = np.concatenate(self._tf).astype(np.float32) if n else np.zeros(0, np.float32)
+        lengths = np.concatenate(self._lengths).astype(np.float32) if n else np.zeros((0, len(FIELDS)), np.float32)
         field_of = np.array([FIELDS.index(k.split(_SEP, 1)[0]) for k in self.keys], dtype=np.int64)
         rows = np.repeat(np.arange(n, dtype=np.int32), sizes)
         df = np.bincount(cols, minlength=v).astype(np.float64)

@@ -69,20 +69,19 @@ def project(matrix: np.ndarray, basis: np.ndarray, zh: np.ndarray | None = None,
     ``src`` (each row's row in its matrix, or -1), rows found there are copied, not computed."""
     order, split = layout(zh, len(matrix))
     rows = np.empty((len(matrix), basis.shape[1]), dtype=np.float32)
-    old_at = None
+    new = np.arange(len(order))
     if before is not None:
         old_at = np.empty(len(before.order), dtype=np.int64)
         old_at[before.order] = np.arange(len(before.order))
-    for i in range(0, len(order), _BLOCK):
-        part = order[i:i + _BLOCK]
-        if old_at is None:
-            rows[i:i + len(part)] = np.asarray(matrix[part]) @ basis
-            continue
-        from_old = src[part] >= 0
-        rows[i:i + len(part)][from_old] = before.rows[old_at[src[part][from_old]]]
-        new = part[~from_old]
-        if len(new):
-            rows[i:i + len(part)][~from_old] = np.asarray(matrix[new]) @ basis
+        found = src[order]
+        kept = np.flatnonzero(found >= 0)
+        for i in range(0, len(kept), _BLOCK):
+            part = kept[i:i + _BLOCK]
+            rows[part] = before.rows[old_at[found[part]]]
+        new = np.flatnonzero(found < 0)
+    for i in range(0, len(new), _BLOCK):
+        part = new[i:i + _BLOCK]
+        rows[part] = np.asarray(matrix[order[part]]) @ basis
     return Projection(basis, rows, order, split)
 
 
