@@ -217,7 +217,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
     impacts = impact.ImpactWriter(None if full or live is None else live.path / impact.DIR)
     impacts.carry(kept_ids)
-    writer = ix.writer(limitmb=256)
+    writer = ix.writer(limitmb=256, compound=False)    # see schema(): files, not one compound file
     try:
         for rel in drop:
             writer.delete_by_term("path", rel)
