@@ -95,6 +95,8 @@ def commit(repo: Path, message: str) -> None:
 def index_ops(codes: dict[str, Path], work: Path) -> list[str]:
     """One edited (and committed) article, then `kb index` with nothing changed, at 100k."""
     arts = work / "a100000"
+    for label, code in codes.items():       # both indexes at the checkout's HEAD first
+        kb(code, work / f"{label}100000", arts, "index")
     victim = sorted(arts.glob("*.md"))[50_000]
     victim.write_text(victim.read_text("utf-8").replace("## ", "## Updated: ", 1), "utf-8")
     commit(arts, "One edit")
