@@ -4,6 +4,7 @@ and as an agent types), the no-op and one-edit `kb index` at 100k, and the keywo
 build at 100k on every core.
 
     .venv/bin/python bench/scale.py --before-code DIR --work DIR [--skip memory,latency,index,keyword]
+                                    [--keyword-size 100000] [--keyword-codes before,after]
 
 ``--work`` holds the generated KBs (``a10000``, ``a100000``: git repositories of articles made
 from the starter ones, as bench/search.py makes them) and, for each code, its index homes
@@ -114,19 +115,21 @@ def index_ops(codes: dict[str, Path], work: Path) -> list[str]:
             f"| nothing changed (median of 3) | {b[1]:.2f} s | {a[1]:.2f} s | {a[1] / b[1]:.2f} |"]
 
 
-def keyword_builds(codes: dict[str, Path], work: Path) -> list[str]:
+def keyword_builds(codes: dict[str, Path], work: Path, n: int) -> list[str]:
     got = {}
     for label, code in codes.items():
         home = work / f"kw-{label}"
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir()
-        took, out = kb(code, home, work / "a100000", "index", "--full", KB_SEMANTIC="0")
+        took, out = kb(code, home, work / f"a{n}", "index", "--full", KB_SEMANTIC="0")
         got[label] = took
         shutil.rmtree(home, ignore_errors=True)
         print(f"  keyword build {label}: {took / 60:.1f} min", flush=True)
-    b, a = got["before"], got["after"]
-    return [f"Keyword-only full build of 100,000 articles (`KB_SEMANTIC=0 kb index --full`, {os.cpu_count()} cores): "
-            f"before {b / 60:.1f} min, after {a / 60:.1f} min (**{b / a:.2f}×**)."]
+    line = (f"Keyword-only full build of {n:,} articles (`KB_SEMANTIC=0 kb index --full`, {os.cpu_count()} cores): "
+            + ", ".join(f"{k} {v / 60:.1f} min" for k, v in got.items()))
+    if len(got) == 2:
+        line += f" (**{got['before'] / got['after']:.2f}×**)"
+    return [line + "."]
 
 
 def main() -> None:
@@ -135,6 +138,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--skip", default="")
+    ap.add_argument("--keyword-size", type=int, default=100_000, help="articles of the keyword-only builds")
+    ap.add_argument("--keyword-codes", default="before,after", help="which code trees build them")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -169,7 +174,7 @@ def main() -> None:
     if "index" not in skip:
         lines += index_ops(codes, work) + [""]
     if "keyword" not in skip:
-        lines += keyword_builds(codes, work)
+        lines += keyword_builds({k: codes[k] for k in args.keyword_codes.split(",")}, work, args.keyword_size)
     report(lines, "Scale: one node with 100k articles", f".venv/bin/python bench/scale.py --before-code DIR --work DIR "
            f"--skip {args.skip or '-'}", "before and after in one run, see the script's docstring", args.write)
 
