@@ -72,3 +72,15 @@ def test_whoosh_segments_are_plain_files(indexed, repo):
     whoosh = IndexStore(indexed.index_root).current().whoosh_dir
     assert not list(whoosh.glob("*.seg")) and list(whoosh.glob("*.trm"))
     assert Searcher(indexed).search(SearchQuery("badge printer", role="agent", mode="keyword")).results[0].id == "KB-0100"
+
+
+def test_many_paths_get_their_last_commits_from_one_walk(indexed, repo, monkeypatch):
+    from kb.core import repo as repo_mod
+    write(repo, {"printer-offline.md": article("KB-0001", "Printer offline, again")})
+    commit_all(repo, "Second commit")
+    r = ArticleRepo(repo)
+    paths = sorted(r.files())
+    one_by_one = r.last_commits(paths)
+    monkeypatch.setattr(repo_mod, "WHOLE_LOG", 1)
+    assert r.last_commits(paths) == one_by_one and len(one_by_one) == len(paths)
+    assert r.last_commits(paths)["printer-offline.md"] != r.last_commits(paths)["vpn-error-809.md"]
