@@ -175,12 +175,19 @@ class Impacts:
         self.idf = np.load(folder / "idf.npy", mmap_mode="r")
 
     def column(self, field: str, term: str) -> int | None:
-        h = np.uint64(_hash(f"{field}{_SEP}{term}"))
-        i = int(np.searchsorted(self.hashes, h))
-        if i >= len(self.hashes) or self.hashes[i] != h:
-            return None
-        c = int(self.cols[i])
-        return c if self.ptr[c + 1] > self.ptr[c] else None
+        return self.columns([(field, term)])[0]
+
+    def columns(self, keys: list[tuple[str, str]]) -> list[int | None]:
+        """The column of each (field, term), None where no article holds it: one search of the
+        mapped vocabulary for them all (a query has tens of terms in four fields)."""
+        if not keys or not len(self.hashes):
+            return [None] * len(keys)
+        h = np.fromiter((_hash(f"{f}{_SEP}{t}") for f, t in keys), dtype=np.uint64, count=len(keys))
+        at = np.minimum(np.searchsorted(self.hashes, h), len(self.hashes) - 1)
+        found = np.asarray(self.hashes[at]) == h
+        cols = np.asarray(self.cols[at]).astype(np.int64)
+        ptr = self.ptr
+        return [int(c) if ok and ptr[c + 1] > ptr[c] else None for c, ok in zip(cols, found)]
 
     def any_allowed(self, columns: list[int], allowed: np.ndarray) -> bool:
         """Whether one article ``allowed`` (a mask over snapshot positions) holds every column."""
