@@ -3,7 +3,7 @@ changed tickets), query latency through the two-stage scan against an exact scan
 in the same run (and how often both give the same top five), and the memory one server process
 holds for the ticket index.
 
-    .venv/bin/python bench/similar.py [--tickets 1000000] [--queries 200] [--work DIR] [--write]
+    .venv/bin/python bench/similar.py [--tickets 1000000] [--queries 200] [--work DIR] [--queries-only] [--write]
 
 Tickets are generated as bench/build.py generates them (half English, half Chinese: a subject,
 a three-sentence description, a two-sentence resolution) and imported with `kb tickets import`.
@@ -109,6 +109,7 @@ def query_part(s: Settings, work: Path, scan: str) -> None:
     """In a fresh process: time the queries through one scan; print one JSON line."""
     queries = json.loads((work / "queries.json").read_text("utf-8"))
     pool = EncoderPool.configured(s)
+    pool.save_query_graphs()                  # as `kb index` leaves it in a KB_HOME
     for enc in pool.available():
         enc.encode(["warm up"])
     list(analyzer()("打印机 printer"))         # the Chinese dictionary, loaded by any search
@@ -127,6 +128,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, help="keep the generated tickets here and reuse them next time")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--query", choices=("two-stage", "exact"), help=argparse.SUPPRESS)
+    ap.add_argument("--queries-only", action="store_true", help="measure the queries on the index built before")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="kb-bench-similar-"))
     home = work / f"t{args.tickets}"
@@ -146,6 +148,8 @@ def main() -> None:
         t = time.perf_counter()
         n = prefill(s, pool)
         print(f"prefilled {n:,} tickets in {time.perf_counter() - t:.0f} s", flush=True)
+    if args.queries_only:           # the index and queries.json of an earlier run
+        return measure(work, args.tickets, json.loads((work / "queries.json").read_text("utf-8")), lines, args.write)
     t = time.perf_counter()
     r = ticket_index.update(s, pool=pool, full=True)
     full_s = time.perf_counter() - t
@@ -170,9 +174,13 @@ def main() -> None:
                if i in picks]
     db.close()
     (work / "queries.json").write_text(json.dumps(queries, ensure_ascii=False), "utf-8")
+    measure(work, args.tickets, queries, lines, args.write)
+
+
+def measure(work: Path, tickets: int, queries: list[str], lines: list[str], write: bool) -> None:
     got = {}
     for scan in ("two-stage", "exact"):         # each in a fresh process: its memory is the index's alone
-        out = subprocess.run([PY, __file__, "--query", scan, "--tickets", str(args.tickets), "--work", str(work)],
+        out = subprocess.run([PY, __file__, "--query", scan, "--tickets", str(tickets), "--work", str(work)],
                              check=True, capture_output=True, text=True).stdout
         got[scan] = json.loads(out.strip().splitlines()[-1])
     a, b = got["two-stage"], got["exact"]
@@ -187,8 +195,8 @@ def main() -> None:
                f"+{b['private']:,.0f} MB |"), "",
               ("Mapped file pages are those of the index's files a process read: one copy in the page cache, "
                "shared by every worker of the machine; private memory is what each worker holds of its own.")]
-    report(lines, "Similar tickets at a million", f".venv/bin/python bench/similar.py --tickets {args.tickets}",
-           "2 cores; ticket vectors synthetic of the real shape, query encoding real", args.write)
+    report(lines, "Similar tickets at a million", f".venv/bin/python bench/similar.py --tickets {tickets}",
+           "2 cores; ticket vectors synthetic of the real shape, query encoding real", write)
 
 
 if __name__ == "__main__":

@@ -167,9 +167,10 @@ class SimilarTickets:
             ok = ~zh if group == "not-zh" else zh if group == "zh" else np.ones(len(zh), dtype=bool)
             sims = vecscan.scores(matrix, qv, np.ones(len(zh), dtype=np.float32), ok, cur.projections.get(name),
                                   SHORTLIST, group)
-            k = min(CANDIDATES, int(np.isfinite(sims).sum()))
+            scored = np.flatnonzero(np.isfinite(sims))      # the shortlist, or every allowed ticket
+            k = min(CANDIDATES, len(scored))
             if k:
-                top = [i for i in np.argpartition(-sims, k - 1)[:k] if np.isfinite(sims[i])]
+                top = scored[np.argpartition(-sims[scored], k - 1)[:k]].tolist()
                 out.append(Ranking(name, {cur.id(i): float(sims[i]) for i in top}, "vector"))
                 chinese.update(cur.id(i) for i in top if zh[i])
         by_name = {r.name: r for r in out}
