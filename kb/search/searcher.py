@@ -231,8 +231,7 @@ class Searcher:
             # chunks; the multilingual one, when it only stands in for it, reads just those
             which = "not-zh" if not enc.multilingual else "zh" if self.fusion.weight(language, name) <= 0 else "all"
             part = snap.part(name, which)
-            ok = mask[part.article] if part.select is None else mask[part.article] & part.select
-            sims = vecscan.scores(part.matrix, qv, part.weight, ok, part.projection, group=part.group)
+            sims = vecscan.part_scores(part, qv, mask)
             best = snap.best_rows(sims)
             k = min(CANDIDATES, int(np.isfinite(best).sum()))
             scores: dict[str, float] = {}

@@ -30,6 +30,8 @@ class Part:
     weight: np.ndarray                    # each row's weight (a title-only chunk counts a little less)
     projection: projection.Projection | None  # for the two-stage scan of a large matrix
     group: str = "all"                    # which rows it scores: all, zh, not-zh
+    group_article: np.ndarray | None = None   # with a projection: the article and weight of each
+    group_weight: np.ndarray | None = None    # of the group's projected rows, in their order
 
 
 @dataclass
@@ -120,7 +122,12 @@ class Snapshot:
                     matrix = self.vectors[name]
                     select = None if which == "all" else self.row_zh if which == "zh" else ~self.row_zh
                     stored = self._projections.get(name) if projection.needs_projection(len(matrix)) else None
-                    got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored, which)
+                    group = (None, None)
+                    if stored is not None:      # gathered once, not per query
+                        ids = np.asarray(stored.group(which)[1])
+                        group = (np.asarray(self.row_article)[ids], self.row_weight[ids])
+                    got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored, which,
+                                                  *group)
         return got
 
     def best_rows(self, sims: np.ndarray) -> np.ndarray:

@@ -81,3 +81,27 @@ class FileRows:
         if self._m.size:
             self._m._mmap.madvise(mmap.MADV_DONTNEED)
         return out
+
+
+def part_scores(part, qv: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``scores`` for a snapshot Part (kb/search/snapshot.py) among the articles ``allowed``
+    (a mask over articles). With a projection, the filter is read through the group's own
+    article and weight arrays (gathered once per generation), not built over every row."""
+    if part.projection is None or part.group_article is None:
+        ok = allowed[part.article] if part.select is None else allowed[part.article] & part.select
+        return scores(part.matrix, qv, part.weight, ok, part.projection, group=part.group)
+    rows, ids = part.projection.group(part.group)
+    ok = allowed[part.group_article]
+    shortlist = shortlist_for(len(part.matrix))
+    out = np.full(len(part.matrix), -np.inf, dtype=np.float32)
+    with one_blas_thread():
+        if np.count_nonzero(ok) <= shortlist:
+            best = np.sort(np.asarray(ids)[ok])
+        else:
+            rough = rows @ (part.projection.basis.T @ qv)
+            rough *= part.group_weight
+            rough[~ok] = -np.inf                               # filters apply before the cut
+            best = np.sort(np.asarray(ids)[np.argpartition(-rough, shortlist - 1)[:shortlist]])
+        if len(best):
+            out[best] = (part.matrix[best] @ qv) * part.weight[best]
+    return out
