@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
 sys.path.insert(0, str(ROOT / "bench"))
-from results import load_bench, report  # noqa: E402
+from results import load_bench, report
 
 QUERIES = load_bench("search").QUERIES
 
@@ -74,7 +74,7 @@ def kb(code: Path, home: Path, articles: Path, *args: str, **env: str) -> tuple[
     e = {**os.environ, "KB_HOME": str(home), "KB_ARTICLES": str(articles), "HF_HUB_OFFLINE": "1",
          "TRANSFORMERS_OFFLINE": "1", "KB_REFRESH_SECONDS": "0", **env}
     t = time.perf_counter()
-    r = subprocess.run([PY, "-m", "kb.cli", *args], cwd=code, env=e, capture_output=True, text=True)
+    r = subprocess.run([PY, "-m", "kb.cli", *args], cwd=code, env=e, capture_output=True, text=True, check=False)
     if r.returncode:
         raise SystemExit(f"kb {' '.join(args)} in {code} failed:\n{r.stderr[-1500:]}")
     return time.perf_counter() - t, r.stdout + r.stderr
@@ -82,7 +82,7 @@ def kb(code: Path, home: Path, articles: Path, *args: str, **env: str) -> tuple[
 
 def latency(code: Path, home: Path, articles: Path) -> dict:
     r = subprocess.run([PY, "-c", LATENCY, str(home), str(articles), json.dumps(QUERIES)], cwd=code,
-                       env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True)
+                       env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, check=False)
     if r.returncode:
         raise SystemExit(f"latency in {code} failed:\n{r.stderr[-1500:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -104,7 +104,7 @@ def index_ops(codes: dict[str, Path], work: Path) -> list[str]:
     got = {}
     for label, code in codes.items():
         home = work / f"{label}100000"
-        edit, out = kb(code, home, arts, "index")
+        edit, _ = kb(code, home, arts, "index")
         noop = statistics.median(kb(code, home, arts, "index")[0] for _ in range(3))
         got[label] = (edit, noop)
         print(f"  index {label}: one edit {edit:.2f} s, no-op {noop:.2f} s", flush=True)
@@ -121,7 +121,7 @@ def keyword_builds(codes: dict[str, Path], work: Path, n: int) -> list[str]:
         home = work / f"kw-{label}"
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir()
-        took, out = kb(code, home, work / f"a{n}", "index", "--full", KB_SEMANTIC="0")
+        took, _ = kb(code, home, work / f"a{n}", "index", "--full", KB_SEMANTIC="0")
         got[label] = took
         shutil.rmtree(home, ignore_errors=True)
         print(f"  keyword build {label}: {took / 60:.1f} min", flush=True)
@@ -151,14 +151,14 @@ def main() -> None:
         got = {label: serve(code, work / f"{label}100000", work / "a100000", args.workers)
                for label, code in codes.items()}
         b, a = got["before"], got["after"]
-        lines += [f"`kb serve` with {args.workers} workers on 100,000 articles (618,898 chunks), after warm-up and "
-                  "hybrid searches through every worker (bench/memory.py's measure):", "",
+        lines += [(f"`kb serve` with {args.workers} workers on 100,000 articles (618,898 chunks), after warm-up and "
+                   "hybrid searches through every worker (bench/memory.py's measure):"), "",
                   "| code | processes | sum of PSS (the machine's real total) | largest private memory of a worker | sum of RSS |",
                   "|---|---|---|---|---|"]
         lines += [f"| {k} | {r['processes']} | {r['pss_mb']:,.0f} MB | {r['private_mb']:,.0f} MB | {r['rss_mb']:,.0f} MB |"
                   for k, r in got.items()]
-        lines += ["", f"After / before: PSS {a['pss_mb'] / b['pss_mb']:.2f}×, private memory of a worker "
-                      f"{a['private_mb'] / b['private_mb']:.2f}×.", ""]
+        lines += ["", (f"After / before: PSS {a['pss_mb'] / b['pss_mb']:.2f}×, private memory of a worker "
+                       f"{a['private_mb'] / b['private_mb']:.2f}×."), ""]
         print("\n".join(lines), flush=True)
     if "latency" not in skip:
         rows = ["| articles | code | keyword p50 / p95 ms | hybrid p50 / p95 ms | as you type p50 / p95 ms (keystrokes) |",

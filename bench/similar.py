@@ -32,13 +32,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from indexer import tickets as ticket_index  # noqa: E402
-from kb.core import projection, store  # noqa: E402
-from kb.core.config import Settings  # noqa: E402
-from kb.core.encoders import EncoderPool  # noqa: E402
-from kb.core.text import analyzer, detect_language  # noqa: E402
-from kb.tickets import similar  # noqa: E402
-from results import load_bench, pct, report  # noqa: E402
+from results import load_bench, pct, report
+
+from indexer import tickets as ticket_index
+from kb.core import projection, store
+from kb.core.config import Settings
+from kb.core.encoders import EncoderPool
+from kb.core.text import analyzer, detect_language
+from kb.tickets import similar
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 

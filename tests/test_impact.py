@@ -13,9 +13,9 @@ from whoosh.fields import ID, TEXT, Schema
 from indexer.build import build
 from indexer.documents import document
 from kb.core.articles import parse_article
-from kb.core.text import analyzer
 from kb.core.config import Settings
 from kb.core.impact import K1
+from kb.core.text import analyzer
 from kb.search.keyword import FIELD_BOOSTS, KeywordRanker
 from kb.search.searcher import Searcher, SearchQuery
 from tests.conftest import BASIC, article, commit_all, make_repo, write

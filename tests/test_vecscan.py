@@ -143,7 +143,7 @@ def test_an_incremental_build_projects_only_new_rows_on_the_kept_basis(vsettings
     want = projection.project(np.load(gen / "vec-tiny.npy"), got.basis, zh)
     assert np.array_equal(got.order, want.order) and got.split == want.split
     np.testing.assert_allclose(got.rows, want.rows, atol=1e-6)      # copied rows equal computed ones
-    rows, ids = got.group("zh")
+    _, ids = got.group("zh")
     assert len(ids) == zh.sum() > 0 and zh[ids].all() and not zh[got.group("not-zh")[1]].any()
 
 
