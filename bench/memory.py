@@ -1,6 +1,5 @@
-"""Memory of `kb serve` with several workers on a large knowledge base, before and after the
-vectors were mapped read-only from the generation's files instead of copied per worker, in one
-run on one machine.
+"""Memory of `kb serve` with several workers on a large knowledge base, before and after a
+revision (``--before``), in one run on one machine.
 
 A 100k-article KB is generated and its vectors put in the embedding cache as `bench/search.py`
 does (real starter-chunk vectors plus noise: matrices of true shape, no model call in the
@@ -10,9 +9,10 @@ once every worker is warm (gunicorn's warm-up loads the generation and its parts
 answered hybrid searches, the server's memory is taken from /proc: the sum of RSS over the
 master and its workers, and the sum of PSS (pages shared by N processes count 1/N in each:
 the machine's real total; a mapped page shared by four workers counts four times in the RSS
-sum).
+sum), and each worker's private memory (pages no other process maps: what one more worker
+costs).
 
-    .venv/bin/python bench/memory.py [--articles 100000] [--workers 4] [--before 33469a8] [--work DIR]
+    .venv/bin/python bench/memory.py [--articles 100000] [--workers 4] [--before 9e4b3ad] [--work DIR]
 """
 from __future__ import annotations
 
@@ -62,20 +62,30 @@ def family(pid: int) -> list[int]:
     return out
 
 
-def memory(pid: int) -> tuple[float, float, int]:
-    """(sum of RSS, sum of PSS) in MB over the server and its workers, and how many processes."""
+def memory(pid: int) -> tuple[float, float, int, float]:
+    """(sum of RSS, sum of PSS) in MB over the server and its workers, how many processes, and
+    the largest private memory (Private_Clean + Private_Dirty) of a worker."""
     rss = pss = 0
+    private = []
     pids = family(pid)
     for p in pids:
+        mine = 0
         try:
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 key, _, rest = line.partition(":")
-                if key in ("Rss", "Pss"):
+                if key in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
                     kb = int(rest.split()[0])
-                    rss, pss = (rss + kb, pss) if key == "Rss" else (rss, pss + kb)
+                    if key == "Rss":
+                        rss += kb
+                    elif key == "Pss":
+                        pss += kb
+                    else:
+                        mine += kb
         except OSError:
             pass
-    return rss / 1024, pss / 1024, len(pids)
+        if p != pid:
+            private.append(mine)
+    return rss / 1024, pss / 1024, len(pids), max(private, default=0) / 1024
 
 
 def get(port: int, path: str) -> int:
@@ -112,7 +122,8 @@ def serve(cwd: Path, home: Path, articles: Path, workers: int) -> dict:
         time.sleep(5)
         samples = [memory(p.pid) for _ in range(3) if not time.sleep(2)]
         rss, pss, procs = max(s[0] for s in samples), max(s[1] for s in samples), samples[-1][2]
-        return {"ready_s": ready, "rss_mb": rss, "pss_mb": pss, "processes": procs}
+        return {"ready_s": ready, "rss_mb": rss, "pss_mb": pss, "processes": procs,
+                "private_mb": max(s[3] for s in samples)}
     finally:
         os.killpg(p.pid, signal.SIGTERM)
         try:
@@ -135,7 +146,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--articles", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=4)
-    ap.add_argument("--before", default="33469a8", help="git revision whose kb copied vector rows per worker")
+    ap.add_argument("--before", default="9e4b3ad", help="git revision to compare with")
     ap.add_argument("--work", type=Path, help="keep the generated KB here and reuse it next time")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="kb-bench-memory-"))
@@ -162,22 +173,24 @@ def main() -> None:
         before_home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(after_home / "kb.sqlite", before_home / "kb.sqlite")      # the same vector cache
         timings["before"] = index(before_tree, before_home, arts)
-    chunks = len(json.loads(next((after_home / "index").glob("gen-*/chunks.json")).read_text()))
+    chunks = json.loads((after_home / "index" / (after_home / "index" / "CURRENT").read_text().strip()
+                         / "manifest.json").read_text())["chunks"]
     results = {"before": serve(before_tree, before_home, arts, args.workers),
                "after": serve(ROOT, after_home, arts, args.workers)}
     print(f"## Memory with {args.workers} workers\n\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
           f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}: "
           f"`.venv/bin/python bench/memory.py --articles {args.articles} --workers {args.workers} --before "
           f"{args.before}` ({args.articles:,} generated articles, {chunks:,} chunks, hybrid search with MiniLM and "
-          f"USE; before = {args.before}, rows copied per worker; after = this code, matrices and projections "
-          f"mapped from the generation), one run.\n")
-    print("| code | processes | ready after | sum of RSS | sum of PSS (the machine's real total) |")
-    print("|---|---|---|---|---|")
+          f"USE; before = {args.before}; after = this code), one run.\n")
+    print("| code | processes | ready after | sum of RSS | sum of PSS (the machine's real total) | largest private memory of a worker |")
+    print("|---|---|---|---|---|---|")
     for label, r in results.items():
-        print(f"| {label} | {r['processes']} | {r['ready_s']:.0f} s | {r['rss_mb']:,.0f} MB | {r['pss_mb']:,.0f} MB |")
+        print(f"| {label} | {r['processes']} | {r['ready_s']:.0f} s | {r['rss_mb']:,.0f} MB | {r['pss_mb']:,.0f} MB | "
+              f"{r['private_mb']:,.0f} MB |")
     b, a = results["before"], results["after"]
     print(f"\nAfter vs before: RSS {a['rss_mb'] - b['rss_mb']:+,.0f} MB ({a['rss_mb'] / b['rss_mb']:.2f}×), "
-          f"PSS {a['pss_mb'] - b['pss_mb']:+,.0f} MB ({a['pss_mb'] / b['pss_mb']:.2f}×).")
+          f"PSS {a['pss_mb'] - b['pss_mb']:+,.0f} MB ({a['pss_mb'] / b['pss_mb']:.2f}×), "
+          f"private memory of a worker {a['private_mb'] / b['private_mb']:.2f}×.")
     if timings:
         print("Full builds in this run: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in timings.items()) + ".")
 

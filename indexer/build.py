@@ -10,29 +10,30 @@ until the file is fixed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
+import logging
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from whoosh import index as whoosh_index
 
 from indexer import segments
+from indexer.changes import scan
 from indexer.families import build as build_families
 from indexer.files import build as build_files
 from indexer.documents import document
 from indexer.stages import Stages
-from indexer.vectors import CHUNKING_VERSION, chunk_article, embed_rows, usable_encoders
-from kb.core import impact, projection
+from indexer.table import assemble, write_vectors
+from indexer.vectors import CHUNKING_VERSION, usable_encoders
+from kb.core import impact, tables
 from kb.core.filetable import FileTable, files_path
-from kb.core import store
 from kb.core.articles import Article, _key_line, parse_article
 from kb.core.config import Settings
-from kb.core.encoders import EncoderPool, reads
-from kb.core.errors import ArticleError, ModelUnavailable
+from kb.core.encoders import EncoderPool
+from kb.core.errors import ArticleError
 from kb.core.generation import INDEX_FORMAT, IndexStore, schema
 from kb.core.repo import ArticleRepo
 from kb.core.text import ANALYZER_VERSION
@@ -73,7 +74,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     idx = IndexStore(settings.index_root)
     live = idx.current()
     manifest = live.manifest() if live else None
-    pool = pool or EncoderPool(settings.encoders if settings.semantic else ())
+    pool = pool or EncoderPool.configured(settings)
     encoders = usable_encoders(pool, manifest.get("encoders", {}) if manifest else None)
     fingerprints = {e.name: e.fingerprint for e in encoders}
     if (manifest is None or manifest.get("analyzer") != ANALYZER_VERSION
@@ -84,47 +85,52 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         full = True  # a new analyzer, folder or encoder fingerprint: reprocess everything
     report.full = full
 
-    files = repo.files()
-    raw = repo.read_listed(files)
-    hashes = {rel: hashlib.sha1(b).hexdigest() for rel, b in raw.items()}
-    prev: dict[str, dict] = {} if full else manifest["articles"]
-    to_parse = [rel for rel in files if prev.get(rel, {}).get("hash") != hashes[rel]]
-    report.removed = [rel for rel in prev if rel not in raw]
-    kept = {rel: prev[rel] for rel in files if rel in prev and rel not in to_parse}
+    old_paths, old_hashes = tables.record(live.path) if not full else ([], [])
+    old_ids = manifest["articles"] if not full else []
+    old_pos = {rel: i for i, rel in enumerate(old_paths)}
+    found = scan(repo, None if full else manifest, old_paths)
+    files, raw = found.files, found.raw
+    to_parse = [rel for rel in sorted(raw) if rel not in old_pos or old_hashes[old_pos[rel]] != found.hashes[rel]]
+    present = set(files)
+    report.removed = [rel for rel in old_paths if rel not in present]
+    kept = {rel for rel in files if rel in old_pos and rel not in to_parse}
     stage.done("scan")
 
     # parse what changed; a broken file keeps its previously indexed version, if any
     parsed: dict[str, Article] = {}
+    broken: set[str] = set()
     for i, rel in enumerate(to_parse):
         try:
             parsed[rel] = parse_article(rel, raw[rel], display_path=str(Path(settings.articles) / rel))
         except ArticleError as e:
             report.errors.append(e)
-            if rel in prev:
-                kept[rel] = prev[rel]
+            broken.add(rel)
+            if rel in old_pos:
+                kept.add(rel)
         if i % 200 == 0:
             progress("parse", i, len(to_parse))
-    taken = {entry["id"]: rel for rel, entry in kept.items()}
+    taken = {old_ids[old_pos[rel]]: rel for rel in kept} if parsed else {}
     for rel in sorted(parsed):
         a = parsed[rel]
-        if a.id in taken:
+        if a.id in taken and taken[a.id] != rel:
             fm = raw[rel].decode("utf-8", "replace").split("\n---", 1)[0].split("\n")[1:]
             report.errors.append(ArticleError(str(Path(settings.articles) / rel), _key_line(fm, "id"),
                                               f"id: duplicate id {a.id!r}, already used by {taken[a.id]}"))
             del parsed[rel]
-            if rel in prev:
-                kept[rel] = prev[rel]
+            broken.add(rel)
+            if rel in old_pos:
+                kept.add(rel)
         else:
             taken[a.id] = rel
-    for rel in list(kept):
-        if rel in prev and rel in parsed:
-            del kept[rel]
-    report.added = sorted(rel for rel in parsed if rel not in prev)
-    report.changed = sorted(rel for rel in parsed if rel in prev)
+    kept -= set(parsed)
+    report.added = sorted(rel for rel in parsed if rel not in old_pos)
+    report.changed = sorted(rel for rel in parsed if rel in old_pos)
     report.unchanged = len(kept)
     stage.done("parse")
+    unsettled = sorted(found.dirty | broken)
     if not full and not parsed and not report.removed and manifest.get("commit") == repo.head() \
-            and manifest.get("errors") == [str(e) for e in report.errors]:
+            and manifest.get("errors") == [str(e) for e in report.errors] \
+            and manifest.get("unsettled", []) == unsettled:
         return _unchanged(report, live, manifest, stage, pool.failures())
 
     commits = repo.last_commits(sorted(parsed)) if parsed else {}
@@ -139,22 +145,22 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     gen = idx.new_generation()
     try:
         _write_keyword(gen, live, full, parsed, report.removed + report.changed,
-                       [entry["id"] for entry in kept.values()], progress, settings.build_procs)
+                       [old_ids[old_pos[rel]] for rel in sorted(kept)], progress, settings.build_procs)
         stage.done("keyword")
-        entries, rows, texts = _chunk_rows(parsed, kept)
-        report.articles, report.chunks = len(entries), len(rows)
-        table, problems = build_files(repo, repo.head(), {rel: e["id"] for rel, e in entries.items()}, parsed,
-                                      FileTable.load(live), settings.file_types, settings.file_max_bytes,
-                                      Path(settings.articles))
-        report.file_problems = [str(e) for e in sorted(problems, key=lambda e: (e.path, e.line))]
-        files_path(gen).write_text(table.to_json(), "utf-8")
-        stage.done("files")
-        build_families(gen, live, repo, {rel: e["id"] for rel, e in entries.items()}, parsed)
-        stage.done("families")
-        (gen.chunks_file).write_text(json.dumps([list(r) for r in rows]), "utf-8")
+        table = assemble(None if full else live.path, old_paths, old_hashes, old_ids, kept, parsed)
+        table.write(gen.path)
+        report.articles, report.chunks = len(table.ids), len(table.chunks)
+        live_ids = dict(zip(table.paths, table.ids))
         stage.done("chunks")
-        _write_vectors(settings, gen, live, manifest if not full else None, rows, texts, encoders,
-                       report, progress, stage)
+        file_table, problems = build_files(repo, repo.head(), live_ids, parsed, FileTable.load(live),
+                                           settings.file_types, settings.file_max_bytes, Path(settings.articles))
+        report.file_problems = [str(e) for e in sorted(problems, key=lambda e: (e.path, e.line))]
+        files_path(gen).write_text(file_table.to_json(), "utf-8")
+        stage.done("files")
+        build_families(gen, live, repo, live_ids, parsed)
+        stage.done("families")
+        write_vectors(settings, gen, None if full else live, None if full else manifest, table, encoders,
+                      report, progress, stage)
         report.encoder_failures = pool.failures()
         new_manifest = {
             "analyzer": ANALYZER_VERSION,
@@ -163,9 +169,11 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
             "articles_root": str(repo.root),
             "commit": repo.head(),
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "articles": entries,
+            "articles": table.ids,             # article ids, in the order of every table
+            "chunks": len(table.chunks),
             "encoders": report.encoders,
             "errors": [str(e) for e in report.errors],
+            "unsettled": unsettled,            # dirty or broken files: looked at again next time
             "file_errors": report.file_problems,
         }
         (gen.path / "manifest.json").write_text(json.dumps(new_manifest), "utf-8")
@@ -175,8 +183,19 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         raise
     report.generation = gen.name
     stage.done("publish")
+    _save_query_graphs(pool)
+    stage.done("query graph")
     report.timings["total"] = stage.total()
     return report
+
+
+def _save_query_graphs(pool: EncoderPool) -> None:
+    """Export MiniLM's query graph (kb/core/querygraph.py) unless it is there already. Only a
+    speed-up: if it cannot be written, torch goes on encoding queries."""
+    try:
+        pool.save_query_graphs()
+    except Exception as e:
+        logging.getLogger("kb").warning("MiniLM's query graph was not written (torch encodes queries): %s", e)
 
 
 def _unchanged(report: BuildReport, live, manifest: dict, stage: Stages, failures: dict) -> BuildReport:
@@ -185,7 +204,7 @@ def _unchanged(report: BuildReport, live, manifest: dict, stage: Stages, failure
     report.file_problems = list(manifest.get("file_errors", []))
     report.generation = live.name
     report.articles = len(manifest["articles"])
-    report.chunks = sum(len(e["chunks"]) for e in manifest["articles"].values())
+    report.chunks = manifest.get("chunks", 0)
     report.encoders = dict(manifest.get("encoders", {}))
     report.timings["total"] = stage.total()
     return report
@@ -206,11 +225,13 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         gen.whoosh_dir.mkdir()
         ix = whoosh_index.create_in(str(gen.whoosh_dir), schema())
     else:
-        shutil.copytree(live.whoosh_dir, gen.whoosh_dir)
+        # Whoosh never rewrites a file it wrote (a commit adds segment and table-of-contents
+        # files), so the live index's files are linked, not copied
+        shutil.copytree(live.whoosh_dir, gen.whoosh_dir, copy_function=_link_or_copy)
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
     impacts = impact.ImpactWriter(None if full or live is None else live.path / impact.DIR)
     impacts.carry(kept_ids)
-    writer = ix.writer(limitmb=256)
+    writer = ix.writer(limitmb=256, compound=False)    # see schema(): files, not one compound file
     try:
         for rel in drop:
             writer.delete_by_term("path", rel)
@@ -229,67 +250,8 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
     impacts.write(gen.path / impact.DIR)
 
 
-def _chunk_rows(parsed: dict[str, Article], kept: dict[str, dict]):
-    """Manifest entries and chunk rows (article id, section, chunk hash) for all live articles."""
-    entries: dict[str, dict] = {}
-    texts: dict[str, str] = {}
-    for rel, entry in kept.items():
-        entries[rel] = entry
-    for rel, a in parsed.items():
-        chunks = chunk_article(a)
-        for c in chunks:
-            texts[c.hash] = c.text
-        entries[rel] = {"hash": a.content_hash, "id": a.id,
-                        "chunks": [[c.section, c.hash, c.language] for c in chunks],
-                        # what search filters by, read at load without opening every document
-                        "facets": [a.visibility, a.status, a.language, a.product, [t.lower() for t in a.tags]]}
-    rows = [(entries[rel]["id"], section, h, lang) for rel in sorted(entries)
-            for section, h, lang in entries[rel]["chunks"]]
-    return entries, rows, texts
-
-
-def _write_vectors(settings, gen, live, manifest, rows, texts, encoders, report, progress, stage) -> None:
-    """One matrix per encoder, a row per chunk row: copied from the live generation when the
-    encoder and the chunk are unchanged, else from the cache or the encoder (embed_rows). Rows
-    an encoder cannot read (Chinese for an English-only one) are never computed and stay zero:
-    search never scores them for it."""
-    if not encoders:
-        return
-    db = store.connect(settings)
-    hashes = [r[2] for r in rows]
+def _link_or_copy(src: str, dst: str) -> None:
     try:
-        live_src = None
-        for enc in encoders:
-            src, old = np.full(len(hashes), -1, dtype=np.int64), None
-            if live is not None and manifest and manifest.get("encoders", {}).get(enc.name) == enc.fingerprint:
-                if live_src is None:    # rows the live generation already has: copied in one gather
-                    where = {r[2]: i for i, r in enumerate(json.loads(live.chunks_file.read_text("utf-8")))}
-                    live_src = np.array([where.get(h, -1) for h in hashes], dtype=np.int64)
-                src = live_src
-                old = np.load(live.vectors_file(enc.name), mmap_mode="r")
-            readable = np.fromiter((reads(enc, r[3]) for r in rows), dtype=bool, count=len(rows))
-            take, need = readable & (src >= 0), readable & (src < 0)
-            fresh = list(dict.fromkeys(h for h, n in zip(hashes, need) if n))
-            try:
-                new, n = embed_rows(db, enc, fresh, texts, None,
-                                    lambda done, total, enc=enc: progress(f"embed {enc.name}", done, total))
-            except ModelUnavailable:
-                continue        # named in the report's encoder failures; no vectors for it
-            finally:
-                stage.done(f"vectors {enc.name}")
-            matrix = np.zeros((len(hashes), enc.dim), dtype=np.float32)
-            if take.any():
-                matrix[take] = old[src[take]]
-            if fresh:
-                at = {h: i for i, h in enumerate(fresh)}
-                matrix[need] = new[[at[h] for h, n in zip(hashes, need) if n]]
-            np.save(gen.vectors_file(enc.name), matrix)
-            if projection.needs_projection(len(matrix)):      # mapped by every search process
-                projection.save(gen.path, enc.name, projection.fit(matrix))
-                stage.done(f"projection {enc.name}")
-            report.embedded[enc.name] = n
-            report.cached[enc.name] = len(fresh) - n
-            report.encoders[enc.name] = enc.fingerprint
-            stage.done(f"vectors {enc.name}")
-    finally:
-        db.close()
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)

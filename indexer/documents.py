@@ -1,9 +1,9 @@
-"""Keyword side of indexing: an Article becomes one Whoosh document (plain text, no Markdown)
-and the analysed terms of its scored fields (for the BM25F impacts, kb.core.impact).
+"""Keyword side of indexing: an Article becomes one Whoosh document (stored fields, its ids and
+the words of its spelling vocabulary) and the analysed terms of its scored fields (for the BM25F
+impacts, kb.core.impact, which is all keyword scoring reads).
 
-The long ``content`` field is analysed once, here, section by section: the impacts need its
-terms, Whoosh receives them joined by spaces and only splits them again (jieba and stemming do
-not run a second time inside Whoosh), and each section's distinct terms are stored for search."""
+The long ``content`` field (title + summary + tags + body) is analysed once, here, section by
+section: the impacts need its terms, and each section's distinct terms are stored for search."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from kb.core.articles import Article
 from kb.core.text import analyzer, markdown_to_text
 
 _ANALYZER = analyzer()
-_SPACE = re.compile(r"\s")      # a term Whoosh's space tokenizer would split
+_SPACE = re.compile(r"\s")      # a term holding a space is left out, as it always was
 
 
 def article_meta(a: Article) -> dict:
@@ -68,12 +68,10 @@ def document(a: Article) -> tuple[dict, dict[str, list[str]]]:
         "summary": a.summary,
         "tags": " ".join(a.tags),
         "body": text,
-        "content": " ".join(fields["content"]),
         "spell": f"{a.title}\n{a.summary}\n{' '.join(a.tags)}\n{text}",
         "product": a.product,
         "language": a.language,
         "visibility": a.visibility,
         "status": a.status,
-        "tag": ",".join(t.lower() for t in a.tags),
         "meta": meta,
     }, fields

@@ -70,7 +70,7 @@ def write(index_dir: Path, articles: list[Article], procs: int, impacts: impact.
     ix = whoosh_index.open_dir(str(index_dir))
     try:
         # the merge policy of this commit: keep what is there, add the workers' segments in order
-        ix.writer().commit(mergetype=lambda writer, segments: segments + [seg for seg, _ in results])
+        ix.writer(compound=False).commit(mergetype=lambda writer, segments: segments + [seg for seg, _ in results])
     finally:
         ix.close()
     for _, counts in results:
@@ -87,7 +87,7 @@ def _segment(index_dir: str, articles: list[Article]):
     whoosh.multiproc's own sub-writers write theirs: no lock (the parent holds the build) and
     no table of contents (the parent commits every segment at once)."""
     ix = whoosh_index.open_dir(index_dir)
-    writer = SegmentWriter(ix, _lk=False, limitmb=LIMIT_MB)
+    writer = SegmentWriter(ix, _lk=False, limitmb=LIMIT_MB, compound=False)
     counts = impact.ImpactWriter()
     for i, a in enumerate(articles, 1):
         doc, terms = document(a)

@@ -24,13 +24,19 @@ from typing import Callable
 import numpy as np
 
 from indexer.stages import Stages
+from indexer.table import write_matrix
 from indexer.vectors import embed_rows, usable_encoders
-from kb.core import impact, store
+from kb.core import impact, projection, store
 from kb.core.config import Settings
-from kb.core.encoders import EncoderPool, reads
+from kb.core.encoders import EncoderPool
 from kb.core.errors import ModelUnavailable
-from kb.core.generation import (TICKET_INDEX_FORMAT as FORMAT, read_json, ticket_index_dir, ticket_languages,
-                                ticket_manifest)
+from kb.core.generation import TICKET_INDEX_FORMAT as FORMAT
+from kb.core.generation import (
+    read_json,
+    ticket_index_dir,
+    ticket_languages,
+    ticket_manifest,
+)
 from kb.core.text import ANALYZER_VERSION, analyzer, detect_language
 
 EMBED_CHARS = 1500          # the encoders read ~256 word pieces; the start of each part matters
@@ -81,7 +87,7 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
     report = UpdateReport()
     stage = Stages(report.timings)
     db = db or store.connect(settings)
-    pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+    pool = pool if pool is not None else EncoderPool.configured(settings)
     root = ticket_index_dir(settings.home)
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "lock", "w") as lock:
@@ -94,14 +100,15 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
         full = full or not old or old.get("format") != FORMAT or old.get("analyzer") != ANALYZER_VERSION \
             or old.get("encoders") != fingerprints or prev is None or not prev.is_dir()
         old_hashes: dict[str, str] = {} if full else read_json(prev / "hashes.json", {})
-        rows: dict[str, dict] = {}
+        rows: dict[str, dict] = {}          # the texts of new and changed tickets only
         hashes: dict[str, str] = {}
         for tid, subject, desc, resolution in db.execute(
                 "SELECT id, subject, description, resolution FROM tickets WHERE status IN ('resolved', 'closed')"):
             row = {"subject": subject, "description": desc, "resolution": resolution}
-            rows[tid] = row
             hashes[tid] = _hash(ticket_text(row))
-        todo = {t for t in hashes if old_hashes.get(t) != hashes[t]}
+            if old_hashes.get(tid) != hashes[tid]:
+                rows[tid] = row
+        todo = set(rows)
         report.full, report.tickets = full, len(hashes)
         report.added = sum(1 for t in todo if t not in old_hashes)
         report.changed = len(todo) - report.added
@@ -114,6 +121,7 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
         gen.mkdir()
         writer = impact.ImpactWriter(None if full else prev / impact.DIR)
         lacking = writer.carry([t for t in hashes if t not in todo])
+        rows.update(_rows(db, lacking))       # unchanged, but missing from the previous impacts
         new = sorted(set(lacking) | todo)
         ana = analyzer()
         for i, t in enumerate(new, 1):
@@ -126,13 +134,16 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
         langs = [old_lang.get(t) if t not in todo and old_lang.get(t) else detect_language(embed_text(rows[t]))
                  for t in ids]
         (gen / "ids.json").write_text(json.dumps({"ids": ids, "lang": langs}), "utf-8")
+        np.save(gen / "ids.npy", np.array([t.encode("utf-8") for t in ids], dtype=bytes) if ids else np.zeros(0, "S1"))
+        zh = np.array([lang == "zh" for lang in langs], dtype=bool)
+        np.save(gen / "zh.npy", zh)
         (gen / "hashes.json").write_text(json.dumps(hashes), "utf-8")
         stage.done("keyword")
         built = {}
         for enc in encoders:
             try:
                 report.embedded[enc.name], report.cached[enc.name] = _write_vectors(
-                    db, gen, None if full else prev, enc, ids, langs, rows, todo, progress)
+                    db, gen, None if full else prev, enc, ids, zh, rows, todo, progress)
                 built[enc.name] = enc.fingerprint
             except ModelUnavailable:
                 pass            # named in the report's encoder failures; no vectors for it
@@ -150,33 +161,54 @@ def update(settings: Settings, db=None, pool: EncoderPool | None = None, full: b
     return report
 
 
-def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], langs: list[str], rows,
+def _rows(db, ids: list[str]) -> dict[str, dict]:
+    out = {}
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        for tid, subject, desc, resolution in db.execute(
+                f"SELECT id, subject, description, resolution FROM tickets WHERE id IN ({','.join('?' * len(part))})",
+                part):
+            out[tid] = {"subject": subject, "description": desc, "resolution": resolution}
+    return out
+
+
+def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], zh: np.ndarray, rows,
                    todo: set[str], progress) -> tuple[int, int]:
-    """Rows of unchanged tickets come from the previous matrix; the rest through embed_rows
-    (the SQLite cache first, then the encoder). Tickets the encoder cannot read stay zero.
-    Returns (vectors computed, taken from the cache)."""
-    previous: dict[str, np.ndarray] = {}
+    """Rows of unchanged tickets are copied from the previous matrix (in blocks, straight into
+    the new file); the rest come through embed_rows (the SQLite cache first, then the encoder).
+    Tickets the encoder cannot read stay zero. Above ``projection.EXACT_ROWS`` tickets the
+    projection is written too (kb/core/projection.py; the previous basis kept). Returns
+    (vectors computed, taken from the cache)."""
+    n = len(ids)
+    src = np.full(n, -1, dtype=np.int64)
+    old, before = None, None
     if prev is not None and (prev / f"vec-{enc.name}.npy").exists():
         old_ids = list(ticket_languages(prev))
-        matrix = np.load(prev / f"vec-{enc.name}.npy", mmap_mode="r")
-        if len(old_ids) == len(matrix):
-            previous = {f"prev:{t}": matrix[i] for i, t in enumerate(old_ids) if t not in todo}
-    readable = np.fromiter((reads(enc, lang) for lang in langs), dtype=bool, count=len(ids))
-    texts: dict[str, str] = {}
-    hashes = []
-    for t in (t for t, ok in zip(ids, readable) if ok):
-        if f"prev:{t}" in previous:
-            hashes.append(f"prev:{t}")
-        else:
-            text = embed_text(rows[t])
-            hashes.append(_hash(text))
-            texts[hashes[-1]] = text
+        old = np.load(prev / f"vec-{enc.name}.npy", mmap_mode="r")
+        if len(old_ids) == len(old):
+            at = {t: i for i, t in enumerate(old_ids)}
+            src = np.fromiter((-1 if t in todo else at.get(t, -1) for t in ids), dtype=np.int64, count=n)
+            before = projection.load(prev, enc.name)
+    readable = np.ones(n, dtype=bool) if enc.multilingual else ~zh
+    take, need = readable & (src >= 0), readable & (src < 0)
+    need_rows = np.flatnonzero(need)
+    texts = {}
+    row_hash = []
+    for i in need_rows:
+        text = embed_text(rows[ids[i]])
+        row_hash.append(_hash(text))
+        texts[row_hash[-1]] = text
 
     def tick(done, total):
         if progress:
             progress(f"ticket vectors ({enc.name})", done, total)
-    vectors, embedded = embed_rows(db, enc, hashes, texts, previous=previous, progress=tick)
-    matrix = np.zeros((len(ids), enc.dim), dtype=np.float32)
-    matrix[readable] = vectors
-    np.save(gen / f"vec-{enc.name}.npy", matrix)
-    return embedded, len(texts) - embedded
+    fresh = list(dict.fromkeys(row_hash))
+    vectors, embedded = embed_rows(db, enc, fresh, texts, progress=tick)
+    where = {h: j for j, h in enumerate(fresh)}
+    fresh_rows = vectors[[where[h] for h in row_hash]] if row_hash else None
+    matrix = write_matrix(gen / f"vec-{enc.name}.npy", n, enc.dim, old, src, take, need_rows, fresh_rows)
+    if projection.needs_projection(n):
+        made = projection.fit(matrix, zh=zh) if before is None else \
+            projection.project(matrix, before.basis, zh, before, src)
+        projection.save(gen, enc.name, made)
+    return embedded, len(fresh) - embedded

@@ -61,21 +61,18 @@ def chunk_article(a: Article) -> list[Chunk]:
     """The article's head (title + summary) leads its first window; every other window is
     prefixed with the title and its section heading, so each chunk carries its context.
     (A separate title-only chunk measured worse where titles repeat across documents.)"""
-    head = a.title if not a.summary else f"{a.title}\n{a.summary}"
+    head = "\n".join(x for x in (a.title, a.summary) if x)
     chunks: list[Chunk] = []
     for s in a.sections:
         body = re.sub(r"\s+", " ", markdown_to_text(s.markdown)).strip()
         if not body:
             continue
         label = s.heading or "body"
-        prefix = f"{a.title}: {s.heading}" if s.heading else a.title
+        prefix = ": ".join(x for x in (a.title, s.heading) if x)
         for w in _windows(body):
-            if not chunks:
-                text = f"{head}\n{s.heading}\n{w}" if s.heading else f"{head}\n{w}"
-            else:
-                text = f"{prefix}\n{w}"
-            chunks.append(Chunk(a.id, label, text))
-    if TITLE_CHUNK and chunks:
+            lead = "\n".join(x for x in ((head, s.heading) if not chunks else (prefix,)) if x)
+            chunks.append(Chunk(a.id, label, f"{lead}\n{w}" if lead else w))
+    if TITLE_CHUNK and chunks and head:       # a document without title or summary has no head
         chunks.insert(0, Chunk(a.id, "title", head))
     return chunks or [Chunk(a.id, "title", head)]
 

@@ -11,7 +11,7 @@ import pytest
 
 from indexer import tickets as ticket_index
 from indexer.build import build
-from kb.core import store
+from kb.core import store, tables
 from kb.core.encoders import EncoderPool
 from kb.core.errors import ModelUnavailable
 from kb.core.generation import IndexStore, ticket_index_dir, ticket_manifest
@@ -81,9 +81,9 @@ def test_an_english_only_encoder_embeds_no_chinese_chunk_and_search_still_reads_
     assert not minilm[snap.row_zh].any()                                   # never computed
     assert np.allclose(np.linalg.norm(minilm[~snap.row_zh], axis=1), 1, atol=1e-5)
     # the cache keeps its key (fingerprint, chunk hash) and holds nothing for the skipped rows
-    rows = json.loads(IndexStore(both.index_root).current().chunks_file.read_text("utf-8"))
-    zh = [h for _, _, h, lang in rows if lang == "zh"]
-    en = [h for _, _, h, lang in rows if lang != "zh"]
+    rows = tables.Chunks(IndexStore(both.index_root).current().path).rows()
+    zh = [h for h, z in zip(rows.hexes(), rows.zh) if z]
+    en = [h for h, z in zip(rows.hexes(), rows.zh) if not z]
     db = store.connect(both)
     assert store.cached_vectors(db, "tiny-minilm:1", zh) == {}
     assert set(store.cached_vectors(db, "tiny-minilm:1", en)) == set(en)

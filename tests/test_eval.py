@@ -68,3 +68,19 @@ def test_metrics_match_reference_on_ties_and_duplicates(tmp_path):
 def test_bad_dataset_is_a_clear_error(tmp_path):
     r = CliRunner().invoke(main, ["eval", "--dataset", str(tmp_path)], env={"KB_SEMANTIC": "0"})
     assert r.exit_code == 2 and "corpus.jsonl does not exist" in r.output
+
+
+def test_a_corpus_document_without_a_title_gets_none(tmp_path):
+    """Neither its id nor its file name becomes its title, and nothing but its text is embedded;
+    a titled document still leads its chunks with its title."""
+    from indexer.vectors import chunk_article
+    from kb.core.articles import parse_article
+    corpus = [{"id": "untitled-42", "text": "Allow IPsec passthrough on the home router."},
+              {"id": "t1", "title": "VPN error 809", "text": "Allow IPsec passthrough on the home router."}]
+    evaluation.write_corpus(corpus, tmp_path / "a", "en")
+    parsed = {a.id: a for a in (parse_article(p.name, p.read_bytes()) for p in sorted((tmp_path / "a").glob("*.md")))}
+    assert parsed["untitled-42"].title == "" and parsed["t1"].title == "VPN error 809"
+    assert [(c.section, c.text) for c in chunk_article(parsed["untitled-42"])] == [
+        ("body", "Allow IPsec passthrough on the home router.")]
+    assert [(c.section, c.text) for c in chunk_article(parsed["t1"])] == [
+        ("title", "VPN error 809"), ("body", "VPN error 809\nAllow IPsec passthrough on the home router.")]

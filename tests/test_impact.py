@@ -1,12 +1,21 @@
 """BM25F impacts: the numpy keyword scores equal Whoosh's own BM25F on the same index, stay
 equal to a clean build after incremental builds, and respect the role filter."""
+from pathlib import Path
+
 import numpy as np
 import pytest
+from whoosh import index as whoosh_index
 from whoosh import query as Q
+from whoosh import scoring
+from whoosh.analysis import SpaceSeparatedTokenizer
+from whoosh.fields import ID, TEXT, Schema
 
 from indexer.build import build
+from indexer.documents import document
+from kb.core.articles import parse_article
 from kb.core.config import Settings
 from kb.core.impact import K1
+from kb.core.text import analyzer
 from kb.search.keyword import FIELD_BOOSTS, KeywordRanker
 from kb.search.searcher import Searcher, SearchQuery
 from tests.conftest import BASIC, article, commit_all, make_repo, write
@@ -33,11 +42,31 @@ def _rank(settings, text, role):
     return ranking
 
 
+def _reference(settings, folder):
+    """A Whoosh index of the scored fields, analysed as the indexer analyses them (the
+    generation's own Whoosh index stores them but scores nothing: the impacts do)."""
+    ana = analyzer()
+    schema = Schema(id=ID(stored=True, unique=True), visibility=ID, status=ID,
+                    content=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=False),
+                    title=TEXT(analyzer=ana), summary=TEXT(analyzer=ana), tags=TEXT(analyzer=ana))
+    folder.mkdir()
+    ix = whoosh_index.create_in(str(folder), schema)
+    w = ix.writer()
+    for path in sorted(Path(settings.articles).glob("*.md")):
+        doc, terms = document(parse_article(path.name, path.read_bytes()))
+        w.add_document(id=doc["id"], visibility=doc["visibility"], status=doc["status"],
+                       content=" ".join(terms["content"]), title=doc["title"], summary=doc["summary"],
+                       tags=doc["tags"])
+    w.commit()
+    return ix
+
+
 def _whoosh(settings, text, role) -> tuple[dict[str, float], float]:
     """Whoosh's own BM25F scores for the same terms and boosts, with the role's filter written
     as Whoosh queries, and the same upper bound computed from Whoosh's idf."""
-    snap = Searcher(settings).snapshot()
-    s = snap.searcher()
+    folder = Path(settings.home) / "reference"
+    ix = whoosh_index.open_dir(str(folder)) if folder.exists() else _reference(settings, folder)
+    s = ix.searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
     terms = KeywordRanker().terms(text)
     clauses = [Q.Term(f, t, boost=b) for f, b in FIELD_BOOSTS.items() for t in terms]
     keep = Q.And([Q.Term("visibility", "public"), Q.Term("status", "published")]) if role == "customer" else None

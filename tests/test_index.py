@@ -86,7 +86,7 @@ def test_interrupted_build_leaves_live_index_serving(indexed, repo, monkeypatch)
 
     def crash(*a, **k):
         raise KeyboardInterrupt("killed mid-build")
-    monkeypatch.setattr(build_mod, "_chunk_rows", crash)
+    monkeypatch.setattr(build_mod, "assemble", crash)
     with pytest.raises(KeyboardInterrupt):
         build(indexed)
     store = IndexStore(indexed.index_root)
@@ -139,8 +139,7 @@ def test_snapshot_facets_from_manifest_equal_the_stored_fields(indexed, repo):
     assert not build(indexed).full
     gen = IndexStore(indexed.index_root).current()
     snap = Snapshot.load(gen)
-    facets = {d: (snap.visibility[i], snap.status[i], snap.language[i], snap.product[i], snap.tags[i])
-              for d, i in snap.pos.items()}
+    facets = {d: snap.facets(i) for d, i in snap.pos.items()}
     with gen.open_whoosh().reader() as reader:     # the same facets, from the stored documents
         stored = {f["id"]: (f["visibility"], f["status"], f["language"], f["product"],
                             {t.lower() for t in f["meta"]["tags"]}) for f in reader.all_stored_fields()}

@@ -85,7 +85,9 @@ def _same_generation(a: Settings, b: Settings) -> None:
     for key in ("commit", "analyzer", "format", "encoders"):
         assert ma[key] == mb[key], key
     assert ma["articles"] == mb["articles"]
-    assert ga.chunks_file.read_text() == gb.chunks_file.read_text()
+    for table in sorted(p.name for p in [*ga.path.glob("chunk-*.npy"), *ga.path.glob("article-*.npy")]) + [
+            "articles.json", "facets.json", "sections.json"]:
+        assert (ga.path / table).read_bytes() == (gb.path / table).read_bytes(), table
     assert np.array_equal(np.load(ga.vectors_file("use3")), np.load(gb.vectors_file("use3")))
     for name in sorted(p.name for p in (ga.path / "impact").iterdir()):
         fa, fb = ga.path / "impact" / name, gb.path / "impact" / name

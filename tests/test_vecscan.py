@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from indexer.build import build
-from kb.core import projection
+from kb.core import projection, tables
+from kb.core.generation import IndexStore
 from kb.search import vecscan
 from kb.search.searcher import Searcher, SearchQuery
 from tests.conftest import article, commit_all, write
@@ -126,3 +127,42 @@ def test_search_through_the_two_stage_scan_matches_the_exact_scan(vsettings, rep
                 assert isinstance(array, np.memmap) and not array.flags.writeable, which
                 assert Path(array.filename) == gen / name
     assert want["agent"] != want["customer"]         # the filter changed what the shortlist holds
+
+
+def test_an_incremental_build_projects_only_new_rows_on_the_kept_basis(vsettings, repo, monkeypatch):
+    monkeypatch.setattr(projection, "EXACT_ROWS", 0)
+    build(vsettings, pool=pool(), full=True)
+    first = projection.load(IndexStore(vsettings.index_root).current().path, "tiny")
+    write(repo, {"extra.md": article("KB-0900", "Printer offline after the update", body="## Resolution\nRestart.\n"),
+                 "zh-extra.md": article("KB-0901", "打印机脱机", body="## 解决方法\n重新启动打印机。\n", language="zh")})
+    commit_all(repo, "Two more")
+    assert not build(vsettings, pool=pool()).full
+    gen = IndexStore(vsettings.index_root).current().path
+    got, zh = projection.load(gen, "tiny"), np.asarray(tables.Chunks(gen).zh)
+    assert np.array_equal(got.basis, first.basis)                  # kept, not fitted again
+    want = projection.project(np.load(gen / "vec-tiny.npy"), got.basis, zh)
+    assert np.array_equal(got.order, want.order) and got.split == want.split
+    np.testing.assert_allclose(got.rows, want.rows, atol=1e-6)      # copied rows equal computed ones
+    _, ids = got.group("zh")
+    assert len(ids) == zh.sum() > 0 and zh[ids].all() and not zh[got.group("not-zh")[1]].any()
+
+
+def test_rows_read_from_the_file_equal_the_mapped_rows(tmp_path):
+    m = clustered(n=3000)
+    np.save(tmp_path / "m.npy", m)
+    rows = vecscan.FileRows(tmp_path / "m.npy")
+    assert len(rows) == 3000 and rows.shape == m.shape
+    for pick in ([0], [5, 6, 7, 900, 2999], list(range(100, 400)) + [1000, 1002], []):
+        np.testing.assert_array_equal(rows[np.array(pick, dtype=np.int64)], m[pick])
+    proj = projection.fit(m, dims=8)
+    q = query_near(m, 10, 1)
+    ok = np.ones(len(m), dtype=bool)
+    w = np.ones(len(m), dtype=np.float32)
+    np.testing.assert_array_equal(vecscan.scores(rows, q, w, ok, proj, shortlist=150),
+                                  vecscan.scores(m, q, w, ok, proj, shortlist=150))
+
+
+def test_the_shortlist_grows_with_the_matrix():
+    assert vecscan.shortlist_for(61_866) == vecscan.MIN_SHORTLIST
+    assert 9_900 <= vecscan.shortlist_for(618_898) <= 10_000
+    assert vecscan.shortlist_for(2_000_000) > vecscan.shortlist_for(618_898)

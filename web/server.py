@@ -1,14 +1,17 @@
 """Running the web app in production: gunicorn with one worker process per CPU core (at most
 four, KB_WORKERS) and KB_THREADS threads in each. Search is CPU-bound Python, so processes are
 what lets several agents search at once on several cores (measured against waitress in
-bench/web.py; see bench/RESULTS.md). Every worker builds its own app and Searcher after the
-fork, so no model or index handle is shared across processes; each also runs the refresher
+bench/web.py; see bench/RESULTS.md). The sentence encoders are loaded once, in the master
+process before it forks (nothing is encoded there): every worker shares their weights, which no
+search writes, instead of holding a copy of its own (about 300 MB a worker). Every worker builds
+its own app, Searcher and index handles after the fork; each also runs the refresher
 (kb/service/refresher.py), of which one works per cycle, and the deliverer of customers' requests
 (kb/requests/deliverer.py), and counts its metrics into
 ``KB_HOME/metrics/`` (prometheus_client's multiprocess mode, set up before the first fork).
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -16,6 +19,7 @@ import shutil
 from gunicorn.app.base import BaseApplication
 
 from kb.core.config import Settings
+from kb.core.encoders import EncoderPool
 
 
 def worker_count(settings: Settings) -> int:
@@ -25,6 +29,7 @@ def worker_count(settings: Settings) -> int:
 class _Gunicorn(BaseApplication):
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.pool = shared_encoders(settings)
         super().__init__()
 
     def load_config(self):
@@ -39,8 +44,21 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from kb.tickets.boost import searcher as boosted_searcher
         from web import create_app
-        return create_app(self.settings)
+        s = self.settings
+        return create_app(s, searcher=boosted_searcher(s, pool=self.pool))
+
+
+def shared_encoders(settings: Settings) -> EncoderPool:
+    """The configured encoders, loaded in this (master) process so that the workers forked from
+    it share their weights. An encoder that cannot load is remembered as failed, as a worker
+    would have found it; its searches answer from the other encoders and the keywords."""
+    pool = EncoderPool.configured(settings)
+    pool.available()
+    gc.collect()
+    gc.freeze()             # the forked workers' collectors never touch (and so copy) these objects
+    return pool
 
 
 def _worker_ready(worker) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -90,7 +91,11 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(want, got)
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))   # spends the same time for unknown users
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked for unknown users, so that they take as long as known ones (made on first use:
+    one scrypt at import cost every `kb` command ~40-150 ms)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def check_password_rules(password: str) -> None:
@@ -214,7 +219,7 @@ def check_local(db: Database, username: str, password: str, client: str = "-") -
     """authenticate() after the throttling check: the password against the stored hash (a
     mirrored directory or proxy account has none that any password matches)."""
     row = account_row(db, username)
-    ok = verify_password(row["password_hash"] if row else _DUMMY_HASH, password or "")
+    ok = verify_password(row["password_hash"] if row else _dummy_hash(), password or "")
     ok = ok and row is not None and not row.get("disabled")
     record_attempt(db, username, client, ok)
     if not ok:

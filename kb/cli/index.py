@@ -24,7 +24,7 @@ def index(ctx, articles, full):
     from kb.service.refresh import EMBED_WAIT
     from kb.service.state import RefreshState
     s = common.settings(ctx, articles=articles)
-    pool = EncoderPool(s.encoders if s.semantic else ())    # loaded once for articles and tickets
+    pool = EncoderPool.configured(s)    # loaded once for articles and tickets
     # never beside this node's refresher, nor beside another node embedding into the shared cache
     with RefreshState(s.home).lock(wait=None), SharedLock(s, "embed", wait=EMBED_WAIT) as held:
         if not held:

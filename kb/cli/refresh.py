@@ -24,7 +24,7 @@ def refresh(ctx, as_json):
         if not free:
             click.echo("waiting for the refresh that is running …", err=True)
     with state.lock(wait=None):
-        report = run_and_record(s, EncoderPool(s.encoders if s.semantic else ()), "manual", state)
+        report = run_and_record(s, EncoderPool.configured(s), "manual", state)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -1,8 +1,9 @@
 """The Article model: front matter parsing, validation and KCS sections.
 
 An article is a Markdown file with YAML front matter (see docs/ARTICLES.md). Foreign knowledge
-bases load too: the title falls back to the first ``# `` heading, the id to the path, the
-language is detected from the text, and unknown keys are kept in ``extra``.
+bases load too: the title falls back to the first ``# `` heading, then the file name (an explicit
+``title: ""`` means no title: a document that is only a body), the id to the path, the language
+is detected from the text, and unknown keys are kept in ``extra``.
 """
 from __future__ import annotations
 
@@ -214,7 +215,7 @@ def parse_article(relpath: str, raw: bytes, display_path: str | None = None) -> 
             raise field_error(key, "must be a single value, not a list or mapping")
 
     title = str(meta.get("title") or "").strip()
-    if not title:
+    if not title and meta.get("title") != "":     # `title: ""` says: this document has no title
         h1 = next((m.group(2) for m in map(_HEADING.match, body.splitlines()) if m and len(m.group(1)) == 1), "")
         title = h1.strip() or Path(relpath).stem.replace("-", " ").replace("_", " ").capitalize()
     summary = str(meta.get("summary") or meta.get("description") or "").strip()

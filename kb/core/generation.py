@@ -15,39 +15,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import SpaceSeparatedTokenizer
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import ID, STORED, TEXT, Schema
 
 from kb.core.errors import IndexMissing, IndexOutdated
-from kb.core.text import ANALYZER_VERSION, analyzer, spelling_analyzer
+from kb.core.text import ANALYZER_VERSION, spelling_analyzer
 
 KEEP_OLD_GENERATIONS = 1
 # what a generation holds beside the Whoosh index; the indexer rebuilds everything when it
 # changes, and search refuses an older one until then (2: BM25F impacts and each article's
 # filter facets in the manifest; 3: each section's terms stored; 4: the projection of a large
-# vector matrix stored beside it, for every process to map)
-INDEX_FORMAT = 4
+# vector matrix stored beside it, for every process to map; 5: the article and chunk tables as
+# compact arrays (kb/core/tables.py), the manifest without per-article entries, and Whoosh
+# indexing only what it answers: ids, spellings and stored fields)
+INDEX_FORMAT = 5
 
 
 def schema() -> Schema:
-    ana = analyzer()
+    """What Whoosh holds: stored fields, the ids articles are found by, and the spelling
+    vocabulary (typo tolerance, completions). Keyword scores come from the BM25F impacts
+    (kb/core/impact.py) and filters from the article table (kb/core/tables.py), so no scored
+    or filtered field is indexed here: a full build at 100k articles spent most of its time
+    writing postings nothing read. Segments are written as separate files, not Whoosh's compound
+    file: a reader of a compound file copies each part it opens into memory (the stored fields
+    and term tables, ~0.5 GB per server worker at 100k articles)."""
     return Schema(
         id=ID(stored=True, unique=True),
         path=ID(stored=True, unique=True),
         slug=ID(stored=True),
-        title=TEXT(analyzer=ana, stored=True),
-        summary=TEXT(analyzer=ana, stored=True),
-        tags=TEXT(analyzer=ana, stored=True),
-        body=STORED,                     # plain text for snippets; searched through `content`
-        # title + summary + tags + body, the main BM25 field: analysed by the indexer, given
-        # to Whoosh as space-separated terms (see indexer/documents.py)
-        content=TEXT(analyzer=SpaceSeparatedTokenizer(), phrase=False),
+        title=STORED,
+        summary=STORED,
+        tags=STORED,
+        body=STORED,                     # plain text for snippets
         spell=TEXT(analyzer=spelling_analyzer()),
-        product=ID(stored=True),
-        language=ID(stored=True),
-        visibility=ID(stored=True),
-        status=ID(stored=True),
-        tag=KEYWORD(commas=True, lowercase=True),
+        product=STORED,
+        language=STORED,
+        visibility=STORED,
+        status=STORED,
         meta=STORED,
     )
 
@@ -83,10 +86,6 @@ class Generation:
     def vectors_file(self, encoder: str) -> Path:
         return self.path / f"vec-{encoder}.npy"
 
-    @property
-    def chunks_file(self) -> Path:
-        return self.path / "chunks.json"
-
 
 class IndexStore:
     def __init__(self, root: Path):
@@ -113,7 +112,7 @@ class IndexStore:
         gen = self.current()
         if gen is None:
             return None
-        return {e["id"] for e in gen.manifest().get("articles", {}).values()}
+        return set(gen.manifest().get("articles", []))
 
     def require_current(self) -> Generation:
         gen = self.current()
@@ -169,11 +168,12 @@ def _pid_alive(pid: str) -> bool:
 # ``KB_HOME/tickets-index``: ``manifest.json`` (replaced in one step) names the live generation
 # folder ``gen-<time>``, the analyzer version and the encoder fingerprints. A generation holds
 # the BM25 impacts over subject + description + resolution (``impact/``), ``ids.json`` (ticket
-# ids in row order and their languages), ``hashes.json`` (ticket id → content hash) and one
-# matrix per encoder (``vec-<encoder>.npy``, rows in ``ids.json`` order). indexer/tickets.py
-# writes it; kb/tickets/similar.py reads it.
+# ids in row order and their languages, for the indexer), ``ids.npy`` and ``zh.npy`` (the same
+# as arrays search maps), ``hashes.json`` (ticket id → content hash) and one matrix per encoder
+# (``vec-<encoder>.npy``, rows in ``ids.json`` order) with, above projection.EXACT_ROWS tickets,
+# its projection. indexer/tickets.py writes it; kb/tickets/similar.py reads it.
 
-TICKET_INDEX_FORMAT = "3"
+TICKET_INDEX_FORMAT = "4"
 
 
 def ticket_index_dir(home: Path) -> Path:

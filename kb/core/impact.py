@@ -11,11 +11,14 @@ On disk, in the generation's ``impact/`` folder:
 - ``ids.json`` article ids in build order; ``vocab.json`` the ``field<US>term`` columns;
 - ``raw_ptr/raw_cols/raw_tf.npy`` term counts per article (CSR), ``lengths.npy`` field
   lengths — what an incremental build carries over for unchanged articles;
-- ``ptr/docs/w.npy`` the impacts per column (CSC) and ``idf.npy``; the query side maps them
-  read-only, so server workers share one copy in the page cache.
+- ``ptr/docs/w.npy`` the impacts per column (CSC) and ``idf.npy``; ``vocab-hash.npy`` /
+  ``vocab-col.npy`` the columns by a 64-bit hash of their key, sorted. The query side maps them
+  all read-only, so server workers share one copy in the page cache and hold no dictionary of
+  the vocabulary (a million Chinese bigrams and tickets' words cost each worker ~150 MB as one).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -34,6 +37,10 @@ def _key(field: int, term: str) -> str:
     return f"{FIELDS[field]}{_SEP}{term}"
 
 
+def _hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
+
+
 class ImpactWriter:
     """Collects term counts for a generation (carried over or new) and writes its impacts."""
 
@@ -41,8 +48,11 @@ class ImpactWriter:
         self.vocab: dict[str, int] = {}
         self.keys: list[str] = []
         self.ids: list[str] = []
+        # blocks of articles, in order: their term columns and counts (flat), how many terms
+        # each article has, and each article's field lengths
         self._cols: list[np.ndarray] = []
         self._tf: list[np.ndarray] = []
+        self._sizes: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         self._prev = Path(previous) if previous is not None else None
 
@@ -76,14 +86,11 @@ class ImpactWriter:
         if keep.any():
             rows = np.repeat(keep, np.diff(ptr))
             sizes = np.diff(ptr)[keep]
-            flat_cols = remap[np.asarray(cols)[rows]]
-            flat_tf = np.asarray(tf)[rows]
-            bounds = np.concatenate([[0], np.cumsum(sizes)])
-            for j, i in enumerate(np.flatnonzero(keep)):
-                self.ids.append(old_ids[i])
-                self._cols.append(flat_cols[bounds[j]:bounds[j + 1]])
-                self._tf.append(flat_tf[bounds[j]:bounds[j + 1]])
-                self._lengths.append(lengths[i])
+            self.ids.extend(old_ids[i] for i in np.flatnonzero(keep))
+            self._cols.append(remap[np.asarray(cols)[rows]])
+            self._tf.append(np.asarray(tf)[rows])
+            self._sizes.append(sizes.astype(np.int64))
+            self._lengths.append(lengths[keep])
         return sorted(wanted - {old_ids[i] for i in np.flatnonzero(keep)})
 
     def add(self, article_id: str, terms: dict[str, list[str]]) -> None:
@@ -98,7 +105,8 @@ class ImpactWriter:
         self.ids.append(article_id)
         self._cols.append(np.fromiter(counts.keys(), dtype=np.int32, count=len(counts)))
         self._tf.append(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-        self._lengths.append(lengths)
+        self._sizes.append(np.array([len(counts)], dtype=np.int64))
+        self._lengths.append(lengths[None, :])
 
     def extend(self, other: "ImpactWriter") -> None:
         """Append the articles ``other`` counted (in another process, say) after this writer's
@@ -109,17 +117,18 @@ class ImpactWriter:
         self.ids.extend(other.ids)
         self._cols.extend(remap[c] for c in other._cols)
         self._tf.extend(other._tf)
+        self._sizes.extend(other._sizes)
         self._lengths.extend(other._lengths)
 
     def write(self, folder: Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         n, v = len(self.ids), len(self.keys)
-        sizes = np.array([len(c) for c in self._cols], dtype=np.int64)
+        sizes = np.concatenate(self._sizes) if n else np.zeros(0, np.int64)
         ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        cols = np.concatenate(self._cols) if n else np.zeros(0, np.int32)
-        tf = np.concatenate(self._tf) if n else np.zeros(0, np.float32)
-        lengths = np.stack(self._lengths) if n else np.zeros((0, len(FIELDS)), np.float32)
+        cols = np.concatenate(self._cols).astype(np.int32) if n else np.zeros(0, np.int32)
+        tf = np.concatenate(self._tf).astype(np.float32) if n else np.zeros(0, np.float32)
+        lengths = np.concatenate(self._lengths).astype(np.float32) if n else np.zeros((0, len(FIELDS)), np.float32)
         field_of = np.array([FIELDS.index(k.split(_SEP, 1)[0]) for k in self.keys], dtype=np.int64)
         rows = np.repeat(np.arange(n, dtype=np.int32), sizes)
         df = np.bincount(cols, minlength=v).astype(np.float64)
@@ -139,27 +148,46 @@ class ImpactWriter:
         np.save(folder / "w.npy", w[order].astype(np.float32))
         np.save(folder / "idf.npy", idf)
         (folder / "vocab.json").write_text(json.dumps(self.keys, ensure_ascii=False), "utf-8")
+        hashes = np.fromiter((_hash(k) for k in self.keys), dtype=np.uint64, count=v)
+        by_hash = np.argsort(hashes, kind="stable")
+        np.save(folder / "vocab-hash.npy", hashes[by_hash])
+        np.save(folder / "vocab-col.npy", by_hash.astype(np.int32))
         (folder / "ids.json").write_text(json.dumps(self.ids, ensure_ascii=False), "utf-8")
 
 
 class Impacts:
-    """The query side: read-only impacts of one generation, aligned to the snapshot's articles."""
+    """The query side: read-only impacts of one generation, aligned to the snapshot's articles
+    (``pos``: article id → position), or to its own rows when ``pos`` is None."""
 
-    def __init__(self, folder: Path, pos: dict[str, int]):
+    def __init__(self, folder: Path, pos: dict[str, int] | None):
         folder = Path(folder)
-        keys = json.loads((folder / "vocab.json").read_text("utf-8"))
-        self.vocab = {k: i for i, k in enumerate(keys)}
-        ids = json.loads((folder / "ids.json").read_text("utf-8"))
-        self.to_snap = np.array([pos.get(d, -1) for d in ids], dtype=np.int64)
-        self.ptr = np.load(folder / "ptr.npy")
+        self.hashes = np.load(folder / "vocab-hash.npy", mmap_mode="r")
+        self.cols = np.load(folder / "vocab-col.npy", mmap_mode="r")
+        self.n = len(np.load(folder / "lengths.npy", mmap_mode="r"))
+        if pos is None:
+            self.to_snap = np.arange(self.n, dtype=np.int64)
+        else:
+            ids = json.loads((folder / "ids.json").read_text("utf-8"))
+            self.to_snap = np.array([pos.get(d, -1) for d in ids], dtype=np.int64)
+        self.ptr = np.load(folder / "ptr.npy", mmap_mode="r")
         self.docs = np.load(folder / "docs.npy", mmap_mode="r")
         self.w = np.load(folder / "w.npy", mmap_mode="r")
-        self.idf = np.load(folder / "idf.npy")
-        self.n = len(ids)
+        self.idf = np.load(folder / "idf.npy", mmap_mode="r")
 
     def column(self, field: str, term: str) -> int | None:
-        c = self.vocab.get(f"{field}{_SEP}{term}")
-        return c if c is not None and self.ptr[c + 1] > self.ptr[c] else None
+        return self.columns([(field, term)])[0]
+
+    def columns(self, keys: list[tuple[str, str]]) -> list[int | None]:
+        """The column of each (field, term), None where no article holds it: one search of the
+        mapped vocabulary for them all (a query has tens of terms in four fields)."""
+        if not keys or not len(self.hashes):
+            return [None] * len(keys)
+        h = np.fromiter((_hash(f"{f}{_SEP}{t}") for f, t in keys), dtype=np.uint64, count=len(keys))
+        at = np.minimum(np.searchsorted(self.hashes, h), len(self.hashes) - 1)
+        found = np.asarray(self.hashes[at]) == h
+        cols = np.asarray(self.cols[at]).astype(np.int64)
+        ptr = self.ptr
+        return [int(c) if ok and ptr[c + 1] > ptr[c] else None for c, ok in zip(cols, found)]
 
     def any_allowed(self, columns: list[int], allowed: np.ndarray) -> bool:
         """Whether one article ``allowed`` (a mask over snapshot positions) holds every column."""

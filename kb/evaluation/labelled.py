@@ -84,13 +84,15 @@ def load_dataset(folder: Path) -> tuple[list[dict], Labels, dict]:
 
 
 def write_corpus(corpus: list[dict], dest: Path, language: str | None) -> None:
-    """Each corpus document becomes a Markdown article with its exact id in the front matter."""
+    """Each corpus document becomes a Markdown article with its exact id in the front matter
+    (and its title, or an empty one: kb.core.articles keeps ``title: ""`` empty)."""
     dest.mkdir(parents=True, exist_ok=True)
     for doc in corpus:
         doc_id = str(doc["id"])
         stem = re.sub(r"[^a-z0-9]+", "-", doc_id.lower()).strip("-")[:60] or "doc"
         name = f"{stem}-{hashlib.sha1(doc_id.encode()).hexdigest()[:8]}.md"
-        fm = {"id": doc_id, "title": str(doc.get("title") or doc_id), "visibility": "public",
+        # a document without a title gets none (not its id, which would be embedded as a chunk)
+        fm = {"id": doc_id, "title": str(doc.get("title") or "").strip(), "visibility": "public",
               "status": "published"}
         if language in ("en", "zh"):
             fm["language"] = language

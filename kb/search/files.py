@@ -41,7 +41,7 @@ class Files:
         if mask is None:
             mask = self.snap.allowed(role, None, None, (), None)
             if role != "customer":
-                mask = mask | (self.snap.status == "archived")
+                mask = mask | self.snap.articles.equals("status", "archived")
             self._readers[role] = mask
         return mask
 

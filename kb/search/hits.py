@@ -11,8 +11,9 @@ from kb.search.fusion import Fused, Ranking
 from kb.search.snapshot import Snapshot
 from kb.core.text import analyzer
 
-TERM_CACHE = 20000
-TOKEN_CACHE = 2000        # analysed snippet sources (a body's tokens can take ~100 KB)
+TERM_CACHE = 5_000       # articles' title and heading terms (a few KB each)
+SNIPPET_CACHE = 20_000   # finished snippets
+TOKEN_CACHE = 500         # analysed snippet sources (a body's tokens take ~50 KB: 25 MB a worker)
 _ANALYZER = analyzer()
 
 
@@ -56,18 +57,19 @@ def build_hit(snap: Snapshot, f: Fused, rankings: list[Ranking], ranks: dict, kw
     if boosts and boosts.get(f.doc, 1.0) != 1.0:
         explanation["boosts"]["tickets"] = round(boosts[f.doc], 4)
     body = doc.get("body", "")
-    doc_terms, section_terms = _doc_terms(snap, doc, sections)
-    matched = sorted(t for t in kw_terms if t in doc_terms)
+    head_terms, section_terms = _doc_terms(snap, doc, sections)
+    in_sections = [_present(kw_terms, joined) for joined in section_terms]
+    matched = sorted(t for t in kw_terms if t in head_terms or any(t in have for have in in_sections))
     explanation["matched_terms"] = matched
     vec_section = next((r.sections[f.doc] for r in rankings if f.doc in r.sections), None)
-    best_section = _section_for(sections, section_terms, kw_terms) if kw_terms & set(matched) or not vec_section \
+    best_section = _section_for(sections, in_sections, kw_terms) if kw_terms & set(matched) or not vec_section \
         else ("" if vec_section in ("title", "body") else vec_section)
     explanation["section"] = best_section
     key = (doc["id"], best_section, frozenset(kw_terms))
     snippet_html = snap.snippet_cache.get(key)
     if snippet_html is None:
         snippet_html = _snippet(snap, doc, sections, best_section, kw_terms) if matched else ""
-        if len(snap.snippet_cache) >= TERM_CACHE:
+        if len(snap.snippet_cache) >= SNIPPET_CACHE:
             snap.snippet_cache.clear()      # as-you-type repeats recent keys: a reset is enough
         snap.snippet_cache[key] = snippet_html
     if not snippet_html:
@@ -101,18 +103,23 @@ def _analyzer_terms(text: str) -> list[str]:
     return [t.text for t in _ANALYZER(text[:20000])]
 
 
-def _doc_terms(snap: Snapshot, doc: dict, sections: list[dict]):
-    """An article's analysed terms (whole and per section), cached for the generation. The
-    indexer stores each section's terms; only the title and headings are analysed here."""
-    cached = snap.term_cache.get(doc["id"])
-    if cached is None:
-        per = [set(t.split()) for t in doc["meta"]["section_terms"]]
-        heads = " ".join([doc.get("title", "")] + [sec.get("heading") or "" for sec in sections])
-        whole = set(_analyzer_terms(heads)).union(*per)
-        cached = (whole, per)
+def _doc_terms(snap: Snapshot, doc: dict, sections: list[dict]) -> tuple[set[str], list[str]]:
+    """An article's title and heading terms (analysed here, kept for the generation) and each
+    section's distinct terms as the indexer stored them (space-joined, space-padded). Sets of
+    every section's terms were kept per article before: ~220 KB an article, gigabytes in a
+    worker that had shown 20,000 articles."""
+    heads = snap.term_cache.get(doc["id"])
+    if heads is None:
+        text = " ".join([doc.get("title", "")] + [sec.get("heading") or "" for sec in sections])
+        heads = set(_analyzer_terms(text))
         if len(snap.term_cache) < TERM_CACHE:
-            snap.term_cache[doc["id"]] = cached
-    return cached
+            snap.term_cache[doc["id"]] = heads
+    return heads, [f" {t} " for t in doc["meta"]["section_terms"]]
+
+
+def _present(terms: set[str], joined: str) -> set[str]:
+    """Which of ``terms`` (none holds a space) are among the space-padded terms ``joined``."""
+    return {t for t in terms if f" {t} " in joined}
 
 
 def _section_for(sections: list[dict], section_terms: list[set], terms: set[str]) -> str:

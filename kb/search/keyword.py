@@ -48,8 +48,8 @@ class KeywordRanker:
             if any(fixed[w] != w for w in fixed):
                 suggestion = " ".join(fixed.get(w, w) for w in words)
         imp = snap.impacts
-        columns = [(c, b) for f, b in FIELD_BOOSTS.items() for t in terms
-                   if (c := imp.column(f, t)) is not None]
+        keys = [(f, t) for f in FIELD_BOOSTS for t in terms]
+        columns = [(c, FIELD_BOOSTS[f]) for (f, _), c in zip(keys, imp.columns(keys)) if c is not None]
         bound = sum(b * float(imp.idf[c]) * (K1 + 1) for c, b in columns)
         flat = []
         for w in unknown:      # close spellings of words the index lacks: a flat, small score

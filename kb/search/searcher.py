@@ -98,7 +98,7 @@ class Searcher:
                  fusion: FusionConfig | None = None, boosts=None):
         self.settings = settings
         self.store = IndexStore(settings.index_root)
-        self.pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+        self.pool = pool if pool is not None else EncoderPool.configured(settings)
         self.fusion = fusion or FusionConfig()
         self.boosts = boosts            # callable(ids) → {id: multiplier}, or None
         self._snap: Snapshot | None = None
@@ -269,11 +269,12 @@ class Searcher:
                 continue
         return out
 
-    def all_articles(self, role: str = "customer") -> list[dict]:
-        """Stored fields of every article ``role`` may see (for listings and the sitemap)."""
+    def all_articles(self, role: str = "customer") -> Listing:
+        """Stored fields of every article ``role`` may see (for listings and the sitemap), read
+        one at a time as they are iterated: at 100,000 articles the list of them all held the
+        bodies of every article at once (gigabytes, kept by the allocator afterwards)."""
         snap = self.snapshot()
-        mask = snap.allowed(role, None, None, (), None)
-        return [f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]]]
+        return Listing(snap, snap.allowed(role, None, None, (), None))
 
     # --- vector side ---------------------------------------------------------------------
     def _encoders(self, snap: Snapshot, language: str, clock: "_Clock"):
@@ -309,8 +310,7 @@ class Searcher:
             # chunks; the multilingual one, when it only stands in for it, reads just those
             which = "not-zh" if not enc.multilingual else "zh" if self.fusion.weight(language, name) <= 0 else "all"
             part = snap.part(name, which)
-            ok = mask[part.article] if part.select is None else mask[part.article] & part.select
-            sims = vecscan.scores(part.matrix, qv, part.weight, ok, part.projection)
+            sims = vecscan.part_scores(part, qv, mask)
             best = snap.best_rows(sims)
             k = min(CANDIDATES, int(np.isfinite(best).sum()))
             scores: dict[str, float] = {}
@@ -320,7 +320,7 @@ class Searcher:
                 scores = {snap.ids[i]: float(best[i]) for i in top if np.isfinite(best[i])}
                 for i in top[np.argsort(-best[top])][:q.limit]:
                     rows = snap.rows_of(i)
-                    sections[snap.ids[i]] = snap.row_section[rows[np.argmax(sims[rows])]]
+                    sections[snap.ids[i]] = snap.section_of(int(rows[np.argmax(sims[rows])]))
             out.append(Ranking(name, scores, "vector", sections))
             clock.lap(f"vector_{name}_ms")
         by_name = {r.name: r for r in out}
@@ -329,7 +329,7 @@ class Searcher:
             if r is None or o is None:
                 continue
             for d, score in o.scores.items():   # documents the first encoder cannot read
-                if d not in r.scores and snap.language[snap.pos[d]] == "zh":
+                if d not in r.scores and snap.language_of(snap.pos[d]) == "zh":
                     r.scores[d] = score
                     if d in o.sections:
                         r.sections[d] = o.sections[d]
@@ -354,6 +354,21 @@ class Searcher:
                 part = todo[i:i + 64]
                 for t, v in zip(part, enc.encode(part)):
                     self._qcache[(enc.fingerprint, t)] = v
+
+
+class Listing:
+    """The stored fields of the articles a mask allows: a sized iterable, read from the index
+    each time it is iterated."""
+
+    def __init__(self, snap: Snapshot, mask: np.ndarray):
+        self._snap, self._mask = snap, mask
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._mask))
+
+    def __iter__(self):
+        snap, mask = self._snap, self._mask
+        return (f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]])
 
 
 class _Clock:

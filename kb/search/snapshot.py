@@ -1,17 +1,17 @@
-"""The live index generation loaded for querying: Whoosh index, article metadata arrays used
-by filters, chunk rows and vector matrices. One Snapshot per generation, shared by threads;
-the Searcher swaps to a new one when CURRENT changes.
+"""The live index generation loaded for querying: Whoosh index, the article and chunk tables
+(kb/core/tables.py), the vector matrices and the impacts, all but a few small arrays mapped
+read-only from the generation's files. One Snapshot per generation, shared by threads; the
+Searcher swaps to a new one when CURRENT changes.
 """
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 from whoosh import scoring
 
-from kb.core import impact, projection
+from kb.core import impact, projection, tables
 from kb.core.generation import Generation
 
 # A title-only chunk scores a little below a body chunk of equal similarity: it still finds
@@ -29,6 +29,9 @@ class Part:
     article: np.ndarray                   # each row's article position
     weight: np.ndarray                    # each row's weight (a title-only chunk counts a little less)
     projection: projection.Projection | None  # for the two-stage scan of a large matrix
+    group: str = "all"                    # which rows it scores: all, zh, not-zh
+    group_article: np.ndarray | None = None   # with a projection: the article and weight of each
+    group_weight: np.ndarray | None = None    # of the group's projected rows, in their order
 
 
 @dataclass
@@ -38,15 +41,10 @@ class Snapshot:
     manifest: dict
     ids: list[str]                        # article ids, one per article
     pos: dict[str, int]                   # article id → position in the arrays
-    visibility: np.ndarray
-    status: np.ndarray
-    language: np.ndarray
-    product: np.ndarray
-    tags: list[set[str]]
-    row_article: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # chunk row → article pos
-    row_section: list[str] = field(default_factory=list)
-    row_lang: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
-    row_zh: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))          # row_lang == "zh"
+    articles: tables.Articles | None = None   # facets, mapped read-only
+    chunks: tables.Chunks | None = None       # chunk rows, mapped read-only
+    row_article: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # chunk row → article pos
+    row_zh: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))           # the row is Chinese
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     row_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     seg_start: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # first row of each run of one article's rows
@@ -73,46 +71,39 @@ class Snapshot:
             self._opened.append(s)
         return s
 
+    def facets(self, article: int) -> tuple:
+        """(visibility, status, language, product, lower-case tags) of one article."""
+        a = self.articles
+        return tuple(a.value(f, article) for f in tables.FACETS) + (a.tags(article),)
+
+    def language_of(self, article: int) -> str:
+        return self.articles.value("language", article)
+
+    def section_of(self, row: int) -> str:
+        return self.chunks.label(row)
+
     @classmethod
     def load(cls, gen: Generation) -> "Snapshot":
         manifest = gen.manifest()
         gen.check_format(manifest)
         ix = gen.open_whoosh()
-        ids, vis, status, lang, product, tags = [], [], [], [], [], []
-        for e in manifest["articles"].values():    # each article's filter facets, by the indexer
-            v, st, lg, pr, tg = e["facets"]
-            ids.append(e["id"])
-            vis.append(v)
-            status.append(st)
-            lang.append(lg)
-            product.append(pr)
-            tags.append(set(tg))
+        ids = list(manifest["articles"])
         pos = {d: i for i, d in enumerate(ids)}
-        snap = cls(gen, ix, manifest, ids, pos, np.array(vis, dtype=object), np.array(status, dtype=object),
-                   np.array(lang, dtype=object), np.array(product, dtype=object), tags)
-        if gen.chunks_file.exists():
-            rows = json.loads(gen.chunks_file.read_text("utf-8"))
-            keep = [i for i, r in enumerate(rows) if r[0] in pos]
-            snap.row_article = np.array([pos[rows[i][0]] for i in keep], dtype=np.int64)
-            snap.row_section = [rows[i][1] for i in keep]
-            snap.row_lang = np.array([rows[i][3] for i in keep], dtype=object)
-            snap.row_zh = snap.row_lang == "zh"
-            snap.row_weight = np.array([TITLE_CHUNK_WEIGHT if rows[i][1] == "title" else 1.0 for i in keep],
-                                       dtype=np.float32)
-            for name in manifest.get("encoders", {}):
-                path = gen.vectors_file(name)
-                if path.exists():
-                    m = np.load(path, mmap_mode="r")   # shared by server workers through the page cache
-                    if len(keep) != len(rows):           # rows of articles the manifest lacks
-                        snap.vectors[name] = np.ascontiguousarray(m[keep])
-                    else:
-                        snap.vectors[name] = m
-                        snap._projections[name] = projection.load(gen.path, name)
-            ra = snap.row_article
-            snap.seg_start = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]])) if len(ra) else ra
-            snap.seg_article = ra[snap.seg_start]
-            snap.seg_of = np.full(len(ids), -1, dtype=np.int64)
-            snap.seg_of[snap.seg_article] = np.arange(len(snap.seg_start))
+        snap = cls(gen, ix, manifest, ids, pos, tables.Articles(gen.path), tables.Chunks(gen.path))
+        chunks = snap.chunks
+        snap.row_article = chunks.article
+        snap.row_zh = chunks.zh
+        snap.row_weight = np.where(chunks.is_title(), np.float32(TITLE_CHUNK_WEIGHT), np.float32(1.0))
+        for name in manifest.get("encoders", {}):
+            path = gen.vectors_file(name)
+            if path.exists():
+                snap.vectors[name] = np.load(path, mmap_mode="r")   # shared by server workers through the page cache
+                snap._projections[name] = projection.load(gen.path, name)   # None below EXACT_ROWS rows
+        ra = np.asarray(snap.row_article)
+        snap.seg_start = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]])) if len(ra) else np.zeros(0, np.int64)
+        snap.seg_article = ra[snap.seg_start].astype(np.int64)
+        snap.seg_of = np.full(len(ids), -1, dtype=np.int64)
+        snap.seg_of[snap.seg_article] = np.arange(len(snap.seg_start))
         snap.impacts = impact.Impacts(gen.path / impact.DIR, pos)
         return snap
 
@@ -131,12 +122,13 @@ class Snapshot:
                     matrix = self.vectors[name]
                     select = None if which == "all" else self.row_zh if which == "zh" else ~self.row_zh
                     stored = self._projections.get(name) if projection.needs_projection(len(matrix)) else None
-                    got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored)
+                    group = (None, None)
+                    if stored is not None:      # gathered once, not per query
+                        ids = np.asarray(stored.group(which)[1])
+                        group = (np.asarray(self.row_article)[ids], self.row_weight[ids])
+                    got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored, which,
+                                                  *group)
         return got
-
-    def language_of(self, article: int) -> str:
-        """The language of the article at position ``article``."""
-        return self.language[article]
 
     def best_rows(self, sims: np.ndarray) -> np.ndarray:
         """Per article, the best value of ``sims`` (one per chunk row); -inf without rows."""
@@ -168,18 +160,19 @@ class Snapshot:
         return mask
 
     def _allowed(self, role, lang, product, tags, status) -> np.ndarray:
+        a = self.articles
         if role == "customer":
-            mask = (self.visibility == "public") & (self.status == "published")
+            mask = a.equals("visibility", "public") & a.equals("status", "published")
         elif status:
-            mask = self.status == status
+            mask = a.equals("status", status)
         else:
-            mask = self.status != "archived"
+            mask = ~a.equals("status", "archived")
         if lang:
-            mask &= self.language == lang
+            mask &= a.equals("language", lang)
         if product:
-            mask &= self.product == product
+            mask &= a.equals("product", product)
         for t in tags:
-            mask &= np.fromiter((t.lower() in s for s in self.tags), dtype=bool, count=len(self.tags))
+            mask &= a.has_tag(t.lower())
         return mask
 
     def close(self) -> None:

@@ -11,23 +11,36 @@ full.
 
 Measured at 100k articles (619k chunks, `bench/search.py`): 96 dimensions and 10,000 rows keep
 every one of the exact top 10 articles and 99.8 % of the top 100, for both encoders, while
-reading a quarter of the bytes (bench/RESULTS.md, "Search").
+reading a quarter of the bytes (bench/RESULTS.md, "Search"); the projected rows are laid out by
+language, so a query reads only those of the rows its encoder scores.
 """
 from __future__ import annotations
+
+import mmap
+from pathlib import Path
 
 import numpy as np
 
 from kb.core.encoders import one_blas_thread
 from kb.core.projection import Projection
 
-SHORTLIST = 10_000      # rows re-scored exactly after the projected pass
+SHORTLIST: int | None = None   # rows re-scored exactly after the projected pass (None: by size)
+SHORTLIST_SHARE = 1 / 62       # 10,000 of the 619k rows of 100k articles, where it was measured
+MIN_SHORTLIST = 1_000          # ten times the candidate articles search keeps
+
+
+def shortlist_for(rows: int) -> int:
+    """Rows re-scored exactly for a matrix of ``rows``: re-scoring gathers rows one by one, so
+    at 62k rows a shortlist of 10,000 cost more than the exact product (16 ms against 11)."""
+    return SHORTLIST or max(MIN_SHORTLIST, round(rows * SHORTLIST_SHARE))
 
 
 def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarray,
-           projection: Projection | None = None, shortlist: int | None = None) -> np.ndarray:
+           projection: Projection | None = None, shortlist: int | None = None, group: str = "all") -> np.ndarray:
     """Per row of ``matrix``: its similarity to ``qv`` times ``weight``; -inf where ``ok`` is
-    False and, in the two-stage scan, for rows the projected pass did not shortlist."""
-    shortlist = shortlist or SHORTLIST
+    False and, in the two-stage scan, for rows the projected pass did not shortlist. ``group``
+    names the projected rows that may be ``ok`` (all, zh, not-zh): only those are read."""
+    shortlist = shortlist or shortlist_for(len(matrix))
     out = np.full(len(matrix), -np.inf, dtype=np.float32)
     n_ok = int(np.count_nonzero(ok))
     with one_blas_thread():
@@ -39,9 +52,56 @@ def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarra
             if n_ok:
                 out[allowed] = (matrix[allowed] @ qv) * weight[allowed]
         else:
-            rough = projection.rows @ (projection.basis.T @ qv)
-            rough *= weight
-            rough[~ok] = -np.inf                               # filters apply before the cut
-            best = np.sort(np.argpartition(-rough, shortlist - 1)[:shortlist])
+            rows, ids = projection.group(group)
+            rough = rows @ (projection.basis.T @ qv)
+            rough *= weight[ids]
+            rough[~ok[ids]] = -np.inf                          # filters apply before the cut
+            best = np.sort(ids[np.argpartition(-rough, shortlist - 1)[:shortlist]])
             out[best] = (matrix[best] @ qv) * weight[best]
+    return out
+
+
+class FileRows:
+    """The rows of a ``.npy`` matrix too large to keep in a server's memory (a million tickets
+    are 3.5 GB of vectors): ``rows[idx]`` copies the rows asked for out of the mapped file, then
+    tells the kernel this process no longer needs any page of the mapping (MADV_DONTNEED). The
+    pages stay in the page cache, which the kernel reclaims as it needs, and never accumulate in
+    the process (through fault-around, re-scoring 2,000 rows a query had mapped 3.9 GB within
+    200 queries)."""
+
+    def __init__(self, path: Path):
+        self._m = np.load(path, mmap_mode="r")
+        self.shape, self.dtype = self._m.shape, self._m.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        out = np.array(self._m[np.asarray(rows, dtype=np.int64)])
+        if self._m.size:
+            self._m._mmap.madvise(mmap.MADV_DONTNEED)
+        return out
+
+
+def part_scores(part, qv: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``scores`` for a snapshot Part (kb/search/snapshot.py) among the articles ``allowed``
+    (a mask over articles). With a projection, the filter is read through the group's own
+    article and weight arrays (gathered once per generation), not built over every row."""
+    if part.projection is None or part.group_article is None:
+        ok = allowed[part.article] if part.select is None else allowed[part.article] & part.select
+        return scores(part.matrix, qv, part.weight, ok, part.projection, group=part.group)
+    rows, ids = part.projection.group(part.group)
+    ok = allowed[part.group_article]
+    shortlist = shortlist_for(len(part.matrix))
+    out = np.full(len(part.matrix), -np.inf, dtype=np.float32)
+    with one_blas_thread():
+        if np.count_nonzero(ok) <= shortlist:
+            best = np.sort(np.asarray(ids)[ok])
+        else:
+            rough = rows @ (part.projection.basis.T @ qv)
+            rough *= part.group_weight
+            rough[~ok] = -np.inf                               # filters apply before the cut
+            best = np.sort(np.asarray(ids)[np.argpartition(-rough, shortlist - 1)[:shortlist]])
+        if len(best):
+            out[best] = (part.matrix[best] @ qv) * part.weight[best]
     return out

@@ -171,7 +171,7 @@ def _contributions(settings: Settings, db) -> Step:
 
 def refresh_once(settings: Settings, pool: EncoderPool | None = None, trigger: str = "manual") -> RefreshReport:
     """Run every step of one cycle (the caller holds the node's refresh lock)."""
-    pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+    pool = pool if pool is not None else EncoderPool.configured(settings)
     report = RefreshReport(started=time.time(), started_at=now_iso(), trigger=trigger)
     t0 = time.perf_counter()
     report.git = follow_remote(settings)

@@ -9,23 +9,24 @@ tickets: ``SimilarTickets.search`` refuses the customer role.
 """
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from kb.core import impact, store
+from kb.core import impact, projection, store
 from kb.core.config import Settings
-from kb.core.encoders import EncoderPool, one_blas_thread
-from kb.core.errors import BadQuery, IndexMissing, NotFound
-from kb.core.generation import ticket_index_dir, ticket_manifest
+from kb.core.encoders import EncoderPool
+from kb.core.errors import BadQuery, IndexMissing, IndexOutdated, NotFound
+from kb.core.generation import TICKET_INDEX_FORMAT, ticket_index_dir, ticket_manifest
 from kb.core.text import analyzer, has_cjk
+from kb.search import vecscan
 from kb.search.fusion import FusionConfig, Ranking, fuse
 from kb.tickets import records as tickets
 from kb.tickets.suggest import ticket_query
 
 CANDIDATES = 100
+SHORTLIST = 2_000       # tickets re-scored exactly after the projected pass (bench/similar.py)
 
 
 @dataclass
@@ -49,11 +50,14 @@ class SimilarTicket:
 class _Loaded:
     generation: str
     impacts: impact.Impacts
-    ids: list[str]
-    pos: dict[str, int]
-    lang: np.ndarray
-    vectors: dict[str, np.ndarray]
+    ids: np.ndarray                       # ticket ids (bytes), mapped
+    zh: np.ndarray                        # the ticket is Chinese, mapped
+    vectors: dict[str, np.ndarray]        # mapped below projection.EXACT_ROWS tickets, else FileRows
+    projections: dict[str, projection.Projection]
     fingerprints: dict[str, str]
+
+    def id(self, row: int) -> str:
+        return bytes(self.ids[row]).decode("utf-8")
 
 
 class SimilarTickets:
@@ -62,7 +66,7 @@ class SimilarTickets:
     def __init__(self, settings: Settings, pool: EncoderPool | None = None, fusion: FusionConfig | None = None):
         self.settings = settings
         self.root = ticket_index_dir(settings.home)
-        self.pool = pool if pool is not None else EncoderPool(settings.encoders if settings.semantic else ())
+        self.pool = pool if pool is not None else EncoderPool.configured(settings)
         self.fusion = fusion or FusionConfig()
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
@@ -72,6 +76,8 @@ class SimilarTickets:
         manifest = ticket_manifest(self.root)
         if not manifest:
             raise IndexMissing(f"no ticket index in {self.root}: run `kb index` first")
+        if manifest.get("format") != TICKET_INDEX_FORMAT:
+            raise IndexOutdated(f"the ticket index in {self.root} is of an older format: `kb index` rebuilds it")
         name = manifest["generation_dir"]
         cur = self._loaded
         if cur is not None and cur.generation == name:
@@ -79,15 +85,19 @@ class SimilarTickets:
         with self._lock:
             if self._loaded is None or self._loaded.generation != name:
                 gen = self.root / name
-                meta = json.loads((gen / "ids.json").read_text("utf-8"))
-                pos = {t: i for i, t in enumerate(meta["ids"])}
-                vectors = {}
+                ids = np.load(gen / "ids.npy", mmap_mode="r")
+                vectors, projections = {}, {}
                 for enc in manifest.get("encoders", {}):
                     m = np.load(gen / f"vec-{enc}.npy", mmap_mode="r")
-                    if len(m) == len(meta["ids"]):
+                    if len(m) == len(ids):
+                        stored = projection.load(gen, enc) if projection.needs_projection(len(m)) else None
                         vectors[enc] = m
-                self._loaded = _Loaded(name, impact.Impacts(gen / impact.DIR, pos), meta["ids"], pos,
-                                       np.array(meta["lang"], dtype=object), vectors, manifest.get("encoders", {}))
+                        if stored is not None:      # only the shortlist is read, from the file
+                            projections[enc] = stored
+                            vectors[enc] = vecscan.FileRows(gen / f"vec-{enc}.npy")
+                self._loaded = _Loaded(name, impact.Impacts(gen / impact.DIR, None), ids,
+                                       np.load(gen / "zh.npy", mmap_mode="r"), vectors, projections,
+                                       manifest.get("encoders", {}))
             return self._loaded
 
     def search(self, text: str, *, role: str, limit: int = 5, exclude: tuple[str, ...] = (),
@@ -136,10 +146,16 @@ class SimilarTickets:
                    if c is not None]
         found = imp.top([(c, 1.0) for c in columns], np.ones(len(cur.ids), dtype=bool), CANDIDATES)
         bound = float(sum(imp.idf[c] for c in columns) * (impact.K1 + 1))
-        return Ranking("keyword", {cur.ids[i]: score for i, score in found}, "keyword", scale=bound or None)
+        return Ranking("keyword", {cur.id(i): score for i, score in found}, "keyword", scale=bound or None)
 
     def _vectors(self, cur: _Loaded, text: str, language: str) -> list[Ranking]:
+        """One ranking per encoder the query needs, as article search scores its chunks: an
+        English-only encoder reads the tickets that are not Chinese, the multilingual one only
+        the Chinese ones when it stands in for it; above projection.EXACT_ROWS tickets in two
+        stages (kb/search/vecscan.py)."""
         out = []
+        zh = np.asarray(cur.zh)
+        chinese: set[str] = set()               # tickets found that are Chinese
         for name, matrix in cur.vectors.items():
             if not self.fusion.needed(language, name) or not len(matrix):
                 continue
@@ -147,20 +163,21 @@ class SimilarTickets:
             if enc is None or enc.fingerprint != cur.fingerprints.get(name):
                 continue
             qv = enc.encode([text])[0]
-            with one_blas_thread():
-                sims = matrix @ qv
-            if not enc.multilingual:
-                sims = np.where(cur.lang != "zh", sims, -np.inf)
-            k = min(CANDIDATES, int(np.isfinite(sims).sum()))
+            group = "not-zh" if not enc.multilingual else "zh" if self.fusion.weight(language, name) <= 0 else "all"
+            ok = ~zh if group == "not-zh" else zh if group == "zh" else np.ones(len(zh), dtype=bool)
+            sims = vecscan.scores(matrix, qv, np.ones(len(zh), dtype=np.float32), ok, cur.projections.get(name),
+                                  SHORTLIST, group)
+            scored = np.flatnonzero(np.isfinite(sims))      # the shortlist, or every allowed ticket
+            k = min(CANDIDATES, len(scored))
             if k:
-                top = np.argpartition(-sims, k - 1)[:k]
-                out.append(Ranking(name, {cur.ids[i]: float(sims[i]) for i in top if np.isfinite(sims[i])},
-                                   "vector"))
+                top = scored[np.argpartition(-sims[scored], k - 1)[:k]].tolist()
+                out.append(Ranking(name, {cur.id(i): float(sims[i]) for i in top}, "vector"))
+                chinese.update(cur.id(i) for i in top if zh[i])
         by_name = {r.name: r for r in out}
         for name, other in self.fusion.stand_in.items():   # Chinese tickets for the English encoder
             r, o = by_name.get(name), by_name.get(other)
             if r is not None and o is not None:
                 for d, score in o.scores.items():
-                    if d not in r.scores and cur.lang[cur.pos[d]] == "zh":
+                    if d not in r.scores and d in chinese:
                         r.scores[d] = score
         return out

@@ -1,0 +1,154 @@
+"""A new generation's article and chunk tables (kb/core/tables.py) and its vector matrices, made
+from the live generation's and the articles parsed anew.
+
+Unchanged articles keep their facets and chunk rows, gathered from the live tables as runs of
+arrays (no per-chunk Python objects), and their rows of every matrix are copied from the live
+matrix; only the chunks of new or changed articles are looked up in the embedding cache or
+embedded. Matrices are written in blocks straight to their files, so a build holds no second
+copy of them in memory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.vectors import chunk_article, embed_rows
+from kb.core import projection, store, tables
+from kb.core.articles import Article
+from kb.core.errors import ModelUnavailable
+
+BLOCK = 65_536          # matrix rows copied at a time
+
+
+@dataclass
+class Table:
+    ids: list[str]
+    paths: list[str]
+    hashes: list[str]
+    facets: list[tuple]
+    chunks: tables.ChunkRows
+    src: np.ndarray                      # each row's row in the live generation, or -1 (a new chunk row)
+    texts: dict[str, str] = field(default_factory=dict)   # hex hash → text of the new chunk rows
+
+    def write(self, folder: Path) -> None:
+        tables.write(folder, self.paths, self.hashes, self.facets, self.chunks)
+
+
+def _facets(a: Article) -> tuple:
+    return (a.visibility, a.status, a.language, a.product, sorted({t.lower() for t in a.tags}))
+
+
+def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old_ids: list[str],
+             kept: set[str], parsed: dict[str, Article]) -> Table:
+    """The tables of the articles ``kept`` (from the live generation at ``live``) and ``parsed``,
+    in path order."""
+    order = sorted(kept | set(parsed))
+    old_pos = {rel: i for i, rel in enumerate(old_paths)}
+    n_old = len(old_paths)
+    if live is not None and n_old:
+        old_articles, old_chunks = tables.Articles(live), tables.Chunks(live)
+        old_rows, old_ptr = old_chunks.rows(), old_chunks.ptr(n_old)
+    else:
+        old_articles, old_rows = None, tables.chunk_rows([], [], [], [])
+        old_ptr = np.zeros(n_old + 1, dtype=np.int64)
+    ids, paths, hashes, facets, pick = [], [], [], [], []
+    fresh_labels, fresh_zh, fresh_hash, fresh_len = [], [], [], []
+    texts: dict[str, str] = {}
+    for rel in order:
+        paths.append(rel)
+        a = parsed.get(rel)
+        if a is None:
+            p = old_pos[rel]
+            ids.append(old_ids[p])
+            hashes.append(old_hashes[p])
+            facets.append(tuple(old_articles.value(f, p) for f in tables.FACETS) + (sorted(old_articles.tags(p)),))
+            pick.append(p)
+            continue
+        ids.append(a.id)
+        hashes.append(a.content_hash)
+        facets.append(_facets(a))
+        chunks = chunk_article(a)
+        for c in chunks:
+            texts[c.hash] = c.text
+            fresh_labels.append(c.section)
+            fresh_zh.append(c.language == "zh")
+            fresh_hash.append(c.hash)
+        pick.append(n_old + len(fresh_len))
+        fresh_len.append(len(chunks))
+    fresh = tables.chunk_rows([0] * len(fresh_labels), fresh_labels, fresh_zh, fresh_hash)
+    ptr = np.concatenate([old_ptr, old_ptr[-1] + np.cumsum(fresh_len, dtype=np.int64)])
+    rows, new_ptr = tables.runs(ptr, np.array(pick, dtype=np.int64))
+    article = np.repeat(np.arange(len(order), dtype=np.int32), np.diff(new_ptr))
+    chunks = tables.ChunkRows.join([old_rows, fresh], article, rows)
+    src = np.where(rows < len(old_rows), rows, -1)
+    return Table(ids, paths, hashes, facets, chunks, src, texts)
+
+
+def write_vectors(settings, gen, live, manifest, table: Table, encoders, report, progress, stage) -> None:
+    """One matrix per encoder, a row per chunk row: copied from the live generation when the
+    encoder and the chunk are unchanged, else from the cache or the encoder (embed_rows). Rows
+    an encoder cannot read (Chinese for an English-only one) are never computed and stay zero:
+    search never scores them for it. Above ``projection.EXACT_ROWS`` rows the projection is
+    written too: the live one's basis is kept and only new rows are projected (a full build
+    fits it anew)."""
+    if not encoders:
+        return
+    db = store.connect(settings)
+    n = len(table.chunks)
+    hexes = table.chunks.hexes()
+    try:
+        for enc in encoders:
+            same = live is not None and manifest and manifest.get("encoders", {}).get(enc.name) == enc.fingerprint \
+                and live.vectors_file(enc.name).exists()
+            src = table.src if same else np.full(n, -1, dtype=np.int64)
+            readable = np.ones(n, dtype=bool) if enc.multilingual else ~np.asarray(table.chunks.zh)
+            take, need = readable & (src >= 0), readable & (src < 0)
+            fresh = list(dict.fromkeys(h for h, wanted in zip(hexes, need) if wanted))
+            try:
+                new, embedded = embed_rows(db, enc, fresh, table.texts, None,
+                                           lambda done, total, enc=enc: progress(f"embed {enc.name}", done, total))
+            except ModelUnavailable:
+                continue        # named in the report's encoder failures; no vectors for it
+            finally:
+                stage.done(f"vectors {enc.name}")
+            old = np.load(live.vectors_file(enc.name), mmap_mode="r") if same else None
+            at = {h: i for i, h in enumerate(fresh)}
+            need_rows = np.flatnonzero(need)
+            fresh_rows = new[[at[hexes[i]] for i in need_rows]] if len(need_rows) else None
+            matrix = write_matrix(gen.vectors_file(enc.name), n, enc.dim, old, src, take, need_rows, fresh_rows)
+            if projection.needs_projection(n):      # mapped by every search process
+                before = projection.load(live.path, enc.name) if same else None
+                zh = np.asarray(table.chunks.zh)
+                made = projection.fit(matrix, zh=zh) if before is None else \
+                    projection.project(matrix, before.basis, zh, before, src)
+                projection.save(gen.path, enc.name, made)
+                stage.done(f"projection {enc.name}")
+            del matrix
+            report.embedded[enc.name] = embedded
+            report.cached[enc.name] = len(fresh) - embedded
+            report.encoders[enc.name] = enc.fingerprint
+            stage.done(f"vectors {enc.name}")
+    finally:
+        db.close()
+
+
+def write_matrix(path: Path, n: int, dim: int, old, src, take, need_rows, fresh_rows) -> np.ndarray:
+    """The matrix file, written straight to disk: rows found in ``old`` (``src``, where ``take``)
+    copied as runs of consecutive rows (an edit leaves long runs in place), then the new rows;
+    returned mapped."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
+    rows = np.flatnonzero(take)
+    if len(rows):
+        s = src[rows]
+        breaks = np.flatnonzero((np.diff(rows) != 1) | (np.diff(s) != 1)) + 1
+        for a, b in zip(np.concatenate([[0], breaks]).tolist(), np.concatenate([breaks, [len(rows)]]).tolist()):
+            for i in range(a, b, BLOCK):         # large runs in blocks: bounded temporary memory
+                j = min(b, i + BLOCK)
+                out[rows[i]:rows[i] + j - i] = old[s[i]:s[i] + j - i]
+    if fresh_rows is not None:
+        out[need_rows] = fresh_rows
+    out.flush()
+    del out
+    return np.load(path, mmap_mode="r")

@@ -1,0 +1,41 @@
+"""MiniLM's query graph on ONNX Runtime: exported once from the shipped weights, the same
+vectors as torch for any text, and torch keeps answering when the file is missing or damaged."""
+import numpy as np
+import pytest
+
+from kb.core import querygraph
+from kb.core.encoders import EncoderPool
+
+pytestmark = pytest.mark.models
+
+TEXTS = ["printer offline", "VPN error 809 when connecting from home " * 60, "打印机脱机 printer", "  ",
+         "reset-password (again)!! ✓", "outlook keeps asking for the password"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    pool = EncoderPool(("minilm",), models=folder)
+    assert pool.get("minilm")._graph is None           # nothing exported yet: torch
+    pool.save_query_graphs()
+    assert querygraph.graph_file(folder, pool.get("minilm").fingerprint).exists()
+    return folder
+
+
+def test_the_graph_gives_torchs_vector_for_every_text(models):
+    enc = EncoderPool(("minilm",), models=models).get("minilm")
+    assert enc._graph is not None
+    for text in TEXTS:
+        graph, torch = enc.encode([text]), enc._encode_one(text)
+        assert graph.shape == (1, 384) and np.allclose(np.linalg.norm(graph), 1, atol=1e-5)
+        assert np.abs(graph - torch).max() < querygraph.TOLERANCE, text
+
+
+def test_a_damaged_graph_is_not_used(models, tmp_path):
+    enc = EncoderPool(("minilm",), models=models).get("minilm")
+    bad = tmp_path / "models"
+    bad.mkdir()
+    querygraph.graph_file(bad, enc.fingerprint).write_bytes(b"not a graph")
+    other = EncoderPool(("minilm",), models=bad).get("minilm")
+    assert other._graph is None
+    assert np.abs(other.encode(["printer offline"]) - enc.encode(["printer offline"])).max() < 1e-5
