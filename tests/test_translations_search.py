@@ -75,3 +75,22 @@ def test_the_api_the_pages_and_the_cli_carry_the_versions(kb):
     assert json.loads(r.output)["results"][0]["versions"][0]["id"] == "KB-0002"
     r = CliRunner().invoke(main, ["search", "printer offline router", "--mode", "keyword"], env=env)
     assert "also in zh (KB-0002, printer-zh)" in r.output
+
+
+def test_the_portal_lists_an_article_once_in_the_reader_s_language(kb):
+    from kb.analytics.activity import record_feedback
+    from kb.core.store import connect
+    from web import create_app
+    db = connect(kb)
+    record_feedback(db, "KB-0001", True, None, "customer")
+    record_feedback(db, "KB-0002", True, None, "customer")
+    db.close()
+    c = create_app(kb).test_client()
+    page = c.get("/help/products/printing").get_data(as_text=True)
+    assert page.count('href="/help/articles/printer"') == 1 and 'href="/help/articles/printer-zh"' not in page
+    home = c.get("/help").get_data(as_text=True)
+    assert home.count("/help/articles/printer") == 1                  # the two versions' votes: one article
+    c.set_cookie("kb_lang", "zh")
+    assert 'href="/help/articles/printer-zh"' in c.get("/help/products/printing").get_data(as_text=True)
+    home = c.get("/help").get_data(as_text=True)
+    assert home.count("/help/articles/printer-zh") == 1 and 'href="/help/articles/printer"' not in home

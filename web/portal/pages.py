@@ -28,17 +28,42 @@ def home():
                            article_count=facets["count"], product_counts=facets["product_counts"])
 
 
+def one_per_article(docs: list[dict], lang: str) -> list[dict]:
+    """``docs`` with an article in several languages listed once, in the reader's language when
+    it has a version in it (else its source), in the order its first version came."""
+    fam = common.searcher().families()
+    chosen: dict[str, dict] = {}
+    order: list[str] = []
+    for d in docs:
+        key = fam.family(d["id"])
+        if key not in chosen:
+            order.append(key)
+            chosen[key] = d
+        elif d.get("language") == lang and chosen[key].get("language") != lang:
+            chosen[key] = d
+    return [chosen[k] for k in order]
+
+
 def _featured(docs: list[dict], lang: str) -> tuple[list[dict], bool]:
-    """Six articles for the home page: the most helpful by votes, topped up with the most
-    recently updated; the reader's language first."""
+    """Six articles for the home page: the most helpful by votes (an article's versions count as
+    one), topped up with the most recently updated; the reader's language first."""
+    fam = common.searcher().families()
     by_id = {d["id"]: d for d in docs}
-    featured = [dict(by_id[aid], votes=total, helpful_pct=round(100 * yes / total))
-                for aid, yes, total in activity.most_helpful(common.db(), by_id, limit=12) if yes * 2 >= total]
+    votes: dict[str, list[int]] = {}
+    for aid, yes, total in activity.most_helpful(common.db(), by_id, limit=len(by_id)):
+        v = votes.setdefault(fam.family(aid), [0, 0])
+        v[0] += yes
+        v[1] += total
+    best = sorted(votes.items(), key=lambda kv: (-(kv[1][0] + 1) / (kv[1][1] + 2), -kv[1][1], kv[0]))
+    helpful = [(key, yes, total) for key, (yes, total) in best if yes * 2 >= total][:12]
+    versions = {key: [by_id[m] for m in fam.members(key) if m in by_id] for key, _, _ in helpful}
+    featured = [dict(one_per_article(versions[key], lang)[0], votes=total, helpful_pct=round(100 * yes / total))
+                for key, yes, total in helpful if versions[key]]
     helpful_is_votes = bool(featured)
     if len(featured) < 6:
-        seen = {d["id"] for d in featured}
-        recent = sorted((d for d in docs if d["id"] not in seen), key=lambda d: str(d.get("updated") or ""),
-                        reverse=True)
+        seen = {fam.family(d["id"]) for d in featured}
+        recent = sorted((d for d in one_per_article(docs, lang) if fam.family(d["id"]) not in seen),
+                        key=lambda d: str(d.get("updated") or ""), reverse=True)
         featured += [dict(d, votes=0) for d in recent[: 6 - len(featured)]]
     featured.sort(key=lambda d: d.get("language") != lang)
     return featured[:6], helpful_is_votes
@@ -64,6 +89,7 @@ def product(product: str):
     if not docs:
         abort(404)
     lang = i18n.locale()
+    docs = one_per_article(docs, lang)
     docs.sort(key=lambda d: (d.get("language") != lang, d["title"].lower()))
     return render_template("portal/product.html", product=product, docs=docs)
 
