@@ -98,6 +98,8 @@ bench: $(STAMP) $(SYSSTAMP) $(BENCHSTAMP)
 	$(BIN)/python bench/web.py --articles 10000
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/requests.py
+	$(BIN)/python bench/files.py
+	$(BIN)/python bench/families.py
 	$(BIN)/python bench/load.py --clients 64
 	$(BIN)/python bench/load.py --clients 64 --nodes 2
 
