@@ -14,7 +14,7 @@ from kb.core import families, gitobjects
 from kb.core.articles import Article
 from kb.core.generation import Generation
 from kb.core.repo import ArticleRepo
-from kb.core.translations import behind
+from kb.core.translations import Translations
 
 FORMAT = 2
 
@@ -45,23 +45,33 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
         if repo.is_git and repo.head() else {}
     known = {tuple(k.split("\x1f")): v for k, v in old.get("pairs", {}).items()}
     pairs, outdated = {}, {}
-    for key, ids in groups.items():
-        for tid in ids[1:]:
-            src, tr = paths[key], paths[tid]
-            blob_key = (src, _blob(blobs, src), tr, _blob(blobs, tr))
-            if blob_key in known:
-                found = known[blob_key]
-            else:
-                b = behind(repo, src, tr)
-                found = b.to_dict() if b else None
-            pairs["\x1f".join(blob_key)] = found
-            if found:
-                outdated[tid] = found
+    history = None                       # one set of git processes for every pair asked about
+    try:
+        for key, ids in groups.items():
+            for tid in ids[1:]:
+                src, tr = paths[key], paths[tid]
+                blob_key = (src, _blob(blobs, src), tr, _blob(blobs, tr))
+                if blob_key in known:
+                    found = known[blob_key]
+                elif not blobs:
+                    found = None                 # not committed yet: nothing is behind
+                else:
+                    history = history or Translations(repo)
+                    b = history.behind(src, tr)
+                    found = b.to_dict() if b else None
+                pairs["\x1f".join(blob_key)] = found
+                if found:
+                    outdated[tid] = found
+    finally:
+        if history is not None:
+            history.blobs.close()
     (gen.path / "family-members.json").write_text(json.dumps({"format": FORMAT, "members": members,
                                                              "pairs": pairs}), "utf-8")
     titles = {v[0]: v[5] for v in members.values()}
-    versions = {i: [paths[i][:-3], next(m.language for m in ms if m.id == i), titles.get(i, "")]
-                for ids in groups.values() for i in ids}
+    languages: dict[str, str] = {}
+    for m in ms:
+        languages.setdefault(m.id, m.language)
+    versions = {i: [paths[i][:-3], languages[i], titles.get(i, "")] for ids in groups.values() for i in ids}
     table = {"format": FORMAT, "groups": groups, "behind": outdated, "versions": versions}
     (gen.path / "families.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
     return table

@@ -84,6 +84,69 @@ def test_a_translation_is_behind_when_its_source_s_content_changed_after_it(tmp_
     assert behind(r, "printer.md", "printer-zh.md") is None
 
 
+def _pairs_asked_one_by_one(r, pairs):
+    """What git answers for each pair on its own (a log per file, as a history with merges is read)."""
+    from kb.core.translations import Translations
+    with Translations(r) as t:
+        t.linear = False
+        return [t.behind(src, tr) for src, tr in pairs]
+
+
+def test_many_pairs_read_from_one_log_get_the_answers_git_gives_per_pair(tmp_path):
+    """Articles in a folder of a larger repository, a linear history: the one-log reading of
+    every file's commits answers as asking git per pair does."""
+    from kb.core.repo import ArticleRepo
+    from kb.core.translations import Translations
+    from tests.conftest import commit_all
+    top = make_repo(tmp_path / "site", {"README.md": "site\n", "kb/printer.md": article("KB-0001", "Printer offline"),
+                                        "kb/printer-zh.md": translation("KB-0002", "打印机脱机", "KB-0001"),
+                                        "kb/vpn.md": article("KB-0003", "VPN error 809"),
+                                        "kb/vpn-zh.md": translation("KB-0004", "VPN 错误 809", "KB-0003"),
+                                        "kb/wifi.md": article("KB-0005", "Wi-Fi drops"),
+                                        "kb/wifi-zh.md": translation("KB-0006", "无线网络断开", "KB-0005")})
+    for path, old, new in [("kb/printer.md", "A stale setting.", "A stale port."),       # printer-zh behind
+                           ("kb/vpn-zh.md", "配置错误。", "证书过期。"),                  # a translation moved on
+                           ("README.md", "site", "site and more"),                        # outside the articles
+                           ("kb/wifi.md", "review_by: 2027-03-01", "review_by: 2028-01-01")]:
+        f = top / path
+        f.write_text(f.read_text().replace(old, new, 1))
+        commit_all(top, f"Edit {path}")
+    r = ArticleRepo(top / "kb")
+    pairs = [("printer.md", "printer-zh.md"), ("vpn.md", "vpn-zh.md"), ("wifi.md", "wifi-zh.md"),
+             ("printer.md", "missing-zh.md")]
+    with Translations(r) as t:
+        assert t.linear
+        got = [t.behind(src, tr) for src, tr in pairs]
+    assert got == _pairs_asked_one_by_one(r, pairs)
+    assert [b is not None for b in got] == [True, False, False, False]
+
+
+def test_a_source_change_merged_after_the_translation_counts_though_it_was_written_before(tmp_path):
+    """With merge commits, 'after' means not reachable from the translation's last change, as
+    git reads it, not an earlier date: a source edit on a branch written before the translation
+    was updated, merged after it, leaves the translation behind."""
+    from kb.core.repo import ArticleRepo
+    from kb.core.translations import Translations
+    from tests.conftest import commit_all, git
+    repo = make_repo(tmp_path / "articles", {"printer.md": article("KB-0001", "Printer offline"),
+                                             "printer-zh.md": translation("KB-0002", "打印机脱机", "KB-0001")})
+    git(repo, "checkout", "-q", "-b", "fix-source")
+    src = repo / "printer.md"
+    src.write_text(src.read_text().replace("A stale setting.", "A stale port."))
+    commit_all(repo, "Explain the cause")
+    git(repo, "checkout", "-q", "main")
+    tr = repo / "printer-zh.md"
+    tr.write_text(tr.read_text().replace("配置错误。", "配置错误（已核实）。"))
+    commit_all(repo, "Polish the translation")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge fix-source", "fix-source")
+    r = ArticleRepo(repo)
+    with Translations(r) as t:
+        assert not t.linear
+        b = t.behind("printer.md", "printer-zh.md")
+    assert b is not None and b.commits == 1
+    assert b.commit == git(repo, "rev-parse", "fix-source").strip()
+
+
 def test_kb_check_against_a_ref_warns_when_a_source_changes_without_its_translation(tmp_path):
     from tests.conftest import commit_all, git
     repo = make_repo(tmp_path / "articles", {"printer.md": article("KB-0001", "Printer offline"),
