@@ -16,6 +16,9 @@ from kb.core.repo import ArticleRepo, git
 
 BLOB_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")      # SHA-1, or SHA-256 repositories
 SYMLINK, GITLINK = "120000", "160000"
+# above this many paths, one listing of the whole tree (0.17 s at 100,000 articles) beats naming
+# them: ls-tree matches each entry against every path named (0.15 s per 400 paths there)
+WHOLE_TREE = 200
 
 
 @dataclass(frozen=True)
@@ -38,17 +41,20 @@ def entries(repo: ArticleRepo, commit: str, paths: list[str]) -> dict[str, TreeE
         return out
     full = {repo.repo_path(p): p for p in paths}
     names = sorted(full)
-    for i in range(0, len(names), 400):
-        raw = git(repo.toplevel, "--literal-pathspecs", "ls-tree", "-z", "-l", "--full-tree", commit, "--",
-                  *names[i:i + 400])
-        for record in raw.split(b"\0"):
-            if not record:
-                continue
-            head, _, name = record.partition(b"\t")
-            mode, kind, obj, size = head.decode().split()
-            rel = full.get(name.decode("utf-8", "surrogateescape"))
-            if rel is not None:
-                out[rel] = TreeEntry(mode, kind, obj, int(size) if size != "-" else -1)
+    if len(names) > WHOLE_TREE:     # matching many pathspecs costs git more than listing every entry
+        folder = [repo.prefix] if repo.prefix else []
+        raw = git(repo.toplevel, "--literal-pathspecs", "ls-tree", "-r", "-t", "-z", "-l", "--full-tree", commit,
+                  "--", *folder)
+    else:
+        raw = git(repo.toplevel, "--literal-pathspecs", "ls-tree", "-z", "-l", "--full-tree", commit, "--", *names)
+    for record in raw.split(b"\0"):
+        if not record:
+            continue
+        head, _, name = record.partition(b"\t")
+        mode, kind, obj, size = head.decode().split()
+        rel = full.get(name.decode("utf-8", "surrogateescape"))
+        if rel is not None:
+            out[rel] = TreeEntry(mode, kind, obj, int(size) if size != "-" else -1)
     return out
 
 
