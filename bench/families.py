@@ -7,7 +7,12 @@ of real starter chunks plus noise in the cache (no model call in the build); que
 real. Each bench query runs hybrid as an agent, with families and without, alternately, on a
 warm, frozen heap.
 
-    .venv/bin/python bench/families.py [--articles 10000] [--rounds 5] [--work DIR] [--write]
+With ``--stage``, it times instead the families stage of a full build (indexer/families.py:
+which articles are versions of one, and which translations are behind, from git) on the
+generated KB, once reading every file's commits from one ``git log`` and once asking git per
+pair (as a history with merge commits is read).
+
+    .venv/bin/python bench/families.py [--articles 10000] [--rounds 5] [--stage] [--work DIR] [--write]
 """
 from __future__ import annotations
 
@@ -38,10 +43,13 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--stage", action="store_true", help="time the families stage of a build instead")
     ap.add_argument("--write", action="store_true", help="store the table in bench/RESULTS.md")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="kb-bench-families-"))
     arts = work / f"a{args.articles}"
+    if args.stage:
+        return build_stage(args, work, arts)
     s = Settings.load(env={}, home=work / f"h{args.articles}", articles=arts)
     pool = EncoderPool(("minilm", "use3"))
     if not (s.index_root / "CURRENT").exists():
@@ -83,6 +91,43 @@ def main() -> None:
               f"a top 10 holds {shown[True] / n:.1f} distinct articles instead of {shown[False] / n:.1f}."]
     report(lines, "Article families", f"python bench/families.py --articles {args.articles} --rounds {args.rounds}",
            "generated KB with vectors of real starter chunks plus noise, real query encoding, one process",
+           args.write)
+
+
+def build_stage(args, work: Path, arts: Path) -> None:
+    from indexer import families as family_files
+    from kb.core import translations
+    from kb.core.articles import parse_article
+    from kb.core.repo import ArticleRepo
+    if not arts.exists():
+        search.generate(ROOT / "articles", arts, args.articles, seed=5)
+    repo = ArticleRepo(arts)
+    parsed = {p.name: parse_article(p.name, p.read_bytes()) for p in sorted(arts.glob("*.md"))}
+    ids = {rel: a.id for rel, a in parsed.items()}
+
+    class Gen:
+        path = work / "gen"
+    Gen.path.mkdir(exist_ok=True)
+    took = {}
+    t = time.perf_counter()
+    table = family_files.build(Gen, None, repo, ids, parsed)
+    took["one git log (the build's way)"] = time.perf_counter() - t
+    path = {i: v[0] + ".md" for i, v in table["versions"].items()}
+    pairs = [(path[key], path[tid]) for key, group in table["groups"].items() for tid in group[1:]]
+    t = time.perf_counter()
+    with translations.Translations(repo) as per_pair:
+        per_pair.linear = False
+        asked = [per_pair.behind(src, tr) for src, tr in pairs]
+    took["git per pair (as with merge commits)"] = time.perf_counter() - t
+    assert sum(b is not None for b in asked) == len(table["behind"])
+    lines = [f"Families stage of a full build, {args.articles:,} articles, {len(table['groups']):,} families, "
+             f"{len(table['behind'])} behind, {len(pairs):,} pairs, one commit:", "",
+             "| reading the history | seconds |", "|---|---|"]
+    lines += [f"| {way} | {sec:.2f} |" for way, sec in took.items()]
+    one, each = took.values()
+    lines += ["", f"Stage / the same pairs asked per pair, same run: **{one / each:.2f}×**."]
+    report(lines, f"Families stage at {args.articles:,} articles",
+           f"python bench/families.py --stage --articles {args.articles}", "generated KB in one commit, one process",
            args.write)
 
 
