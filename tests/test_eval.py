@@ -3,6 +3,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 
 from click.testing import CliRunner
 
@@ -38,10 +39,14 @@ def test_eval_matches_reference_scorer_and_keeps_ids_exact(tmp_path, monkeypatch
     d = dataset(tmp_path)
     live = tmp_path / "live"
     run_file = tmp_path / "run.txt"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     r = CliRunner().invoke(main, ["eval", "--dataset", str(d), "--mode", "keyword", "--run-out", str(run_file)],
                            env={"KB_HOME": str(live), "KB_SEMANTIC": "0"}, catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert not live.exists()                                   # the live KB_HOME is never touched
+    assert list(scratch.iterdir()) == []                       # nor is the throwaway KB left behind
     ours = re.search(r"keyword\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", r.output).groups()
     ids = {line.split(" ")[2] for line in run_file.read_text().splitlines()}
     assert {"doc#1/a", "docs/2", "d3", "d5"} <= ids             # byte-exact corpus ids

@@ -160,7 +160,11 @@ def evaluate(dataset: Path, settings: Settings, mode: str, *, home: Path | None 
              run_out: Path | None = None, progress=None) -> dict:
     """`kb eval --dataset`: build the dataset's throwaway KB, run every query in ``mode`` (or
     ``all`` three), and return the figures per mode; the hybrid (or only) run goes to
-    ``run_out`` as a TREC run file."""
+    ``run_out`` as a TREC run file. Without ``home`` the throwaway KB lives in a temporary
+    folder removed afterwards (~100 MB a set)."""
+    if home is None:
+        with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
+            return evaluate(dataset, settings, mode, home=Path(tmp), run_out=run_out, progress=progress)
     from kb.search.searcher import Searcher
     s, labels, report = prepare(dataset, settings, home, progress=progress)
     searcher = Searcher(s)
