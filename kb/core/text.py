@@ -13,6 +13,7 @@ import threading
 
 from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
 from whoosh.analysis import STOP_WORDS
+from whoosh.lang.porter import stem as _porter
 
 ANALYZER_VERSION = "8"   # 8: image captions, file names, callout titles and keys in the text
 
@@ -109,6 +110,51 @@ def analyzer():
 def spelling_analyzer():
     """Unstemmed words, for typo tolerance and "did you mean"."""
     return MixedTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPLIST, minsize=1)
+
+
+def spelling_words(text: str) -> list[str]:
+    """What ``spelling_analyzer()`` yields for ``text``, as strings: the same tokenizer,
+    lowercasing and stop words, without a Whoosh token object per word (the indexer reads every
+    article's text through it; tests/test_text.py holds it to the analyzer)."""
+    out: list[str] = []
+    append = out.append
+    for m in _TOKEN_RE.finditer(text):
+        run = m.group("cjk")
+        if run:
+            for word, _, _ in segment_cjk(run):
+                word = word.lower()
+                if word and word not in STOPLIST:
+                    append(word)
+        else:
+            word = m.group("word").lower()
+            if word not in STOPLIST:
+                append(word)
+    return out
+
+
+_STEMS: dict[str, str] = {}
+_STEM_CACHE = 200_000
+
+
+def stemmed(words: list[str]) -> list[str]:
+    """What ``analyzer()``'s stemming makes of spelling words: ``analyzer()(text)`` is
+    ``stemmed(spelling_words(text))``. Stems are remembered (a pure function of the word)."""
+    cache = _STEMS
+    out = []
+    for w in words:
+        s = cache.get(w)
+        if s is None:
+            if len(cache) >= _STEM_CACHE:
+                cache.clear()
+            s = cache[w] = _porter(w)
+        out.append(s)
+    return out
+
+
+def token_runs(text: str) -> list[tuple[str, str]]:
+    """The runs the tokenizer reads in ``text`` (Chinese runs and words), in order: texts with
+    the same runs give the same tokens, as the tokenizer never reads across a run."""
+    return _TOKEN_RE.findall(text)
 
 
 def tokens(text: str, stem: bool = True) -> list[str]:
