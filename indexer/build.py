@@ -25,6 +25,7 @@ from indexer.changes import scan
 from indexer.families import build as build_families
 from indexer.files import build as build_files
 from indexer.documents import analyse
+from indexer.postings import compact
 from indexer.stages import Stages
 from indexer.table import assemble, write_vectors
 from indexer.vectors import CHUNKING_VERSION, ArticleChunks, usable_encoders
@@ -237,7 +238,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
     impacts = impact.ImpactWriter(None if full or live is None else live.path / impact.DIR)
     impacts.carry(kept_ids)
-    writer = ix.writer(limitmb=256, compound=False, codec=codec())    # see schema(): files, not one compound file
+    writer = compact(ix.writer(compound=False, codec=codec()))    # see schema(): files, not one compound file
     chunks = {}
     try:
         for rel in drop:

@@ -21,13 +21,13 @@ from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from indexer.documents import analyse
+from indexer.postings import compact
 from indexer.vectors import ArticleChunks
 from kb.core import impact
 from kb.core.articles import Article
 from kb.core.generation import codec
 
 MIN_SLICE = 250         # articles per worker below which starting a process costs more than it saves
-LIMIT_MB = 256          # each writer's posting buffer, as the one-process build uses
 TICK = 25               # a worker reports progress every TICK articles
 
 _done = None            # in a worker: the shared count of articles written
@@ -95,7 +95,7 @@ def _segment(index_dir: str, articles: list[Article], with_texts: bool):
     parent holds the build) and no table of contents (the parent commits every segment at
     once)."""
     ix = whoosh_index.open_dir(index_dir)
-    writer = SegmentWriter(ix, _lk=False, limitmb=LIMIT_MB, compound=False, codec=codec())
+    writer = compact(SegmentWriter(ix, _lk=False, compound=False, codec=codec()))
     counts = impact.ImpactWriter()
     chunks = []
     for i, a in enumerate(articles, 1):

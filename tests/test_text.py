@@ -61,3 +61,30 @@ def test_token_runs_name_what_the_tokenizer_reads():
     assert token_runs("Open **Settings**, 打印机 v1.2") == token_runs("Open\nSettings 打印机\nv1.2")
     assert token_runs("printer offline") != token_runs("printeroffline")
     assert token_runs("打印机 脱机") != token_runs("打印机脱机")
+
+
+def _unguarded(md: str) -> str:
+    """markdown_to_text with every pattern applied, whatever the text holds."""
+    import html
+    from kb.core import text as t
+    s = "\n".join(line for line in md.splitlines() if not t._FENCE.match(line))
+    for pattern, repl, _ in t._SUBS:
+        s = pattern.sub(repl, s)
+    return html.unescape(s).strip()
+
+
+def test_skipping_patterns_whose_literal_is_absent_changes_nothing():
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "articles"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.md"))]
+    texts += [
+        "a\n\n[^1]\nb\n\n\nc",                     # a removal that makes three newlines
+        "!**[**x](y.png)",                        # a removal that makes an image
+        "x[^n]![alt](a.png \"Cap\") ++ctrl+c++ <img alt='k' src=a.png> ~~s~~ __u__ *e* `c`",
+        "| a | b |\n|---|---|\n| 1 | 2 |\n> [!NOTE]\n> body\n!!! tip \"T\"\n    text\n: def\n<!-- c -->",
+        "[ref][r]\n\n[r]: https://example.com\n:::image type=\"content\":::\n:::no-loc text=\"N\":::",
+        "plain words only, nothing to strip",
+    ]
+    assert len(texts) > 60
+    for md in texts:
+        assert markdown_to_text(md) == _unguarded(md), md[:80]
