@@ -24,17 +24,18 @@ from indexer import segments
 from indexer.changes import scan
 from indexer.families import build as build_families
 from indexer.files import build as build_files
-from indexer.documents import document
+from indexer.documents import analyse
+from indexer.postings import compact
 from indexer.stages import Stages
 from indexer.table import assemble, write_vectors
-from indexer.vectors import CHUNKING_VERSION, usable_encoders
+from indexer.vectors import CHUNKING_VERSION, ArticleChunks, usable_encoders
 from kb.core import impact, tables
 from kb.core.filetable import FileTable, files_path
 from kb.core.articles import Article, _key_line, parse_article
 from kb.core.config import Settings
 from kb.core.encoders import EncoderPool
 from kb.core.errors import ArticleError
-from kb.core.generation import INDEX_FORMAT, IndexStore, schema
+from kb.core.generation import INDEX_FORMAT, IndexStore, codec, schema
 from kb.core.repo import ArticleRepo
 from kb.core.text import ANALYZER_VERSION
 
@@ -144,10 +145,13 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
 
     gen = idx.new_generation()
     try:
-        _write_keyword(gen, live, full, parsed, report.removed + report.changed,
-                       [old_ids[old_pos[rel]] for rel in sorted(kept)], progress, settings.build_procs)
+        with_texts = bool(encoders)         # chunk texts are kept only to be embedded
+        chunked = _write_keyword(gen, live, full, parsed, report.removed + report.changed,
+                                 [old_ids[old_pos[rel]] for rel in sorted(kept)], progress, settings.build_procs,
+                                 with_texts)
         stage.done("keyword")
-        table = assemble(None if full else live.path, old_paths, old_hashes, old_ids, kept, parsed)
+        table = assemble(None if full else live.path, old_paths, old_hashes, old_ids, kept, parsed, chunked,
+                         with_texts)
         table.write(gen.path)
         report.articles, report.chunks = len(table.ids), len(table.chunks)
         live_ids = dict(zip(table.paths, table.ids))
@@ -210,17 +214,20 @@ def _unchanged(report: BuildReport, live, manifest: dict, stage: Stages, failure
     return report
 
 
-def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int = 1) -> None:
+def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int = 1,
+                   with_texts: bool = True) -> dict[str, ArticleChunks]:
     """The Whoosh index and the BM25F impacts (kb.core.impact) of the new generation; a full
-    build of many articles on several worker processes (indexer.segments)."""
+    build of many articles on several worker processes (indexer.segments). Returns the chunk
+    rows of the parsed articles, cut from the section texts their analysis made."""
     tick = (lambda done, total: progress("keyword", done, total))
+    order = sorted(parsed)
     if (full or live is None) and (procs := segments.procs_for(len(parsed), procs)) > 1:
         gen.whoosh_dir.mkdir()
         whoosh_index.create_in(str(gen.whoosh_dir), schema()).close()
         impacts = impact.ImpactWriter()
-        segments.write(gen.whoosh_dir, [parsed[rel] for rel in sorted(parsed)], procs, impacts, tick)
+        chunks = segments.write(gen.whoosh_dir, [parsed[rel] for rel in order], procs, impacts, tick, with_texts)
         impacts.write(gen.path / impact.DIR)
-        return
+        return dict(zip(order, chunks))
     if full or live is None:
         gen.whoosh_dir.mkdir()
         ix = whoosh_index.create_in(str(gen.whoosh_dir), schema())
@@ -231,14 +238,16 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
     impacts = impact.ImpactWriter(None if full or live is None else live.path / impact.DIR)
     impacts.carry(kept_ids)
-    writer = ix.writer(limitmb=256, compound=False)    # see schema(): files, not one compound file
+    writer = compact(ix.writer(compound=False, codec=codec()))    # see schema(): files, not one compound file
+    chunks = {}
     try:
         for rel in drop:
             writer.delete_by_term("path", rel)
-        for i, rel in enumerate(sorted(parsed)):
-            doc, terms = document(parsed[rel])
-            writer.add_document(**doc)
-            impacts.add(doc["id"], terms)
+        for i, rel in enumerate(order):
+            got = analyse(parsed[rel])
+            writer.add_document(**got.doc)
+            impacts.add(parsed[rel].id, got.terms)
+            chunks[rel] = ArticleChunks.of(parsed[rel], got.section_texts, with_texts)
             if i % 200 == 0:
                 tick(i, len(parsed))
         writer.commit(optimize=full)
@@ -248,6 +257,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
     finally:
         ix.close()
     impacts.write(gen.path / impact.DIR)
+    return chunks
 
 
 def _link_or_copy(src: str, dst: str) -> None:

@@ -1,8 +1,9 @@
 """Keyword builds on every core: the articles of a full build, in build order, are cut into
 contiguous slices of about equal size, and one worker process per slice analyses them (jieba,
-stemming: indexer.documents), writes them as one Whoosh segment of the new index and counts
-their BM25F terms (kb.core.impact). The segments are committed in slice order and the counts
-appended in that order, so the index holds the same documents under the same numbers, the same
+stemming: indexer.documents), writes them as one Whoosh segment of the new index, counts their
+BM25F terms (kb.core.impact) and cuts them into chunk rows (indexer.vectors, from the section
+texts the analysis made). The segments are committed in slice order and the counts appended in
+that order, so the index holds the same documents under the same numbers, the same
 terms and postings, and the same impacts as the build in one process
 (tests/test_parallel_build.py compares the two).
 
@@ -19,12 +20,14 @@ from typing import Callable
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from indexer.documents import document
+from indexer.documents import analyse
+from indexer.postings import compact
+from indexer.vectors import ArticleChunks
 from kb.core import impact
 from kb.core.articles import Article
+from kb.core.generation import codec
 
 MIN_SLICE = 250         # articles per worker below which starting a process costs more than it saves
-LIMIT_MB = 256          # each writer's posting buffer, as the one-process build uses
 TICK = 25               # a worker reports progress every TICK articles
 
 _done = None            # in a worker: the shared count of articles written
@@ -49,14 +52,16 @@ def slices(articles: list[Article], parts: int) -> list[list[Article]]:
 
 
 def write(index_dir: Path, articles: list[Article], procs: int, impacts: impact.ImpactWriter,
-          progress: Callable[[int, int], None]) -> None:
+          progress: Callable[[int, int], None], with_texts: bool = True) -> list[ArticleChunks]:
     """Index ``articles``, in this order, into the empty Whoosh index at ``index_dir`` with
-    ``procs`` worker processes, and append their term counts to ``impacts``."""
+    ``procs`` worker processes, and append their term counts to ``impacts``. Returns each
+    article's chunk rows (with their texts if ``with_texts``), made by the same workers from
+    the section texts the keyword side made."""
     ctx = multiprocessing.get_context("spawn")
     done = ctx.Value("q", 0)
     parts = slices(articles, procs)
     with ProcessPoolExecutor(len(parts), mp_context=ctx, initializer=_init, initargs=(done,)) as ex:
-        futures = [ex.submit(_segment, str(index_dir), part) for part in parts]
+        futures = [ex.submit(_segment, str(index_dir), part, with_texts) for part in parts]
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
@@ -70,11 +75,13 @@ def write(index_dir: Path, articles: list[Article], procs: int, impacts: impact.
     ix = whoosh_index.open_dir(str(index_dir))
     try:
         # the merge policy of this commit: keep what is there, add the workers' segments in order
-        ix.writer(compound=False).commit(mergetype=lambda writer, segments: segments + [seg for seg, _ in results])
+        ix.writer(compound=False, codec=codec()).commit(
+            mergetype=lambda writer, segments: segments + [seg for seg, _, _ in results])
     finally:
         ix.close()
-    for _, counts in results:
+    for _, counts, _ in results:
         impacts.extend(counts)
+    return [c for _, _, chunks in results for c in chunks]
 
 
 def _init(done) -> None:
@@ -82,20 +89,23 @@ def _init(done) -> None:
     _done = done
 
 
-def _segment(index_dir: str, articles: list[Article]):
-    """In a worker: one segment of the index and the term counts of ``articles``. Written as
-    whoosh.multiproc's own sub-writers write theirs: no lock (the parent holds the build) and
-    no table of contents (the parent commits every segment at once)."""
+def _segment(index_dir: str, articles: list[Article], with_texts: bool):
+    """In a worker: one segment of the index, the term counts and the chunk rows of
+    ``articles``. Written as whoosh.multiproc's own sub-writers write theirs: no lock (the
+    parent holds the build) and no table of contents (the parent commits every segment at
+    once)."""
     ix = whoosh_index.open_dir(index_dir)
-    writer = SegmentWriter(ix, _lk=False, limitmb=LIMIT_MB, compound=False)
+    writer = compact(SegmentWriter(ix, _lk=False, compound=False, codec=codec()))
     counts = impact.ImpactWriter()
+    chunks = []
     for i, a in enumerate(articles, 1):
-        doc, terms = document(a)
-        writer.add_document(**doc)
-        counts.add(doc["id"], terms)
+        got = analyse(a)
+        writer.add_document(**got.doc)
+        counts.add(a.id, got.terms)
+        chunks.append(ArticleChunks.of(a, got.section_texts, with_texts))
         if i % TICK == 0 or i == len(articles):
             with _done.get_lock():
                 _done.value += TICK if i % TICK == 0 else i % TICK
     segment = writer._finalize_segment()
     ix.close()
-    return segment, counts
+    return segment, counts, chunks

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.vectors import chunk_article, embed_rows
+from indexer.vectors import ArticleChunks, embed_rows
 from kb.core import projection, store, tables
 from kb.core.articles import Article
 from kb.core.errors import ModelUnavailable
@@ -41,9 +41,11 @@ def _facets(a: Article) -> tuple:
 
 
 def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old_ids: list[str],
-             kept: set[str], parsed: dict[str, Article]) -> Table:
+             kept: set[str], parsed: dict[str, Article], chunked: dict[str, ArticleChunks] | None = None,
+             with_texts: bool = True) -> Table:
     """The tables of the articles ``kept`` (from the live generation at ``live``) and ``parsed``,
-    in path order."""
+    in path order. ``chunked``: the chunk rows of parsed articles already made (by the keyword
+    build's workers); ``with_texts``: keep the new chunks' texts (for embedding)."""
     order = sorted(kept | set(parsed))
     old_pos = {rel: i for i, rel in enumerate(old_paths)}
     n_old = len(old_paths)
@@ -69,14 +71,14 @@ def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old
         ids.append(a.id)
         hashes.append(a.content_hash)
         facets.append(_facets(a))
-        chunks = chunk_article(a)
-        for c in chunks:
-            texts[c.hash] = c.text
-            fresh_labels.append(c.section)
-            fresh_zh.append(c.language == "zh")
-            fresh_hash.append(c.hash)
+        got = (chunked or {}).get(rel) or ArticleChunks.of(a, with_texts=with_texts)
+        if with_texts:
+            texts.update(zip(got.hashes, got.texts))
+        fresh_labels += got.labels
+        fresh_zh += got.zh
+        fresh_hash += got.hashes
         pick.append(n_old + len(fresh_len))
-        fresh_len.append(len(chunks))
+        fresh_len.append(len(got.hashes))
     fresh = tables.chunk_rows([0] * len(fresh_labels), fresh_labels, fresh_zh, fresh_hash)
     ptr = np.concatenate([old_ptr, old_ptr[-1] + np.cumsum(fresh_len, dtype=np.int64)])
     rows, new_ptr = tables.runs(ptr, np.array(pick, dtype=np.int64))

@@ -23,6 +23,7 @@ WINDOW_WORDS = 160      # MiniLM reads 256 word pieces; ~160 English words fit
 WINDOW_CJK = 320        # characters, for Chinese text
 OVERLAP = 0.25
 TITLE_CHUNK = True      # the head alone as a chunk too (known-item queries match it best)
+_WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,18 @@ def _windows(text: str) -> list[str]:
             for i in range(0, max(len(words) - int(WINDOW_WORDS * OVERLAP), 1), step)]
 
 
-def chunk_article(a: Article) -> list[Chunk]:
+def chunk_article(a: Article, section_texts: list[str] | None = None) -> list[Chunk]:
     """The article's head (title + summary) leads its first window; every other window is
     prefixed with the title and its section heading, so each chunk carries its context.
-    (A separate title-only chunk measured worse where titles repeat across documents.)"""
+    (A separate title-only chunk measured worse where titles repeat across documents.)
+    ``section_texts``: each section's plain text when the caller has it already (the keyword
+    side of the build made it: indexer.documents)."""
     head = "\n".join(x for x in (a.title, a.summary) if x)
     chunks: list[Chunk] = []
-    for s in a.sections:
-        body = re.sub(r"\s+", " ", markdown_to_text(s.markdown)).strip()
+    sections = a.sections
+    texts = section_texts if section_texts is not None else [markdown_to_text(s.markdown) for s in sections]
+    for s, text in zip(sections, texts):
+        body = _WHITESPACE.sub(" ", text).strip()
         if not body:
             continue
         label = s.heading or "body"
@@ -75,6 +80,22 @@ def chunk_article(a: Article) -> list[Chunk]:
     if TITLE_CHUNK and chunks and head:       # a document without title or summary has no head
         chunks.insert(0, Chunk(a.id, "title", head))
     return chunks or [Chunk(a.id, "title", head)]
+
+
+@dataclass
+class ArticleChunks:
+    """One article's chunk rows as the build's tables need them (indexer/table.py): each chunk's
+    section label, whether it is Chinese, its hash, and its text when vectors are built."""
+    labels: list[str]
+    zh: list[bool]
+    hashes: list[str]
+    texts: list[str] | None
+
+    @classmethod
+    def of(cls, a: Article, section_texts: list[str] | None = None, with_texts: bool = True) -> "ArticleChunks":
+        chunks = chunk_article(a, section_texts)
+        return cls([c.section for c in chunks], [c.language == "zh" for c in chunks], [c.hash for c in chunks],
+                   [c.text for c in chunks] if with_texts else None)
 
 
 def usable_encoders(pool, built: dict[str, str] | None) -> list:

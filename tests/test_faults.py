@@ -103,10 +103,19 @@ def test_kill_9_of_kb_index_at_random_points_never_breaks_search(tmp_path):
     first = _kb(s, "index")
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err.decode()
+    # a full build timed, and how long it spends from its generation's folder to its end: the
+    # kills while writing wait at most that long after the folder appears
+    gens = {g.name for g in s.index_root.glob("gen-*")}
     t = time.perf_counter()
     p = _kb(s, "index", "--full")
+    appeared = None
+    while p.poll() is None and time.perf_counter() - t < 120:
+        if appeared is None and {g.name for g in s.index_root.glob("gen-*")} - gens:
+            appeared = time.perf_counter()
+        time.sleep(0.005)
     p.communicate(timeout=120)
     full_seconds = time.perf_counter() - t
+    writing_seconds = time.perf_counter() - appeared if appeared else full_seconds / 2
     searching = Searching(s, [" ".join(rng.sample(WORDS, 2)) for _ in range(50)])
     searching.start()
     killed = 0
@@ -125,7 +134,7 @@ def test_kill_9_of_kb_index_at_random_points_never_breaks_search(tmp_path):
                 while time.monotonic() < end and proc.poll() is None and not (
                         {g.name for g in s.index_root.glob("gen-*")} - before_gens):
                     time.sleep(0.005)
-                time.sleep(rng.uniform(0.0, 0.4))
+                time.sleep(rng.uniform(0.0, min(0.4, 0.7 * writing_seconds)))
             if proc.poll() is None:
                 killed += 1
             _kill(proc)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.fields import ID, KEYWORD, STORED, Schema
 
 from kb.core.errors import IndexMissing, IndexOutdated
-from kb.core.text import ANALYZER_VERSION, spelling_analyzer
+from kb.core.text import ANALYZER_VERSION
 
 KEEP_OLD_GENERATIONS = 1
 # what a generation holds beside the Whoosh index; the indexer rebuilds everything when it
@@ -26,8 +27,9 @@ KEEP_OLD_GENERATIONS = 1
 # filter facets in the manifest; 3: each section's terms stored; 4: the projection of a large
 # vector matrix stored beside it, for every process to map; 5: the article and chunk tables as
 # compact arrays (kb/core/tables.py), the manifest without per-article entries, and Whoosh
-# indexing only what it answers: ids, spellings and stored fields)
-INDEX_FORMAT = 5
+# indexing only what it answers: ids, spellings and stored fields; 6: the spelling vocabulary
+# handed to Whoosh analysed, each distinct word of an article once)
+INDEX_FORMAT = 6
 
 
 def schema() -> Schema:
@@ -37,7 +39,11 @@ def schema() -> Schema:
     or filtered field is indexed here: a full build at 100k articles spent most of its time
     writing postings nothing read. Segments are written as separate files, not Whoosh's compound
     file: a reader of a compound file copies each part it opens into memory (the stored fields
-    and term tables, ~0.5 GB per server worker at 100k articles)."""
+    and term tables, ~0.5 GB per server worker at 100k articles). The spelling vocabulary
+    (``spell``) is only looked up as a lexicon (known words, close and longer spellings, how many
+    articles hold each): the indexer analyses it with the scored fields' words
+    (indexer/documents.py) and hands Whoosh each article's distinct words, space-separated, with
+    neither positions nor field lengths to write (see ``codec``)."""
     return Schema(
         id=ID(stored=True, unique=True),
         path=ID(stored=True, unique=True),
@@ -46,13 +52,24 @@ def schema() -> Schema:
         summary=STORED,
         tags=STORED,
         body=STORED,                     # plain text for snippets
-        spell=TEXT(analyzer=spelling_analyzer()),
+        spell=KEYWORD(),
         product=STORED,
         language=STORED,
         visibility=STORED,
         status=STORED,
         meta=STORED,
     )
+
+
+def codec() -> W3Codec:
+    """Whoosh's codec as the indexer writes segments with it: without the per-block length
+    statistics that only Whoosh's own scoring reads. Writing them looked up each posting's field
+    length, through a file check per posting for a field without lengths (a third of writing the
+    spelling vocabulary). Readers are unaffected: the statistics are neither read nor written
+    by anything kb does with the index."""
+    c = W3Codec()
+    c.length_stats = False
+    return c
 
 
 @dataclass

@@ -13,6 +13,7 @@ import threading
 
 from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
 from whoosh.analysis import STOP_WORDS
+from whoosh.lang.porter import stem as _porter
 
 ANALYZER_VERSION = "8"   # 8: image captions, file names, callout titles and keys in the text
 
@@ -111,6 +112,51 @@ def spelling_analyzer():
     return MixedTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPLIST, minsize=1)
 
 
+def spelling_words(text: str) -> list[str]:
+    """What ``spelling_analyzer()`` yields for ``text``, as strings: the same tokenizer,
+    lowercasing and stop words, without a Whoosh token object per word (the indexer reads every
+    article's text through it; tests/test_text.py holds it to the analyzer)."""
+    out: list[str] = []
+    append = out.append
+    for m in _TOKEN_RE.finditer(text):
+        run = m.group("cjk")
+        if run:
+            for word, _, _ in segment_cjk(run):
+                word = word.lower()
+                if word and word not in STOPLIST:
+                    append(word)
+        else:
+            word = m.group("word").lower()
+            if word not in STOPLIST:
+                append(word)
+    return out
+
+
+_STEMS: dict[str, str] = {}
+_STEM_CACHE = 200_000
+
+
+def stemmed(words: list[str]) -> list[str]:
+    """What ``analyzer()``'s stemming makes of spelling words: ``analyzer()(text)`` is
+    ``stemmed(spelling_words(text))``. Stems are remembered (a pure function of the word)."""
+    cache = _STEMS
+    out = []
+    for w in words:
+        s = cache.get(w)
+        if s is None:
+            if len(cache) >= _STEM_CACHE:
+                cache.clear()
+            s = cache[w] = _porter(w)
+        out.append(s)
+    return out
+
+
+def token_runs(text: str) -> list[tuple[str, str]]:
+    """The runs the tokenizer reads in ``text`` (Chinese runs and words), in order: texts with
+    the same runs give the same tokens, as the tokenizer never reads across a run."""
+    return _TOKEN_RE.findall(text)
+
+
 def tokens(text: str, stem: bool = True) -> list[str]:
     """The index terms of ``text`` (what a query or document is reduced to)."""
     a = analyzer() if stem else spelling_analyzer()
@@ -144,37 +190,39 @@ def _link_words(m: re.Match) -> str:
     return f"{words} ({name})" if "." in name and name not in words else words
 
 
+# (pattern, replacement, literals one of which the text must hold for the pattern to match:
+# checked before each pattern, as a replacement never brings in a literal the text lacked)
 _SUBS = [
-    (re.compile(r"^\s*(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"([^\"]*)\")?\s*$", re.M), r"\1"),   # !!! note "Title"
-    (re.compile(r"^\s{0,3}\[\^[^\]]+\]:\s*", re.M), ""),                                   # footnote text
-    (re.compile(r"\[\^[^\]]+\]"), ""),                                                      # footnote marks
-    (re.compile(r"^:\s+", re.M), ""),                                                          # definitions
-    (re.compile(r"\+\+([\w+-]+?)\+\+"), lambda m: m.group(1).replace("+", " ")),               # ++ctrl+c++
-    (re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[[ xX]\]\s+", re.M), r"\1"),                       # task lists
-    (re.compile(r"!\[([^\]]*)\]\(\s*<?[^)\s>]*>?\s+[\"']([^\"']*)[\"']\s*\)"), r"\1 \2"),        # image + caption
-    (re.compile(r"<img\b[^>]*?\balt=[\"']([^\"']*)[\"'][^>]*>", re.I), r" \1 "),
-    (re.compile(r":::no-loc\s+text=\"([^\"]*)\":::"), r"\1"),
-    (re.compile(r":::(image|video|zone|row|column|moniker)[^\n]*?:::"), " "),
-    (re.compile(r"^:::.*$", re.M), " "),
-    (re.compile(r"^\s*>\s*\[![A-Z]+\]\s*$", re.M), " "),
-    (re.compile(r"^\s{0,3}>\s?", re.M), ""),
-    (re.compile(r"<!--.*?-->", re.S), " "),
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
-    (re.compile(r"\[([^\]]+)\]\(\s*(<[^>]*>|[^)\s]*)[^)]*\)"), _link_words),
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),
-    (re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M), " "),
-    (re.compile(r"<(https?://[^>]+)>"), r"\1"),
-    (re.compile(r"</?[A-Za-z][^>]*>"), " "),
-    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),
-    (re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.M), " "),
-    (re.compile(r"\|"), " "),
-    (re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?!\w)"), r"\1"),
-    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)"), r"\1"),
-    (re.compile(r"`+"), ""),
-    (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M), ""),
-    (re.compile(r"[ \t]+"), " "),
-    (re.compile(r"\n{3,}"), "\n\n"),
+    (re.compile(r"^\s*(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"([^\"]*)\")?\s*$", re.M), r"\1", ("!!!", "???")),   # !!! note "Title"
+    (re.compile(r"^\s{0,3}\[\^[^\]]+\]:\s*", re.M), "", ("[^",)),                                   # footnote text
+    (re.compile(r"\[\^[^\]]+\]"), "", ("[^",)),                                                      # footnote marks
+    (re.compile(r"^:\s+", re.M), "", (":",)),                                                          # definitions
+    (re.compile(r"\+\+([\w+-]+?)\+\+"), lambda m: m.group(1).replace("+", " "), ("++",)),               # ++ctrl+c++
+    (re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[[ xX]\]\s+", re.M), r"\1", ("[",)),                       # task lists
+    (re.compile(r"!\[([^\]]*)\]\(\s*<?[^)\s>]*>?\s+[\"']([^\"']*)[\"']\s*\)"), r"\1 \2", ("![",)),        # image + caption
+    (re.compile(r"<img\b[^>]*?\balt=[\"']([^\"']*)[\"'][^>]*>", re.I), r" \1 ", ("<",)),
+    (re.compile(r":::no-loc\s+text=\"([^\"]*)\":::"), r"\1", (":::",)),
+    (re.compile(r":::(image|video|zone|row|column|moniker)[^\n]*?:::"), " ", (":::",)),
+    (re.compile(r"^:::.*$", re.M), " ", (":::",)),
+    (re.compile(r"^\s*>\s*\[![A-Z]+\]\s*$", re.M), " ", ("[!",)),
+    (re.compile(r"^\s{0,3}>\s?", re.M), "", (">",)),
+    (re.compile(r"<!--.*?-->", re.S), " ", ("<!--",)),
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1", ("![",)),
+    (re.compile(r"\[([^\]]+)\]\(\s*(<[^>]*>|[^)\s]*)[^)]*\)"), _link_words, ("](",)),
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1", ("][",)),
+    (re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M), " ", ("]:",)),
+    (re.compile(r"<(https?://[^>]+)>"), r"\1", ("<",)),
+    (re.compile(r"</?[A-Za-z][^>]*>"), " ", ("<",)),
+    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), "", ("#",)),
+    (re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.M), " ", ("---",)),
+    (re.compile(r"\|"), " ", ("|",)),
+    (re.compile(r"(\*\*|__|~~)(?=\S)(.+?)(?<=\S)\1"), r"\2", ("**", "__", "~~")),
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?!\w)"), r"\1", ("*",)),
+    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)"), r"\1", ("_",)),
+    (re.compile(r"`+"), "", ("`",)),
+    (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M), "", None),
+    (re.compile(r"[ \t]+"), " ", None),
+    (re.compile(r"\n{3,}"), "\n\n", ("\n\n\n",)),
 ]
 
 
@@ -186,6 +234,7 @@ def markdown_to_text(md: str) -> str:
             continue
         out_lines.append(line)
     text = "\n".join(out_lines)
-    for pattern, repl in _SUBS:
-        text = pattern.sub(repl, text)
+    for pattern, repl, needs in _SUBS:
+        if needs is None or any(n in text for n in needs):
+            text = pattern.sub(repl, text)
     return html.unescape(text).strip()

@@ -88,7 +88,7 @@ def _lines_outside_code(markdown: str):
         if prev_blank and line.strip() and indent >= (8 if in_list else 4):
             continue                      # an indented code block (inside a list item: 8 spaces)
         prev_blank = not line.strip()
-        yield i, _CODE_SPAN.sub(lambda c: " " * len(c.group(0)), line)
+        yield i, (_CODE_SPAN.sub(lambda c: " " * len(c.group(0)), line) if "`" in line else line)
 
 
 def _attrs(raw: str) -> dict[str, str]:
@@ -102,6 +102,8 @@ def scan(article_path: str, markdown: str, first_line: int = 1) -> list[Referenc
     definitions: dict[str, tuple[str, int]] = {}
     ref_uses: list[tuple[str, int, bool, str | None]] = []
     for n, line in _lines_outside_code(markdown):
+        if "[" not in line and "<" not in line:
+            continue                      # every reference has one or the other
         at = first_line + n - 1
         d = _DEFINITION.match(line)
         if d:
