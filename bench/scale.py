@@ -5,6 +5,7 @@ build at 100k on every core.
 
     .venv/bin/python bench/scale.py --before-code DIR --work DIR [--skip memory,latency,index,keyword]
                                     [--keyword-size 100000] [--keyword-codes before,after]
+                                    [--latency-codes before,after]
 
 ``--work`` holds the generated KBs (``a10000``, ``a100000``: git repositories of articles made
 from the starter ones, as bench/search.py makes them) and, for each code, its index homes
@@ -140,6 +141,7 @@ def main() -> None:
     ap.add_argument("--skip", default="")
     ap.add_argument("--keyword-size", type=int, default=100_000, help="articles of the keyword-only builds")
     ap.add_argument("--keyword-codes", default="before,after", help="which code trees build them")
+    ap.add_argument("--latency-codes", default="before,after", help="which code trees' homes the latency is measured on")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -164,8 +166,8 @@ def main() -> None:
         rows = ["| articles | code | keyword p50 / p95 ms | hybrid p50 / p95 ms | as you type p50 / p95 ms (keystrokes) |",
                 "|---|---|---|---|---|"]
         for n in (10_000, 100_000):
-            for label, code in codes.items():
-                r = latency(code, work / f"{label}{n}", work / f"a{n}")
+            for label in args.latency_codes.split(","):
+                r = latency(codes[label], work / f"{label}{n}", work / f"a{n}")
                 rows.append(f"| {n:,} | {label} | {r['keyword'][0]:.1f} / {r['keyword'][1]:.1f} | "
                             f"{r['hybrid'][0]:.1f} / {r['hybrid'][1]:.1f} | {r['typing'][0]:.1f} / {r['typing'][1]:.1f} "
                             f"({r['typing'][2]}) |")
