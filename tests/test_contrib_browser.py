@@ -108,3 +108,28 @@ def test_agent_captures_an_article_from_a_demo_ticket_and_an_engineer_exports_it
     assert errors2 == []
     ctx.close()
     ctx2.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_violation_on_ticket_flag_and_contribution_pages(server, browser, scheme):
+    from axe_playwright_python.sync_playwright import Axe
+    base, s, tid = server
+    db = connect(s)
+    path = next(p for p in sorted(s.articles.glob("*.md")) if "\nid: KB-0001\n" in p.read_text("utf-8"))
+    text = path.read_text("utf-8")
+    problems, cid = contrib.capture_improvement(db, s.articles, "bob", path.name, "KB-0001",
+                                                text.replace("\n## ", "\nOne more step for the check.\n\n## ", 1))
+    assert problems == {} and cid
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+    page = ctx.new_page()
+    _sign_in(page, base, "bob")
+    axe = Axe()
+    found = {}
+    for url in ("/agent/tickets", f"/agent/tickets/{tid}", f"/agent/contrib/ticket/{tid}", "/agent/flags",
+                "/agent/contrib/", f"/agent/contrib/{cid}", f"/agent/contrib/article/{path.stem}/improve"):
+        r = page.goto(base + url)
+        assert r.status == 200, url
+        page.wait_for_load_state("networkidle")
+        found[url] = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in axe.run(page).response["violations"]]
+    assert {u: v for u, v in found.items() if v} == {}
+    ctx.close()
