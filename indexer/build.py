@@ -24,7 +24,6 @@ from indexer import segments
 from indexer.changes import scan
 from indexer.families import build as build_families
 from indexer.files import build as build_files
-from indexer.documents import analyse
 from indexer.postings import compact
 from indexer.stages import Stages
 from indexer.table import assemble, write_vectors
@@ -244,10 +243,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         for rel in drop:
             writer.delete_by_term("path", rel)
         for i, rel in enumerate(order):
-            got = analyse(parsed[rel])
-            writer.add_document(**got.doc)
-            impacts.add(parsed[rel].id, got.terms)
-            chunks[rel] = ArticleChunks.of(parsed[rel], got.section_texts, with_texts)
+            chunks[rel] = segments.add_article(writer, impacts, parsed[rel], with_texts)
             if i % 200 == 0:
                 tick(i, len(parsed))
         writer.commit(optimize=full)

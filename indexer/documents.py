@@ -96,9 +96,3 @@ def analyse(a: Article) -> Analysed:
     }
     terms = {"title": _scored(head[0]), "summary": _scored(head[1]), "tags": _scored(head[2]), "content": content}
     return Analysed(doc, terms, section_texts)
-
-
-def document(a: Article) -> tuple[dict, dict[str, list[str]]]:
-    """The Whoosh document and the analysed terms of each scored field."""
-    got = analyse(a)
-    return got.doc, got.terms

@@ -84,6 +84,15 @@ def write(index_dir: Path, articles: list[Article], procs: int, impacts: impact.
     return [c for _, _, chunks in results for c in chunks]
 
 
+def add_article(writer, impacts: impact.ImpactWriter, a: Article, with_texts: bool) -> ArticleChunks:
+    """Analyse ``a`` once: its document into the Whoosh ``writer``, its term counts into
+    ``impacts``; returns its chunk rows, cut from the section texts of that analysis."""
+    got = analyse(a)
+    writer.add_document(**got.doc)
+    impacts.add(a.id, got.terms)
+    return ArticleChunks.of(a, got.section_texts, with_texts)
+
+
 def _init(done) -> None:
     global _done
     _done = done
@@ -99,10 +108,7 @@ def _segment(index_dir: str, articles: list[Article], with_texts: bool):
     counts = impact.ImpactWriter()
     chunks = []
     for i, a in enumerate(articles, 1):
-        got = analyse(a)
-        writer.add_document(**got.doc)
-        counts.add(a.id, got.terms)
-        chunks.append(ArticleChunks.of(a, got.section_texts, with_texts))
+        chunks.append(add_article(writer, counts, a, with_texts))
         if i % TICK == 0 or i == len(articles):
             with _done.get_lock():
                 _done.value += TICK if i % TICK == 0 else i % TICK

@@ -11,7 +11,7 @@ from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import ID, TEXT, Schema
 
 from indexer.build import build
-from indexer.documents import document
+from indexer.documents import analyse
 from kb.core.articles import parse_article
 from kb.core.config import Settings
 from kb.core.impact import K1
@@ -53,7 +53,8 @@ def _reference(settings, folder):
     ix = whoosh_index.create_in(str(folder), schema)
     w = ix.writer()
     for path in sorted(Path(settings.articles).glob("*.md")):
-        doc, terms = document(parse_article(path.name, path.read_bytes()))
+        got = analyse(parse_article(path.name, path.read_bytes()))
+        doc, terms = got.doc, got.terms
         w.add_document(id=doc["id"], visibility=doc["visibility"], status=doc["status"],
                        content=" ".join(terms["content"]), title=doc["title"], summary=doc["summary"],
                        tags=doc["tags"])

@@ -62,6 +62,19 @@ def segment_cjk(run: str):
                 yield run[i:i + 2], i, i + 2
 
 
+def _pieces(text: str):
+    """Yield (word, start, end) for every token of ``text`` as read: Latin/Cyrillic/digit runs
+    whole, Chinese runs segmented (``segment_cjk``); before lowercasing and stop words."""
+    for m in _TOKEN_RE.finditer(text):
+        run = m.group("cjk")
+        if run:
+            base = m.start()
+            for word, s, e in segment_cjk(run):
+                yield word, base + s, base + e
+        else:
+            yield m.group("word"), m.start(), m.end()
+
+
 class MixedTokenizer(Tokenizer):
     """Words of Latin/Cyrillic/digit text as runs; Chinese runs segmented by jieba."""
 
@@ -82,24 +95,17 @@ class MixedTokenizer(Tokenizer):
             yield t
             return
         pos = start_pos
-        for m in _TOKEN_RE.finditer(value):
-            if m.group("cjk"):
-                base = m.start()
-                pieces = segment_cjk(m.group("cjk"))
-            else:
-                base = 0
-                pieces = ((m.group("word"), m.start(), m.end()),)
-            for word, s, e in pieces:
-                t.original = t.text = word
-                t.boost = 1.0
-                t.stopped = False
-                if positions:
-                    t.pos = pos
-                    pos += 1
-                if chars:
-                    t.startchar = start_char + base + s
-                    t.endchar = start_char + base + e
-                yield t
+        for word, s, e in _pieces(value):
+            t.original = t.text = word
+            t.boost = 1.0
+            t.stopped = False
+            if positions:
+                t.pos = pos
+                pos += 1
+            if chars:
+                t.startchar = start_char + s
+                t.endchar = start_char + e
+            yield t
 
 
 def analyzer():
@@ -116,20 +122,8 @@ def spelling_words(text: str) -> list[str]:
     """What ``spelling_analyzer()`` yields for ``text``, as strings: the same tokenizer,
     lowercasing and stop words, without a Whoosh token object per word (the indexer reads every
     article's text through it; tests/test_text.py holds it to the analyzer)."""
-    out: list[str] = []
-    append = out.append
-    for m in _TOKEN_RE.finditer(text):
-        run = m.group("cjk")
-        if run:
-            for word, _, _ in segment_cjk(run):
-                word = word.lower()
-                if word and word not in STOPLIST:
-                    append(word)
-        else:
-            word = m.group("word").lower()
-            if word not in STOPLIST:
-                append(word)
-    return out
+    lowered = (word.lower() for word, _, _ in _pieces(text))
+    return [w for w in lowered if w and w not in STOPLIST]
 
 
 _STEMS: dict[str, str] = {}
