@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -104,13 +105,11 @@ def build_stage(args, work: Path, arts: Path) -> None:
     repo = ArticleRepo(arts)
     parsed = {p.name: parse_article(p.name, p.read_bytes()) for p in sorted(arts.glob("*.md"))}
     ids = {rel: a.id for rel, a in parsed.items()}
-
-    class Gen:
-        path = work / "gen"
-    Gen.path.mkdir(exist_ok=True)
+    gen = SimpleNamespace(path=work / "gen")        # all the stage reads of a generation
+    gen.path.mkdir(exist_ok=True)
     took = {}
     t = time.perf_counter()
-    table = family_files.build(Gen, None, repo, ids, parsed)
+    table = family_files.build(gen, None, repo, ids, parsed)
     took["one git log (the build's way)"] = time.perf_counter() - t
     path = {i: v[0] + ".md" for i, v in table["versions"].items()}
     pairs = [(path[key], path[tid]) for key, group in table["groups"].items() for tid in group[1:]]
