@@ -144,3 +144,44 @@ def test_unfinished_word_is_corrected_to_its_completion_and_only_to_visible_word
     # "spooler" occurs only in an internal article: an agent is offered it, a customer is not
     assert searcher.keyword.correct(snap, "spoolr", agent) == "spooler"
     assert searcher.keyword.correct(snap, "spoolr", customer) == "spoolr"
+
+
+
+def test_plain_sum_gives_the_rows_and_scores_of_top(tmp_path):
+    """top_sum (similar tickets' keyword side) returns top()'s rows and scores, over 3,000 rows
+    of Zipf-distributed words (a few held by most rows), for short and long queries, a word
+    asked twice, and k from 1 to more than the rows any query matches."""
+    from kb.core.impact import ImpactWriter, Impacts
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(400)]
+    p = 1 / np.arange(1, 401) ** 1.1
+    p /= p.sum()
+    w = ImpactWriter()
+    for i in range(3000):
+        w.add(f"T-{i}", {"content": [words[j] for j in rng.choice(400, int(rng.integers(3, 60)), p=p)]})
+    w.write(tmp_path / "imp")
+    imp = Impacts(tmp_path / "imp", None)
+    every = np.ones(imp.n, dtype=bool)
+    for q in range(60):
+        picked = rng.choice(400, int(rng.integers(1, 40)))
+        cols = [c for c in imp.columns([("content", words[j]) for j in picked]) if c is not None]
+        for k in (1, 10, 100, 5000):
+            full, fast = imp.top([(c, 1.0) for c in cols], every, k), imp.top_sum(cols, k)
+            assert len(fast) == len(full) > 0, (q, k)
+            assert [s for _, s in fast] == pytest.approx([s for _, s in full], rel=1e-5), (q, k)
+            kth = full[-1][1]
+            above = {d for d, s in full if s > kth * (1 + 1e-5)}       # rows not tied at the k-th place
+            assert above <= {d for d, _ in fast}, (q, k)
+    assert imp.top_sum([], 10) == []
+
+
+@pytest.mark.parametrize("n,k", [(10, 3), (1000, 1000), (1000, 1), (200_000, 100), (500_000, 2000), (64, 4)])
+def test_largest_finds_the_k_largest(n, k):
+    from kb.core.topk import largest
+    rng = np.random.default_rng(n + k)
+    values = rng.permutation(n).astype(np.float32)               # distinct: the k largest are one set
+    values[rng.choice(n, n // 3, replace=False)] = -np.inf                 # rows a filter removed
+    got = largest(values, k)
+    want = np.argpartition(values, n - k)[n - k:]
+    assert sorted(got.tolist()) == sorted(want.tolist())
+    assert len(largest(values, 0)) == 0 and sorted(largest(values, n + 5).tolist()) == list(range(n))

@@ -26,6 +26,8 @@ from typing import Iterable
 
 import numpy as np
 
+from kb.core import topk
+
 FIELDS = ("content", "title", "summary", "tags")
 K1 = 1.2       # Whoosh's BM25F defaults, as the index was always scored
 B = 0.75
@@ -223,5 +225,24 @@ class Impacts:
         found = np.flatnonzero(scores > 0)
         if len(found) > k:
             found = found[np.argpartition(-scores[found], k - 1)[:k]]
+        found = found[np.argsort(-scores[found], kind="stable")]
+        return [(int(self.to_snap[i]), float(scores[i])) for i in found]
+
+    def top_sum(self, columns: list[int], k: int) -> list[tuple[int, float]]:
+        """``top`` for a plain sum of ``columns`` over every row (similar tickets: no boost,
+        no filter), at a million rows: each column is added in place into float32 scores
+        (``np.add.at``: 16 ms for the six million postings of a ticket's subject and
+        description, against 42 ms for concatenating them into one bincount in float64), and
+        the ``k`` best are found through a sample (kb/core/topk.py). Scores are those of ``top``
+        to float32 precision."""
+        if not columns or self.n == 0 or k < 1:
+            return []
+        scores = np.zeros(self.n, dtype=np.float32)
+        ptr = self.ptr
+        for c in columns:
+            a, b = int(ptr[c]), int(ptr[c + 1])
+            np.add.at(scores, self.docs[a:b], self.w[a:b])
+        found = topk.largest(scores, k)
+        found = found[scores[found] > 0]
         found = found[np.argsort(-scores[found], kind="stable")]
         return [(int(self.to_snap[i]), float(scores[i])) for i in found]

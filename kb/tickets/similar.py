@@ -140,11 +140,12 @@ class SimilarTickets:
         return self.search(ticket_query(t) or t["id"], role=role, limit=limit, exclude=(t["id"],), db=db)
 
     def _keyword(self, cur: _Loaded, text: str) -> Ranking:
-        """BM25 over subject + description + resolution, from the precomputed impacts."""
+        """BM25 over subject + description + resolution, from the precomputed impacts (the
+        common terms' postings read only for the tickets that can still place)."""
         imp = cur.impacts
         columns = [c for c in dict.fromkeys(imp.column("content", t.text) for t in self._analyzer(text))
                    if c is not None]
-        found = imp.top([(c, 1.0) for c in columns], np.ones(len(cur.ids), dtype=bool), CANDIDATES)
+        found = imp.top_sum(columns, CANDIDATES)
         bound = float(sum(imp.idf[c] for c in columns) * (impact.K1 + 1))
         return Ranking("keyword", {cur.id(i): score for i, score in found}, "keyword", scale=bound or None)
 
