@@ -1,5 +1,6 @@
 """Similar tickets over a million resolved tickets: the index build (full, then after 1,000
-changed tickets), query latency through the two-stage scan against an exact scan of every row
+changed tickets), query latency through the two-stage scan (the nearest cells of the projection,
+kb/core/cells.py) against an exact scan of every row
 in the same run (and how often both give the same top five), and the memory one server process
 holds for the ticket index.
 
@@ -190,7 +191,7 @@ def measure(work: Path, tickets: int, queries: list[str], lines: list[str], writ
     lines += ["", ("| scan | queries | p50 ms | p95 ms | same top 5 as the exact scan | share of its top 5 kept | "
                    "mapped file pages after the queries | private memory, over before loading |"),
               "|---|---|---|---|---|---|---|---|",
-              (f"| two-stage (projection, {similar.SHORTLIST:,} rows re-scored) | {len(queries)} | {a['p50']:.1f} | "
+              (f"| two-stage (nearest cells of the projection, {similar.SHORTLIST:,} rows re-scored) | {len(queries)} | {a['p50']:.1f} | "
                f"{a['p95']:.1f} | {100 * same:.0f} % | {100 * kept:.1f} % | +{a['rss']:,.0f} MB | +{a['private']:,.0f} MB |"),
               (f"| exact, every row | {len(queries)} | {b['p50']:.1f} | {b['p95']:.1f} | — | — | +{b['rss']:,.0f} MB | "
                f"+{b['private']:,.0f} MB |"), "",

@@ -26,7 +26,7 @@ import numpy as np
 from indexer.stages import Stages
 from indexer.table import write_matrix
 from indexer.vectors import embed_rows, usable_encoders
-from kb.core import impact, projection, store
+from kb.core import cells, impact, projection, store
 from kb.core.config import Settings
 from kb.core.encoders import EncoderPool
 from kb.core.errors import ModelUnavailable
@@ -177,7 +177,8 @@ def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], zh: np
     """Rows of unchanged tickets are copied from the previous matrix (in blocks, straight into
     the new file); the rest come through embed_rows (the SQLite cache first, then the encoder).
     Tickets the encoder cannot read stay zero. Above ``projection.EXACT_ROWS`` tickets the
-    projection is written too (kb/core/projection.py; the previous basis kept). Returns
+    projection is written too, in cells (kb/core/projection.py, kb/core/cells.py; the previous
+    basis and cells kept). Returns
     (vectors computed, taken from the cache)."""
     n = len(ids)
     src = np.full(n, -1, dtype=np.int64)
@@ -208,7 +209,8 @@ def _write_vectors(db, gen: Path, prev: Path | None, enc, ids: list[str], zh: np
     fresh_rows = vectors[[where[h] for h in row_hash]] if row_hash else None
     matrix = write_matrix(gen / f"vec-{enc.name}.npy", n, enc.dim, old, src, take, need_rows, fresh_rows)
     if projection.needs_projection(n):
-        made = projection.fit(matrix, zh=zh) if before is None else \
-            projection.project(matrix, before.basis, zh, before, src)
+        count = cells.count_for(n)             # the ticket index's projections are partitioned
+        made = projection.fit(matrix, zh=zh, cells=count) if before is None else \
+            projection.project(matrix, before.basis, zh, before, src, cells=count)
         projection.save(gen, enc.name, made)
     return embedded, len(fresh) - embedded

@@ -217,3 +217,47 @@ def test_console_panel_in_chromium(server, browser):
     page.wait_for_selector("#similar-slot .similar-ticket[data-ticket-id='R-2']")
     assert errors == []
     ctx.close()
+
+
+def test_a_large_ticket_index_is_read_through_its_cells(settings, monkeypatch):
+    """Above projection.EXACT_ROWS tickets (lowered here to 0) the index keeps a projection in
+    cells; a query reads the nearest cells only, yet finds what reading every ticket finds, and
+    an incremental update keeps the cells."""
+    from kb.core import cells, projection
+    from kb.tickets import similar
+    s = settings.replace(semantic=True, encoders=("use3",))
+    db = store.connect(s)
+    topics = ["printer offline router", "vpn error 809 ipsec", "outlook password prompt", "mailbox full quota",
+              "docking station monitor black", "bitlocker recovery key", "camera not detected teams",
+              "wifi captive portal hotel", "proxy pac file browser", "account locked after logins"]
+    add_tickets(db, [{"id": f"T-{i}", "subject": f"{topics[i % 10]} case {i}", "product": "it",
+                      "description": f"User reports {topics[i % 10]} on laptop {i % 37}.",
+                      "resolution": f"Fixed {topics[i % 10].split()[0]} for laptop {i % 37}.",
+                      "status": "resolved"} for i in range(400)])
+    queries = ["printer offline since the router", "vpn 809", "bitlocker key lost", "camera in teams",
+               "mailbox quota", "locked account", "hotel wifi portal"]
+
+    def found():
+        finder = SimilarTickets(s, pool=tiny_pool())
+        return [[(t.id, round(t.score, 4)) for t in finder.search(q, role="agent")] for q in queries]
+
+    ticket_index.update(s, db, pool=tiny_pool())
+    want = found()
+    monkeypatch.setattr(projection, "EXACT_ROWS", 0)
+    monkeypatch.setattr(similar, "SHORTLIST", 20)
+    monkeypatch.setattr(cells, "PROBE_MIN", 2)
+    ticket_index.update(s, db, pool=tiny_pool(), full=True)
+    root = ticket_index.ticket_index_dir(s.home)
+    gen = root / json.loads((root / "manifest.json").read_text("utf-8"))["generation_dir"]
+    made = projection.load(gen, "use3")
+    assert made.centroids is not None and len(made.centroids) == cells.count_for(400) == 20
+    qp = made.basis.T @ tiny_pool().get("use3").encode([queries[0]])[0]
+    assert sum(b - a for a, b in made.near("all", qp, 40)) < 200          # a part of the tickets read
+    assert found() == want
+    add_tickets(db, [{"id": "T-new", "subject": "scanner jams on duplex", "description": "Paper jam.",
+                      "resolution": "Cleaned the rollers.", "status": "resolved"}])
+    ticket_index.update(s, db, pool=tiny_pool())
+    gen = root / json.loads((root / "manifest.json").read_text("utf-8"))["generation_dir"]
+    again = projection.load(gen, "use3")
+    assert np.array_equal(again.centroids, made.centroids) and again.starts[-1] == 401
+    assert SimilarTickets(s, pool=tiny_pool()).search("scanner duplex jam", role="agent")[0].id == "T-new"

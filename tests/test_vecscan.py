@@ -152,8 +152,10 @@ def test_rows_read_from_the_file_equal_the_mapped_rows(tmp_path):
     np.save(tmp_path / "m.npy", m)
     rows = vecscan.FileRows(tmp_path / "m.npy")
     assert len(rows) == 3000 and rows.shape == m.shape
-    for pick in ([0], [5, 6, 7, 900, 2999], list(range(100, 400)) + [1000, 1002], []):
+    for pick in ([0], [5, 6, 7, 900, 2999], list(range(100, 400)) + [1000, 1002], [], [42, 7, 42]):
         np.testing.assert_array_equal(rows[np.array(pick, dtype=np.int64)], m[pick])
+    with pytest.raises(IndexError):
+        rows[np.array([3000])]
     proj = projection.fit(m, dims=8)
     q = query_near(m, 10, 1)
     ok = np.ones(len(m), dtype=bool)

@@ -10,6 +10,10 @@ Its rows are laid out by group: the rows that are not Chinese first, then the Ch
 (``order`` names the matrix row of each). A query reads only the group it scores: MiniLM, which
 cannot read Chinese, the first; the multilingual encoder standing in for it on an English query
 the second; all of it for a Chinese query.
+
+A projection may also be partitioned into cells (kb/core/cells.py; the ticket index's are):
+rows are then laid out by group and, within it, by cell, and ``starts`` holds where each
+(group, cell) begins, so a query reads only the rows of the cells nearest to it.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from kb.core import cells as cellmod
 
 EXACT_ROWS = 40_000     # matrices up to this many rows are always scored exactly
 DIMS = 96               # principal directions kept by the projection
@@ -30,12 +36,36 @@ class Projection:
     rows: np.ndarray    # (rows, DIMS): the matrix projected onto them, by group
     order: np.ndarray   # (rows,): the matrix row of each projected row
     split: int          # projected rows before the Chinese ones
+    centroids: np.ndarray | None = None   # (cells, DIMS): the cells' unit centroids, if partitioned
+    starts: np.ndarray | None = None      # (2 × cells + 1,): first row of each (group, cell), not-zh first
+
+    def cells(self) -> np.ndarray:
+        """The cell of each projected row (needs ``centroids``)."""
+        c = len(self.centroids)
+        return (np.repeat(np.arange(2 * c, dtype=np.int32), np.diff(np.asarray(self.starts))) % c).astype(np.int32)
 
     def group(self, which: str) -> tuple[np.ndarray, np.ndarray]:
         """(projected rows, their matrix rows) of ``all`` rows, the Chinese ones (``zh``) or the
         others (``not-zh``): contiguous slices, nothing copied."""
         span = slice(self.split, None) if which == "zh" else slice(None, self.split) if which == "not-zh" else slice(None)
         return self.rows[span], self.order[span]
+
+    def size(self, which: str) -> int:
+        """How many projected rows group ``which`` holds."""
+        return self.split if which == "not-zh" else len(self.order) - self.split if which == "zh" else len(self.order)
+
+    def near(self, which: str, qp: np.ndarray, least: int, allowed: np.ndarray | None = None) -> list[tuple[int, int]]:
+        """(start, end) of the projected rows of group ``which`` in the cells nearest to the
+        projected query ``qp``, until they hold at least ``least`` rows (of those ``allowed``, a
+        mask over projected rows, when given; needs ``centroids``)."""
+        c = len(self.centroids)
+        groups = (0,) if which == "not-zh" else (1,) if which == "zh" else (0, 1)
+        starts = np.asarray(self.starts)
+        held = np.diff(starts) if allowed is None else np.diff(np.concatenate([[0], np.cumsum(allowed)])[starts])
+        sizes = sum(held[g * c:(g + 1) * c] for g in groups)
+        return [(int(starts[g * c + cell]), int(starts[g * c + cell + 1]))
+                for cell in cellmod.nearest(self.centroids, sizes, qp, least).tolist() for g in groups
+                if starts[g * c + cell + 1] > starts[g * c + cell]]
 
 
 def layout(zh: np.ndarray | None, n: int) -> tuple[np.ndarray, int]:
@@ -51,25 +81,29 @@ def needs_projection(rows: int) -> bool:
 
 
 def fit(matrix: np.ndarray, dims: int | None = None, sample: int | None = None, seed: int = 0,
-        zh: np.ndarray | None = None) -> Projection:
+        zh: np.ndarray | None = None, cells: int = 0) -> Projection:
     """The projection of ``matrix`` onto the top eigenvectors of its second moment matrix (rows
-    laid out by ``zh``, see ``layout``)."""
+    laid out by ``zh``, see ``layout``; in ``cells`` cells if not 0)."""
     n, d = matrix.shape
     dims = min(dims or DIMS, d)
     pick = np.sort(np.random.default_rng(seed).choice(n, min(n, sample or SAMPLE), replace=False))
     s = np.asarray(matrix[pick], dtype=np.float64)
     _, vecs = np.linalg.eigh(s.T @ s)                      # ascending eigenvalues
     basis = np.ascontiguousarray(vecs[:, ::-1][:, :dims], dtype=np.float32)
-    return project(matrix, basis, zh)
+    return project(matrix, basis, zh, cells=cells)
 
 
 def project(matrix: np.ndarray, basis: np.ndarray, zh: np.ndarray | None = None,
-            before: Projection | None = None, src: np.ndarray | None = None) -> Projection:
+            before: Projection | None = None, src: np.ndarray | None = None, cells: int = 0) -> Projection:
     """``matrix`` on ``basis``, laid out by ``zh``; with ``before`` (on the same basis) and
-    ``src`` (each row's row in its matrix, or -1), rows found there are copied, not computed."""
+    ``src`` (each row's row in its matrix, or -1), rows found there are copied, not computed.
+    With ``cells``, the rows are partitioned: into ``before``'s cells if it has them (only
+    the new rows are assigned), else into that many cells fitted anew."""
     order, split = layout(zh, len(matrix))
     rows = np.empty((len(matrix), basis.shape[1]), dtype=np.float32)
     new = np.arange(len(order))
+    keep_cells = bool(cells) and before is not None and before.centroids is not None
+    cell = np.full(len(order), -1, dtype=np.int32) if keep_cells else None
     if before is not None:
         old_at = np.empty(len(before.order), dtype=np.int64)
         old_at[before.order] = np.arange(len(before.order))
@@ -78,29 +112,49 @@ def project(matrix: np.ndarray, basis: np.ndarray, zh: np.ndarray | None = None,
         for i in range(0, len(kept), _BLOCK):
             part = kept[i:i + _BLOCK]
             rows[part] = before.rows[old_at[found[part]]]
+            if keep_cells:
+                cell[part] = before.cells()[old_at[found[part]]]
         new = np.flatnonzero(found < 0)
     for i in range(0, len(new), _BLOCK):
         part = new[i:i + _BLOCK]
         rows[part] = np.asarray(matrix[order[part]]) @ basis
-    return Projection(basis, rows, order, split)
+    if not cells:
+        return Projection(basis, rows, order, split)
+    centroids = before.centroids if keep_cells else cellmod.fit(rows, cells)
+    if keep_cells:
+        cell[new] = cellmod.assign(rows[new], centroids)
+    else:
+        cell = cellmod.assign(rows, centroids)
+    c = len(centroids)
+    key = (np.arange(len(order)) >= split).astype(np.int64) * c + cell
+    by = np.argsort(key, kind="stable")
+    starts = np.searchsorted(key[by], np.arange(2 * c + 1)).astype(np.int64)
+    return Projection(basis, rows[by], order[by], split, centroids, starts)
 
 
-def files(generation: Path, encoder: str) -> tuple[Path, Path, Path]:
+def files(generation: Path, encoder: str) -> tuple[Path, Path, Path, Path]:
     g = Path(generation)
-    return g / f"proj-{encoder}.basis.npy", g / f"proj-{encoder}.rows.npy", g / f"proj-{encoder}.order.npy"
+    return (g / f"proj-{encoder}.basis.npy", g / f"proj-{encoder}.rows.npy", g / f"proj-{encoder}.order.npy",
+            g / f"proj-{encoder}.cells.npz")
 
 
 def save(generation: Path, encoder: str, projection: Projection) -> None:
-    basis, rows, order = files(generation, encoder)
+    basis, rows, order, cells = files(generation, encoder)
     np.save(basis, projection.basis)
     np.save(rows, projection.rows)
     np.save(order, np.concatenate([[projection.split], projection.order]).astype(np.int32))
+    if projection.centroids is not None:
+        np.savez(cells, centroids=projection.centroids, starts=projection.starts)
 
 
 def load(generation: Path, encoder: str) -> Projection | None:
     """The generation's projection of ``encoder``'s matrix, mapped read-only (None: none was written)."""
-    basis, rows, order = files(generation, encoder)
+    basis, rows, order, cells = files(generation, encoder)
     if not rows.exists():
         return None
     mapped = np.load(order, mmap_mode="r")
-    return Projection(np.load(basis), np.load(rows, mmap_mode="r"), mapped[1:], int(mapped[0]))
+    centroids = starts = None
+    if cells.exists():
+        with np.load(cells) as got:
+            centroids, starts = got["centroids"], got["starts"]
+    return Projection(np.load(basis), np.load(rows, mmap_mode="r"), mapped[1:], int(mapped[0]), centroids, starts)

@@ -12,15 +12,17 @@ full.
 Measured at 100k articles (619k chunks, `bench/search.py`): 96 dimensions and 10,000 rows keep
 every one of the exact top 10 articles and 99.8 % of the top 100, for both encoders, while
 reading a quarter of the bytes (bench/RESULTS.md, "Search"); the projected rows are laid out by
-language, so a query reads only those of the rows its encoder scores.
+language, so a query reads only those of the rows its encoder scores. A projection partitioned
+into cells (the ticket index's, kb/core/cells.py) is read only in the cells nearest the query.
 """
 from __future__ import annotations
 
-import mmap
+import os
 from pathlib import Path
 
 import numpy as np
 
+from kb.core import cells, topk
 from kb.core.encoders import one_blas_thread
 from kb.core.projection import Projection
 
@@ -52,35 +54,63 @@ def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarra
             if n_ok:
                 out[allowed] = (matrix[allowed] @ qv) * weight[allowed]
         else:
-            rows, ids = projection.group(group)
-            rough = rows @ (projection.basis.T @ qv)
+            qp = projection.basis.T @ qv
+            if projection.centroids is None:
+                rows, ids = projection.group(group)
+                rough = rows @ qp
+            else:                                              # the rows of the nearest cells
+                rows, ids = projection.rows, projection.order
+                least = max(cells.PROBE_MIN * shortlist, round(cells.PROBE_SHARE * projection.size(group)))
+                narrowed = ok[ids] if n_ok < projection.size(group) else None    # count allowed rows only
+                spans = projection.near(group, qp, least, narrowed)
+                rough = np.concatenate([rows[a:b] @ qp for a, b in spans])
+                ids = np.concatenate([ids[a:b] for a, b in spans])
             rough *= weight[ids]
             rough[~ok[ids]] = -np.inf                          # filters apply before the cut
-            best = np.sort(ids[np.argpartition(-rough, shortlist - 1)[:shortlist]])
+            pick = topk.largest(rough, shortlist)
+            best = np.sort(ids[pick[np.isfinite(rough[pick])]])   # the cells may hold few allowed rows
             out[best] = (matrix[best] @ qv) * weight[best]
     return out
 
 
 class FileRows:
     """The rows of a ``.npy`` matrix too large to keep in a server's memory (a million tickets
-    are 3.5 GB of vectors): ``rows[idx]`` copies the rows asked for out of the mapped file, then
-    tells the kernel this process no longer needs any page of the mapping (MADV_DONTNEED). The
-    pages stay in the page cache, which the kernel reclaims as it needs, and never accumulate in
-    the process (through fault-around, re-scoring 2,000 rows a query had mapped 3.9 GB within
-    200 queries)."""
+    are 3.5 GB of vectors), read from its file when asked for (``rows[idx]``): one ``preadv`` a
+    row, straight into the result. The rows read stay in the page cache, which the kernel
+    reclaims as it needs, never in the process. Re-scoring 2,000 rows this way takes 5 ms where
+    copying them out of a mapping and releasing its pages (MADV_DONTNEED, else fault-around
+    maps the whole file into every worker within a few hundred queries) took 17 ms
+    (bench/similar.py)."""
 
     def __init__(self, path: Path):
-        self._m = np.load(path, mmap_mode="r")
-        self.shape, self.dtype = self._m.shape, self._m.dtype
+        mapped = np.load(path, mmap_mode="r")      # the header only: shape, dtype, data offset
+        self.shape, self.dtype, self._offset = mapped.shape, mapped.dtype, int(mapped.offset)
+        self._row = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+        del mapped
+        self._fd = os.open(path, os.O_RDONLY)
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        out = np.array(self._m[np.asarray(rows, dtype=np.int64)])
-        if self._m.size:
-            self._m._mmap.madvise(mmap.MADV_DONTNEED)
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
+        if not len(rows) or not self._row:
+            return out
+        flat, size = memoryview(out.reshape(len(rows), -1).view(np.uint8)).cast("B"), self._row
+        for i, row in enumerate(rows.tolist()):
+            if not 0 <= row < self.shape[0]:
+                raise IndexError(f"row {row} of a matrix of {self.shape[0]} rows")
+            got = os.preadv(self._fd, [flat[i * size:(i + 1) * size]], self._offset + row * size)
+            if got != size:
+                raise OSError(f"short read from a vector file: {got} of {size} bytes")
         return out
+
+    def __del__(self):
+        try:
+            os.close(self._fd)
+        except (OSError, AttributeError):
+            pass
 
 
 def part_scores(part, qv: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -101,7 +131,7 @@ def part_scores(part, qv: np.ndarray, allowed: np.ndarray) -> np.ndarray:
             rough = rows @ (part.projection.basis.T @ qv)
             rough *= part.group_weight
             rough[~ok] = -np.inf                               # filters apply before the cut
-            best = np.sort(np.asarray(ids)[np.argpartition(-rough, shortlist - 1)[:shortlist]])
+            best = np.sort(np.asarray(ids)[topk.largest(rough, shortlist)])
         if len(best):
             out[best] = (part.matrix[best] @ qv) * part.weight[best]
     return out
