@@ -109,11 +109,12 @@ def project(matrix: np.ndarray, basis: np.ndarray, zh: np.ndarray | None = None,
         old_at[before.order] = np.arange(len(before.order))
         found = src[order]
         kept = np.flatnonzero(found >= 0)
+        old_cells = before.cells() if keep_cells else None
         for i in range(0, len(kept), _BLOCK):
             part = kept[i:i + _BLOCK]
             rows[part] = before.rows[old_at[found[part]]]
             if keep_cells:
-                cell[part] = before.cells()[old_at[found[part]]]
+                cell[part] = old_cells[old_at[found[part]]]
         new = np.flatnonzero(found < 0)
     for i in range(0, len(new), _BLOCK):
         part = new[i:i + _BLOCK]
