@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from scipy import sparse
 
 from kb.core import topk
 
@@ -139,15 +140,17 @@ class ImpactWriter:
         avg = np.where(avg > 0, avg, 1.0)
         f = field_of[cols] if len(cols) else np.zeros(0, np.int64)
         fl = lengths[rows, f] if len(cols) else np.zeros(0, np.float32)
-        w = idf[cols] * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avg[f]))
-        order = np.argsort(cols, kind="stable")
+        w = (idf[cols] * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avg[f]))).astype(np.float32)
+        # the transpose (articles by term → terms by article, each column's articles in order):
+        # scipy's one counting pass, where a stable argsort of every posting took 1.7 s at 100k
+        by_col = sparse.csr_matrix((w, cols, ptr), shape=(n, v)).tocsc()
         np.save(folder / "raw_ptr.npy", ptr)
         np.save(folder / "raw_cols.npy", cols.astype(np.int32))
         np.save(folder / "raw_tf.npy", tf.astype(np.float32))
         np.save(folder / "lengths.npy", lengths.astype(np.float32))
         np.save(folder / "ptr.npy", np.concatenate([[0], np.cumsum(df)]).astype(np.int64))
-        np.save(folder / "docs.npy", rows[order].astype(np.int32))
-        np.save(folder / "w.npy", w[order].astype(np.float32))
+        np.save(folder / "docs.npy", by_col.indices.astype(np.int32))
+        np.save(folder / "w.npy", by_col.data.astype(np.float32))
         np.save(folder / "idf.npy", idf)
         (folder / "vocab.json").write_text(json.dumps(self.keys, ensure_ascii=False), "utf-8")
         hashes = np.fromiter((_hash(k) for k in self.keys), dtype=np.uint64, count=v)

@@ -110,11 +110,11 @@ def project(matrix: np.ndarray, basis: np.ndarray, zh: np.ndarray | None = None,
         found = src[order]
         kept = np.flatnonzero(found >= 0)
         old_cells = before.cells() if keep_cells else None
+        at = old_at[found[kept]]
         for i in range(0, len(kept), _BLOCK):
-            part = kept[i:i + _BLOCK]
-            rows[part] = before.rows[old_at[found[part]]]
-            if keep_cells:
-                cell[part] = old_cells[old_at[found[part]]]
+            rows[kept[i:i + _BLOCK]] = before.rows[at[i:i + _BLOCK]]
+        if keep_cells:
+            cell[kept] = old_cells[at]
         new = np.flatnonzero(found < 0)
     for i in range(0, len(new), _BLOCK):
         part = new[i:i + _BLOCK]
