@@ -166,3 +166,21 @@ def test_foreign_docfx_knowledge_base_indexes_and_searches(tmp_path):
                            env=env, catch_exceptions=False)
     top = json.loads(r.output)["results"][0]
     assert top["id"] == "troubleshooting" and top["visibility"] == "internal"
+
+
+def test_a_command_imports_its_own_module_only(settings):
+    """`kb index` does not import what `kb check`, `kb eval` or `kb serve` need (each command's
+    module is loaded when it runs), and every command, `serve` included, is still listed."""
+    probe = ("import sys; from kb.cli import main; "
+             "main(['index'], standalone_mode=False); "
+             "print(sorted(m for m in sys.modules if m.startswith(('kb.cli.', 'web', 'kb.quality.dupes'))))")
+    env = {**os.environ, "KB_HOME": str(settings.home), "KB_ARTICLES": str(settings.articles), "KB_SEMANTIC": "0"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout.strip().splitlines()[-1].replace("'", '"'))
+    assert "kb.cli.index" in loaded
+    assert not {"kb.cli.check", "kb.cli.evaluate", "kb.cli.backup", "web", "web.cli", "kb.quality.dupes"} & set(loaded)
+    listed = CliRunner().invoke(main, ["--help"]).output
+    for name in ("index", "check", "eval", "serve", "tickets", "similar", "requests"):
+        assert re.search(rf"^  {name}\s", listed, re.M), name
+    assert CliRunner().invoke(main, ["nope"]).exit_code == 2
