@@ -121,3 +121,15 @@ def test_cells_are_saved_and_loaded_with_the_projection(tmp_path):
     assert not (tmp_path / "proj-other.cells.npz").exists()
     assert projection.load(tmp_path, "other").centroids is None
     assert 16 <= cells.count_for(100) and cells.count_for(1_000_000) == 1000 and cells.count_for(10 ** 9) == 4096
+
+
+def test_identical_rows_still_get_cells_and_are_found(recwarn):
+    """Many tickets with the same text (a template) give fewer distinct rows than cells: the
+    empty cells are no trouble, nothing is printed, and every row is still found."""
+    m = np.repeat(topical(n=3, seed=4), 400, axis=0)
+    p = projection.fit(m, dims=48, cells=30)
+    assert len(p.centroids) == 30 and p.starts[-1] == len(m)
+    got = vecscan.scores(m, m[0], np.ones(len(m), np.float32), np.ones(len(m), bool), p, shortlist=50)
+    assert np.count_nonzero(np.isfinite(got)) == 50
+    np.testing.assert_allclose(got[np.isfinite(got)], 1.0, rtol=1e-5)
+    assert not [w for w in recwarn if "cluster" in str(w.message).lower()]

@@ -15,6 +15,8 @@ only assign the rows that are new.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 PROBE_SHARE = 1 / 16    # of the group's rows, read at least
@@ -31,6 +33,7 @@ def count_for(rows: int) -> int:
 def fit(projected: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     """``count`` unit-length centroids (count × dims, float32) of the rows of ``projected``."""
     from sklearn.cluster import KMeans     # only a build that fits cells needs it
+    from sklearn.exceptions import ConvergenceWarning
 
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(projected), min(len(projected), SAMPLE), replace=False))
@@ -39,7 +42,9 @@ def fit(projected: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     count = max(1, min(count, len(sample)))
     if len(sample) == 0:
         return np.zeros((1, projected.shape[1]), dtype=np.float32)
-    km = KMeans(n_clusters=count, n_init=1, max_iter=25, random_state=seed).fit(sample)
+    with warnings.catch_warnings():     # fewer distinct rows than cells (tickets copied from a template):
+        warnings.simplefilter("ignore", ConvergenceWarning)      # some cells stay empty, which is fine
+        km = KMeans(n_clusters=count, n_init=1, max_iter=25, random_state=seed).fit(sample)
     return _unit(km.cluster_centers_.astype(np.float32))
 
 
