@@ -5,7 +5,7 @@ import numpy as np
 
 from kb.core import cells, projection
 from kb.search import vecscan
-from tests.test_vecscan import clustered, exact, query_near
+from tests.test_vecscan import assert_finds_the_exact_best, clustered, exact, query_near
 
 
 def topical(n=6000, d=48, topics=60, seed=2):
@@ -53,16 +53,7 @@ def test_the_nearest_cells_come_first_until_they_hold_enough_rows():
 
 def test_a_scan_through_the_nearest_cells_finds_the_exact_best_rows():
     m, zh, p = made()
-    w = np.ones(len(m), dtype=np.float32)
-    ok = np.ones(len(m), dtype=bool)
-    for i in range(20):
-        q = query_near(m, i * 211, i)
-        got = vecscan.scores(m, q, w, ok, p, shortlist=100)
-        want = exact(m, q, w, ok)
-        assert np.count_nonzero(np.isfinite(got)) == 100
-        assert list(np.argsort(-got)[:10]) == list(np.argsort(-want)[:10])
-        kept = np.isfinite(got)
-        np.testing.assert_allclose(got[kept], want[kept], rtol=1e-5, atol=1e-6)
+    assert_finds_the_exact_best(m, p, np.ones(len(m), dtype=np.float32), 211, 100, 10)
     # it read a part of the rows only
     qp = p.basis.T @ query_near(m, 0, 0)
     least = max(cells.PROBE_MIN * 100, round(cells.PROBE_SHARE * len(m)))

@@ -32,20 +32,25 @@ def query_near(m, i, seed):
     return (q / np.linalg.norm(q)).astype(np.float32)
 
 
-def test_the_shortlist_holds_the_exact_best_rows_and_they_are_scored_exactly():
-    m = clustered()
-    proj = projection.fit(m, dims=8)
-    w = np.ones(len(m), dtype=np.float32)
-    w[::7] = 0.9                                    # title-chunk weights count in both passes
+def assert_finds_the_exact_best(m, proj, w, step, shortlist, top):
+    """Over 20 queries near rows 0, step, 2·step…: the two-stage scan keeps ``shortlist`` rows,
+    ranks its ``top`` best as the exact scan does, and gives them their exact scores."""
     ok = np.ones(len(m), dtype=bool)
     for i in range(20):
-        q = query_near(m, i * 37, i)
-        got = vecscan.scores(m, q, w, ok, proj, shortlist=200)
+        q = query_near(m, i * step, i)
+        got = vecscan.scores(m, q, w, ok, proj, shortlist=shortlist)
         want = exact(m, q, w, ok)
-        assert np.count_nonzero(np.isfinite(got)) == 200
-        assert list(np.argsort(-got)[:20]) == list(np.argsort(-want)[:20])
+        assert np.count_nonzero(np.isfinite(got)) == shortlist
+        assert list(np.argsort(-got)[:top]) == list(np.argsort(-want)[:top])
         kept = np.isfinite(got)
         np.testing.assert_allclose(got[kept], want[kept], rtol=1e-5, atol=1e-6)   # not the rough scores
+
+
+def test_the_shortlist_holds_the_exact_best_rows_and_they_are_scored_exactly():
+    m = clustered()
+    w = np.ones(len(m), dtype=np.float32)
+    w[::7] = 0.9                                    # title-chunk weights count in both passes
+    assert_finds_the_exact_best(m, projection.fit(m, dims=8), w, 37, 200, 20)
 
 
 def test_filters_apply_before_the_shortlist_is_cut():

@@ -39,9 +39,9 @@ def fit(projected: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     pick = np.sort(rng.choice(len(projected), min(len(projected), SAMPLE), replace=False))
     sample = np.asarray(projected[pick], dtype=np.float32)
     sample = _unit(sample[np.linalg.norm(sample, axis=1) > 0])   # rows an encoder cannot read are zero
-    count = max(1, min(count, len(sample)))
     if len(sample) == 0:
         return np.zeros((1, projected.shape[1]), dtype=np.float32)
+    count = min(count, len(sample))
     with warnings.catch_warnings():     # fewer distinct rows than cells (tickets copied from a template):
         warnings.simplefilter("ignore", ConvergenceWarning)      # some cells stay empty, which is fine
         km = KMeans(n_clusters=count, n_init=1, max_iter=25, random_state=seed).fit(sample)

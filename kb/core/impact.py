@@ -229,8 +229,7 @@ class Impacts:
         found = np.flatnonzero(scores > 0)
         if len(found) > k:
             found = found[np.argpartition(-scores[found], k - 1)[:k]]
-        found = found[np.argsort(-scores[found], kind="stable")]
-        return [(int(self.to_snap[i]), float(scores[i])) for i in found]
+        return self._ranked(scores, found)
 
     def top_sum(self, columns: list[int], k: int) -> list[tuple[int, float]]:
         """``top`` for a plain sum of ``columns`` over every row (similar tickets: no boost,
@@ -247,6 +246,9 @@ class Impacts:
             a, b = int(ptr[c]), int(ptr[c + 1])
             np.add.at(scores, self.docs[a:b], self.w[a:b])
         found = topk.largest(scores, k)
-        found = found[scores[found] > 0]
+        return self._ranked(scores, found[scores[found] > 0])
+
+    def _ranked(self, scores: np.ndarray, found: np.ndarray) -> list[tuple[int, float]]:
+        """(snapshot position, score) of the rows ``found``, best first."""
         found = found[np.argsort(-scores[found], kind="stable")]
         return [(int(self.to_snap[i]), float(scores[i])) for i in found]

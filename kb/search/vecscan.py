@@ -97,10 +97,10 @@ class FileRows:
         out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
         if not len(rows) or not self._row:
             return out
+        if rows.min() < 0 or rows.max() >= self.shape[0]:
+            raise IndexError(f"rows {rows.min()}–{rows.max()} of a matrix of {self.shape[0]} rows")
         flat, size = memoryview(out.reshape(len(rows), -1).view(np.uint8)).cast("B"), self._row
         for i, row in enumerate(rows.tolist()):
-            if not 0 <= row < self.shape[0]:
-                raise IndexError(f"row {row} of a matrix of {self.shape[0]} rows")
             got = os.preadv(self._fd, [flat[i * size:(i + 1) * size]], self._offset + row * size)
             if got != size:
                 raise OSError(f"short read from a vector file: {got} of {size} bytes")
