@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer import shared
 from indexer.vectors import ArticleChunks, embed_rows
+from kb.core import matrix as matrices
 from kb.core import projection, store, tables
 from kb.core.articles import Article
 from kb.core.errors import ModelUnavailable
@@ -94,7 +96,8 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
     an encoder cannot read (Chinese for an English-only one) are never computed and stay zero:
     search never scores them for it. Above ``projection.EXACT_ROWS`` rows the projection is
     written too: the live one's basis is kept and only new rows are projected (a full build
-    fits it anew)."""
+    fits it anew); an incremental build then links the rows the live matrix holds and writes
+    only the others (indexer/shared.py), until they are many enough to write one file again."""
     if not encoders:
         return
     db = store.connect(settings)
@@ -103,7 +106,7 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
     try:
         for enc in encoders:
             same = live is not None and manifest and manifest.get("encoders", {}).get(enc.name) == enc.fingerprint \
-                and live.vectors_file(enc.name).exists()
+                and matrices.exists(live.path, enc.name)
             src = table.src if same else np.full(n, -1, dtype=np.int64)
             readable = np.ones(n, dtype=bool) if enc.multilingual else ~np.asarray(table.chunks.zh)
             take, need = readable & (src >= 0), readable & (src < 0)
@@ -115,19 +118,23 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
                 continue        # named in the report's encoder failures; no vectors for it
             finally:
                 stage.done(f"vectors {enc.name}")
-            old = np.load(live.vectors_file(enc.name), mmap_mode="r") if same else None
+            old = matrices.load(live.path, enc.name) if same else None
             at = {h: i for i, h in enumerate(fresh)}
             need_rows = np.flatnonzero(need)
             fresh_rows = new[[at[hexes[i]] for i in need_rows]] if len(need_rows) else None
-            matrix = write_matrix(gen.vectors_file(enc.name), n, enc.dim, old, src, take, need_rows, fresh_rows)
-            if projection.needs_projection(n):      # mapped by every search process
-                before = projection.load(live.path, enc.name) if same else None
-                zh = np.asarray(table.chunks.zh)
-                made = projection.fit(matrix, zh=zh) if before is None else \
-                    projection.project(matrix, before.basis, zh, before, src)
-                projection.save(gen.path, enc.name, made)
+            zh = np.asarray(table.chunks.zh)
+            before = projection.load(live.path, enc.name) if same and projection.needs_projection(n) else None
+            if shared.write(gen.path, live.path if same else None, enc.name, n, enc.dim, old, before, src,
+                            need_rows, fresh_rows, zh):
                 stage.done(f"projection {enc.name}")
-            del matrix
+            else:
+                matrix = write_matrix(gen.vectors_file(enc.name), n, enc.dim, old, src, take, need_rows, fresh_rows)
+                if projection.needs_projection(n):      # mapped by every search process
+                    made = projection.fit(matrix, zh=zh) if before is None else \
+                        projection.project(matrix, before.basis, zh, before if before.tail is None else None, src)
+                    projection.save(gen.path, enc.name, made)
+                    stage.done(f"projection {enc.name}")
+                del matrix
             report.embedded[enc.name] = embedded
             report.cached[enc.name] = len(fresh) - embedded
             report.encoders[enc.name] = enc.fingerprint

@@ -11,12 +11,18 @@ Its rows are laid out by group: the rows that are not Chinese first, then the Ch
 cannot read Chinese, the first; the multilingual encoder standing in for it on an English query
 the second; all of it for a Chinese query.
 
+After an incremental build of a large matrix, whose rows are then shared with earlier
+generations (kb/core/matrix.py), so is its projection: the projected rows of the shared base
+(a hard link, laid out as above; ``order`` is -1 for the rows no chunk uses any more) and, in
+``tail``, those of the matrix's tail. ``pieces`` names both.
+
 A projection may also be partitioned into cells (kb/core/cells.py; the ticket index's are):
 rows are then laid out by group and, within it, by cell, and ``starts`` holds where each
 (group, cell) begins, so a query reads only the rows of the cells nearest to it.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +44,7 @@ class Projection:
     split: int          # projected rows before the Chinese ones
     centroids: np.ndarray | None = None   # (cells, DIMS): the cells' unit centroids, if partitioned
     starts: np.ndarray | None = None      # (2 × cells + 1,): first row of each (group, cell), not-zh first
+    tail: "Projection | None" = None      # the projected tail of a shared matrix (then order is -1 for unused rows)
 
     def cells(self) -> np.ndarray:
         """The cell of each projected row (needs ``centroids``)."""
@@ -49,6 +56,11 @@ class Projection:
         others (``not-zh``): contiguous slices, nothing copied."""
         span = slice(self.split, None) if which == "zh" else slice(None, self.split) if which == "not-zh" else slice(None)
         return self.rows[span], self.order[span]
+
+    def pieces(self, which: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``group(which)`` of this projection and of its tail, if it has one. A row's matrix
+        row is -1 where no chunk uses it any more."""
+        return [self.group(which)] + ([self.tail.group(which)] if self.tail is not None else [])
 
     def size(self, which: str) -> int:
         """How many projected rows group ``which`` holds."""
@@ -139,6 +151,37 @@ def files(generation: Path, encoder: str) -> tuple[Path, Path, Path, Path]:
             g / f"proj-{encoder}.cells.npz")
 
 
+def shared_files(generation: Path, encoder: str) -> tuple[Path, Path, Path, Path]:
+    """(base rows, the base matrix row of each, tail rows, tail order) of a shared projection."""
+    g = Path(generation)
+    return (g / f"proj-{encoder}.base.npy", g / f"proj-{encoder}.base-order.npy", g / f"proj-{encoder}.tail.npy",
+            g / f"proj-{encoder}.tail-order.npy")
+
+
+def save_shared(generation: Path, encoder: str, live: Path, basis: np.ndarray, where: np.ndarray, base_rows: int,
+                tail: Projection) -> None:
+    """The projection of a shared matrix (kb/core/matrix.py: ``where`` each row is, the first
+    ``base_rows`` being the base): the live generation's projected base linked, with the matrix
+    row of each of its rows for this generation, and ``tail`` (laid out by group; its ``order``
+    names matrix rows)."""
+    base, base_order, tail_rows, tail_order = shared_files(generation, encoder)
+    live_base, live_base_order, _, _ = shared_files(live, encoder)
+    _, live_rows, live_order, _ = files(live, encoder)
+    shared = live_base.exists()
+    os.link(live_base if shared else live_rows, base)
+    os.link(live_base_order if shared else live_order, base_order)
+    b_order = np.load(base_order, mmap_mode="r")
+    row_of = np.full(base_rows, -1, dtype=np.int64)          # base row → this generation's matrix row
+    where = np.asarray(where, dtype=np.int64)
+    in_base = np.flatnonzero(where < base_rows)
+    row_of[where[in_base]] = in_base
+    basis_file, _, order, _ = files(generation, encoder)
+    np.save(basis_file, basis)
+    np.save(order, np.concatenate([[b_order[0]], row_of[np.asarray(b_order[1:])]]).astype(np.int32))
+    np.save(tail_rows, np.ascontiguousarray(tail.rows, dtype=np.float32))
+    np.save(tail_order, np.concatenate([[tail.split], tail.order]).astype(np.int32))
+
+
 def save(generation: Path, encoder: str, projection: Projection) -> None:
     basis, rows, order, cells = files(generation, encoder)
     np.save(basis, projection.basis)
@@ -152,7 +195,12 @@ def load(generation: Path, encoder: str) -> Projection | None:
     """The generation's projection of ``encoder``'s matrix, mapped read-only (None: none was written)."""
     basis, rows, order, cells = files(generation, encoder)
     if not rows.exists():
-        return None
+        base, _, tail, tail_order = shared_files(generation, encoder)
+        if not base.exists():
+            return None
+        b, mapped, t = np.load(basis), np.load(order, mmap_mode="r"), np.load(tail_order)
+        return Projection(b, np.load(base, mmap_mode="r"), mapped[1:], int(mapped[0]),
+                          tail=Projection(b, np.load(tail, mmap_mode="r"), t[1:], int(t[0])))
     mapped = np.load(order, mmap_mode="r")
     centroids = starts = None
     if cells.exists():

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from kb.core import matrix as matrices
 from kb.core.config import Settings
 from kb.search import vecscan
 from kb.search.families import Families
@@ -135,9 +136,7 @@ class Searcher:
                 continue
             if enc.multilingual:
                 snap.part(enc.name, "zh")
-                matrix = snap.vectors[enc.name]
-                if matrix.size:
-                    float(matrix.reshape(-1)[::1024].sum())     # one read per 4 KB page
+                matrices.touch(snap.vectors[enc.name])     # one read per 4 KB page
                 snap.part(enc.name, "all")
             else:
                 snap.part(enc.name, "not-zh")

@@ -12,6 +12,7 @@ import numpy as np
 from whoosh import scoring
 
 from kb.core import impact, projection, tables
+from kb.core import matrix as matrices
 from kb.core.generation import Generation
 
 # A title-only chunk scores a little below a body chunk of equal similarity: it still finds
@@ -25,13 +26,15 @@ class Part:
     matrix and projection as mapped from its files (every server worker shares the machine's
     one copy in the page cache), and which of its rows this encoder may score."""
     select: np.ndarray | None             # rows it may score (None: all of them)
-    matrix: np.ndarray                    # every chunk row's vector, mapped read-only
+    matrix: np.ndarray                    # every chunk row's vector, mapped read-only (kb/core/matrix.py)
     article: np.ndarray                   # each row's article position
     weight: np.ndarray                    # each row's weight (a title-only chunk counts a little less)
     projection: projection.Projection | None  # for the two-stage scan of a large matrix
     group: str = "all"                    # which rows it scores: all, zh, not-zh
     group_article: np.ndarray | None = None   # with a projection: the article and weight of each
     group_weight: np.ndarray | None = None    # of the group's projected rows, in their order
+    group_rows: np.ndarray | None = None      # ... their matrix rows (-1: a shared row no chunk uses)
+    group_used: np.ndarray | None = None      # ... which of them a chunk uses (None: all)
 
 
 @dataclass
@@ -95,9 +98,9 @@ class Snapshot:
         snap.row_zh = chunks.zh
         snap.row_weight = np.where(chunks.is_title(), np.float32(TITLE_CHUNK_WEIGHT), np.float32(1.0))
         for name in manifest.get("encoders", {}):
-            path = gen.vectors_file(name)
-            if path.exists():
-                snap.vectors[name] = np.load(path, mmap_mode="r")   # shared by server workers through the page cache
+            got = matrices.load(gen.path, name)   # shared by server workers through the page cache
+            if got is not None:
+                snap.vectors[name] = got
                 snap._projections[name] = projection.load(gen.path, name)   # None below EXACT_ROWS rows
         ra = np.asarray(snap.row_article)
         snap.seg_start = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]])) if len(ra) else np.zeros(0, np.int64)
@@ -119,14 +122,18 @@ class Snapshot:
             with self._parts_lock:
                 got = self._parts.get(key)
                 if got is None:
-                    matrix = self.vectors[name]
+                    rows = self.vectors[name]
                     select = None if which == "all" else self.row_zh if which == "zh" else ~self.row_zh
-                    stored = self._projections.get(name) if projection.needs_projection(len(matrix)) else None
-                    group = (None, None)
+                    stored = self._projections.get(name) if projection.needs_projection(len(rows)) else None
+                    group = (None, None, None, None)
                     if stored is not None:      # gathered once, not per query
-                        ids = np.asarray(stored.group(which)[1])
-                        group = (np.asarray(self.row_article)[ids], self.row_weight[ids])
-                    got = self._parts[key] = Part(select, matrix, self.row_article, self.row_weight, stored, which,
+                        pieces = [i for _, i in stored.pieces(which)]
+                        ids = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)   # one: mapped, not copied
+                        used = ids >= 0         # rows of a shared base no chunk uses any more: never scored
+                        at = np.where(used, ids, 0)
+                        group = (np.asarray(self.row_article)[at], self.row_weight[at], ids,
+                                 None if used.all() else used)
+                    got = self._parts[key] = Part(select, rows, self.row_article, self.row_weight, stored, which,
                                                   *group)
         return got
 

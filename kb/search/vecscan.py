@@ -14,6 +14,8 @@ every one of the exact top 10 articles and 99.8 % of the top 100, for both encod
 reading a quarter of the bytes (bench/RESULTS.md, "Search"); the projected rows are laid out by
 language, so a query reads only those of the rows its encoder scores. A projection partitioned
 into cells (the ticket index's, kb/core/cells.py) is read only in the cells nearest the query.
+The matrix may be kept as rows shared between generations (kb/core/matrix.py): its projection
+is then read in pieces, and the shared rows no chunk uses any more are never scored.
 """
 from __future__ import annotations
 
@@ -56,8 +58,11 @@ def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarra
         else:
             qp = projection.basis.T @ qv
             if projection.centroids is None:
-                rows, ids = projection.group(group)
-                rough = rows @ qp
+                pieces = projection.pieces(group)
+                rough = np.concatenate([rows @ qp for rows, _ in pieces])
+                ids = np.concatenate([np.asarray(i) for _, i in pieces])
+                if projection.tail is not None:                # a shared base: rows no chunk uses are never read
+                    rough, ids = rough[ids >= 0], ids[ids >= 0]
             else:                                              # the rows of the nearest cells
                 rows, ids = projection.rows, projection.order
                 least = max(cells.PROBE_MIN * shortlist, round(cells.PROBE_SHARE * projection.size(group)))
@@ -120,18 +125,22 @@ def part_scores(part, qv: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     if part.projection is None or part.group_article is None:
         ok = allowed[part.article] if part.select is None else allowed[part.article] & part.select
         return scores(part.matrix, qv, part.weight, ok, part.projection, group=part.group)
-    rows, ids = part.projection.group(part.group)
+    ids = part.group_rows
     ok = allowed[part.group_article]
+    if part.group_used is not None:
+        ok &= part.group_used
     shortlist = shortlist_for(len(part.matrix))
     out = np.full(len(part.matrix), -np.inf, dtype=np.float32)
     with one_blas_thread():
         if np.count_nonzero(ok) <= shortlist:
-            best = np.sort(np.asarray(ids)[ok])
+            best = np.sort(ids[ok])
         else:
-            rough = rows @ (part.projection.basis.T @ qv)
+            qp = part.projection.basis.T @ qv
+            rough = np.concatenate([rows @ qp for rows, _ in part.projection.pieces(part.group)])
             rough *= part.group_weight
             rough[~ok] = -np.inf                               # filters apply before the cut
-            best = np.sort(np.asarray(ids)[topk.largest(rough, shortlist)])
+            pick = topk.largest(rough, shortlist)
+            best = np.sort(ids[pick[np.isfinite(rough[pick])]])
         if len(best):
             out[best] = (part.matrix[best] @ qv) * part.weight[best]
     return out
