@@ -85,7 +85,7 @@ class Change:
 def _log(repo: ArticleRepo, *args: str) -> list[tuple[Change, dict[str, tuple[str, str]]]]:
     """``git log --raw`` of ``args``: each commit, newest first, with the (old, new) blob of
     every file it changed (repository paths)."""
-    out = git(repo.toplevel, "-c", "core.quotePath=false", "log", "-z", "--raw", "--no-abbrev", "--no-renames",
+    out = git(repo.toplevel, "--literal-pathspecs", "-c", "core.quotePath=false", "log", "-z", "--raw", "--no-abbrev", "--no-renames",
               f"--format={_FORMAT}", *args).decode("utf-8", "surrogateescape")
     found = []
     for record in out.split("\x1e")[1:]:
@@ -115,13 +115,17 @@ class Translations:
     """Answers ``behind`` for many pairs with a few git processes: one ``cat-file --batch`` for
     every file version read (by blob id, which git finds directly, not by ``commit:path``, which
     looks the path up in a tree of every article) and, where the history has no merge commit,
-    one ``git log`` of the articles folder for every file's commits (a full build of 100,000
-    articles asks for ~16,000 pairs). In a linear history a commit is reachable from another
-    exactly when the log lists it later, so the answers are the same as asking git per pair,
-    which is what a history with merges still does."""
+    one ``git log`` for every file's commits: of the articles folder (a full build of 100,000
+    articles asks for ~16,000 pairs), or, given ``paths``, of those files alone (an incremental
+    build asks about the few pairs whose files changed; the folder's log lists every article
+    its first commit added, 1.3 s at 100,000 articles, where the log of a few paths costs
+    git's walk alone, 0.3 s). In a linear history a commit is reachable from another exactly
+    when the log lists it later, so the answers are the same as asking git per pair, which is
+    what a history with merges still does. ``paths``: the only files asked about (None: any)."""
 
-    def __init__(self, repo: ArticleRepo):
+    def __init__(self, repo: ArticleRepo, paths: list[str] | None = None):
         self.repo = repo
+        self.paths = frozenset(paths) if paths is not None else None
         self.blobs = _Blobs(repo)
         self.linear = not git(repo.toplevel, "rev-list", "--min-parents=2", "--max-count=1", "HEAD").strip()
         self._log: dict[str, list[Change]] | None = None
@@ -136,8 +140,11 @@ class Translations:
 
     def _read_log(self) -> dict[str, list[Change]]:
         prefix = f"{self.repo.prefix}/" if self.repo.prefix else ""
+        where = [self.repo.repo_path(p) for p in sorted(self.paths)] if self.paths is not None else [prefix.rstrip("/") or "."]
         log: dict[str, list[Change]] = {}
-        for i, (c, files) in enumerate(_log(self.repo, "HEAD", "--", prefix.rstrip("/") or ".")):
+        if not where:
+            return log
+        for i, (c, files) in enumerate(_log(self.repo, "HEAD", "--", *where)):
             self._order[c.commit] = i
             for name, (old, new) in files.items():
                 if name.startswith(prefix):
@@ -147,6 +154,8 @@ class Translations:
     def history(self, path: str) -> list[Change]:
         if not self.linear:
             return _history(self.repo, path)
+        if self.paths is not None and path not in self.paths:
+            raise ValueError(f"{path} is not one of the paths this history was read for")
         if self._log is None:
             self._log = self._read_log()
         return self._log.get(path, [])

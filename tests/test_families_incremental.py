@@ -1,0 +1,130 @@
+"""The families stage of an incremental build (indexer/families.py) gives what a full build
+gives while asking git only about what changed: the pairs whose files changed are answered from
+the log of their own files, and the rest is carried over from the live generation. Real git
+repositories and real generation folders."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import indexer.families as fam
+from kb.core.articles import parse_article
+from kb.core.generation import Generation
+from kb.core.repo import ArticleRepo
+from kb.core.translations import Translations
+from tests.conftest import article, commit_all, git, make_repo
+from tests.translations_support import translation
+
+FILES = {"printer.md": article("KB-0001", "Printer offline"),
+         "printer-zh.md": translation("KB-0002", "打印机脱机", "KB-0001"),
+         "vpn.md": article("KB-0003", "VPN error 809"),
+         "vpn-zh.md": translation("KB-0004", "VPN 错误 809", "KB-0003"),
+         "wifi.md": article("KB-0005", "Wi-Fi drops"),
+         "wifi-zh.md": translation("KB-0006", "无线网络断开", "KB-0005"),
+         "alone.md": article("KB-0007", "No translation")}
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """The ``paths`` every Translations the families stage opens was given (None: the whole log)."""
+    seen: list = []
+
+    class Spy(Translations):
+        def __init__(self, repo, paths=None):
+            seen.append(None if paths is None else sorted(set(paths)))
+            super().__init__(repo, paths)
+
+    monkeypatch.setattr(fam, "Translations", Spy)
+    return seen
+
+
+def _edit(repo: Path, path: str, old: str, new: str, message: str | None = None) -> None:
+    f = repo / path
+    f.write_text(f.read_text().replace(old, new, 1))
+    if message:
+        commit_all(repo, message)
+
+
+def _build(tmp_path: Path, name: str, repo: Path, live: Generation | None, edited: list[str] | None = None):
+    """The families stage into a new generation folder: of every article (a full build), or of
+    ``edited`` parsed anew beside the live generation's."""
+    files = sorted(p.name for p in repo.glob("*.md"))
+    parsed = {rel: parse_article(rel, (repo / rel).read_bytes()) for rel in (files if edited is None else edited)}
+    ids = {rel: parsed[rel].id if rel in parsed else parse_article(rel, (repo / rel).read_bytes()).id for rel in files}
+    gen = Generation(tmp_path / name)
+    gen.path.mkdir()
+    table = fam.build(gen, live, ArticleRepo(repo), ids, parsed)
+    return gen, table
+
+
+def _same_as_full(tmp_path: Path, repo: Path, gen: Generation, name: str) -> dict:
+    full, table = _build(tmp_path, name, repo, None)
+    assert (gen.path / "families.json").read_text("utf-8") == (full.path / "families.json").read_text("utf-8")
+    return table
+
+
+def test_an_edit_asks_git_about_its_own_pair_and_answers_as_a_full_build(tmp_path, asked):
+    repo = make_repo(tmp_path / "articles", FILES)
+    g1, _ = _build(tmp_path, "g1", repo, None)
+    assert asked == [sorted(FILES)[1:]]                         # three pairs: their six files' log
+    assert json.loads((g1.path / "families.json").read_text())["behind"] == {}
+    asked.clear()
+    _edit(repo, "vpn.md", "A stale setting.", "An expired certificate.", "Explain the cause")
+    g2, table = _build(tmp_path, "g2", repo, Generation(g1.path), ["vpn.md"])
+    assert asked == [["vpn-zh.md", "vpn.md"]]                   # the log of the changed pair's files alone
+    assert list(table["behind"]) == ["KB-0004"] and table["behind"]["KB-0004"]["commits"] == 1
+    asked.clear()
+    assert _same_as_full(tmp_path, repo, g2, "full2")["behind"] == table["behind"]
+    assert asked == [sorted(FILES)[1:]]
+    asked.clear()
+    _edit(repo, "vpn-zh.md", "配置错误。", "证书过期。", "Catch up")
+    g3, table = _build(tmp_path, "g3", repo, Generation(g2.path), ["vpn-zh.md"])
+    assert asked == [["vpn-zh.md", "vpn.md"]] and table["behind"] == {}
+    _same_as_full(tmp_path, repo, g3, "full3")
+
+
+def test_many_changed_pairs_read_the_whole_log_and_answer_the_same(tmp_path, asked, monkeypatch):
+    repo = make_repo(tmp_path / "articles", FILES)
+    g1, _ = _build(tmp_path, "g1", repo, None)
+    for src in ("printer.md", "vpn.md", "wifi.md"):
+        _edit(repo, src, "A stale setting.", "A stale port.")
+    commit_all(repo, "Three causes")
+    monkeypatch.setattr(fam, "FEW_PAIRS", 2)
+    asked.clear()
+    g2, table = _build(tmp_path, "g2", repo, Generation(g1.path), ["printer.md", "vpn.md", "wifi.md"])
+    assert asked == [None] and sorted(table["behind"]) == ["KB-0002", "KB-0004", "KB-0006"]
+    _same_as_full(tmp_path, repo, g2, "full")
+
+
+def test_a_history_with_merge_commits_answers_the_same_incrementally(tmp_path, asked):
+    repo = make_repo(tmp_path / "articles", FILES)
+    g1, _ = _build(tmp_path, "g1", repo, None)
+    asked.clear()
+    git(repo, "checkout", "-q", "-b", "fix-source")
+    _edit(repo, "printer.md", "A stale setting.", "A stale port.", "Explain the cause")
+    git(repo, "checkout", "-q", "main")
+    _edit(repo, "printer-zh.md", "配置错误。", "配置错误（已核实）。", "Polish the translation")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge fix-source", "fix-source")
+    g2, table = _build(tmp_path, "g2", repo, Generation(g1.path), ["printer.md", "printer-zh.md"])
+    assert asked == [["printer-zh.md", "printer.md"]]
+    assert table["behind"]["KB-0002"]["commit"] == git(repo, "rev-parse", "fix-source").strip()
+    _same_as_full(tmp_path, repo, g2, "full")
+
+
+def test_the_log_of_named_files_answers_as_the_folder_s_log_and_refuses_other_files(tmp_path):
+    repo = make_repo(tmp_path / "articles", FILES)
+    _edit(repo, "printer.md", "A stale setting.", "A stale port.", "Printer cause")
+    _edit(repo, "wifi-zh.md", "配置错误。", "信号弱。", "Wi-Fi translation")
+    _edit(repo, "vpn.md", "review_by: 2027-03-01", "review_by: 2028-03-01", "Review date")
+    r = ArticleRepo(repo)
+    pairs = [("printer.md", "printer-zh.md"), ("vpn.md", "vpn-zh.md"), ("wifi.md", "wifi-zh.md")]
+    with Translations(r) as whole:
+        expected = [whole.behind(s, t) for s, t in pairs]
+    for s, t in pairs:
+        with Translations(r, [s, t]) as narrow:
+            assert narrow.behind(s, t) == expected[pairs.index((s, t))]
+            with pytest.raises(ValueError):
+                narrow.history("alone.md")
+    assert [b is not None for b in expected] == [True, False, False]
