@@ -29,7 +29,7 @@ class Table:
     ids: list[str]
     paths: list[str]
     hashes: list[str]
-    facets: list[tuple]
+    facets: tables.FacetRows
     chunks: tables.ChunkRows
     src: np.ndarray                      # each row's row in the live generation, or -1 (a new chunk row)
     texts: dict[str, str] = field(default_factory=dict)   # hex hash → text of the new chunk rows
@@ -52,10 +52,10 @@ def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old
     old_pos = {rel: i for i, rel in enumerate(old_paths)}
     n_old = len(old_paths)
     if live is not None and n_old:
-        old_articles, old_chunks = tables.Articles(live), tables.Chunks(live)
+        old_facets, old_chunks = tables.FacetRows.read(tables.Articles(live)), tables.Chunks(live)
         old_rows, old_ptr = old_chunks.rows(), old_chunks.ptr(n_old)
     else:
-        old_articles, old_rows = None, tables.chunk_rows([], [], [], [])
+        old_facets, old_rows = tables.FacetRows.of([]), tables.chunk_rows([], [], [], [])
         old_ptr = np.zeros(n_old + 1, dtype=np.int64)
     ids, paths, hashes, facets, pick = [], [], [], [], []
     fresh_labels, fresh_zh, fresh_hash, fresh_len = [], [], [], []
@@ -67,7 +67,6 @@ def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old
             p = old_pos[rel]
             ids.append(old_ids[p])
             hashes.append(old_hashes[p])
-            facets.append(tuple(old_articles.value(f, p) for f in tables.FACETS) + (sorted(old_articles.tags(p)),))
             pick.append(p)
             continue
         ids.append(a.id)
@@ -87,7 +86,11 @@ def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old
     article = np.repeat(np.arange(len(order), dtype=np.int32), np.diff(new_ptr))
     chunks = tables.ChunkRows.join([old_rows, fresh], article, rows)
     src = np.where(rows < len(old_rows), rows, -1)
-    return Table(ids, paths, hashes, facets, chunks, src, texts)
+    # the kept articles' facets gathered from the live arrays, the parsed ones' made anew
+    at = np.array(pick, dtype=np.int64)
+    at = np.where(at < n_old, at, at - n_old + len(old_facets))
+    facet_rows = tables.FacetRows.join([old_facets, tables.FacetRows.of(facets)], at)
+    return Table(ids, paths, hashes, facet_rows, chunks, src, texts)
 
 
 def write_vectors(settings, gen, live, manifest, table: Table, encoders, report, progress, stage) -> None:
