@@ -2,12 +2,21 @@
 translations, kb.core.families) and which translations are behind their source
 (kb.core.translations), written as ``families.json`` beside the index for search and the
 pages. ``family-members.json`` keeps every article's family facts for the next incremental
-build, so unchanged articles are not parsed again; a pair whose two files kept their blobs keeps
-its answer without asking git again.
+build, so unchanged articles are not parsed again; ``family-pairs.json`` keeps each pair's
+answer by the blobs of its two files and the commit they were read at, so a pair whose files
+kept their blobs keeps its answer without asking git again.
+
+An edit costs what it changed: when no article that came, went or was parsed is, or was, in a
+family by its id, language or link, the live groups stand; the blobs of the families' files are
+the live ones updated by one tree diff since the live commit; only the pairs whose blobs
+changed are asked about, from the log of their own files; and a file whose content is the live
+one's is linked, not written again.
 """
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 from kb.core import families, gitobjects
@@ -20,6 +29,7 @@ FORMAT = 2
 # up to this many pairs to ask git about, the log of their files alone (0.3 s at 100,000 articles,
 # 800 files); above it, the log of the whole folder (1.3 s there, as many pairs as asked)
 FEW_PAIRS = 256
+SEP = "\x1f"
 
 
 def _read(path: Path) -> dict:
@@ -34,33 +44,42 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
           parsed: dict[str, Article]) -> dict:
     """Write the family files of ``gen`` for its articles (path → id); returns the families table."""
     old = _read(live.path / "family-members.json") if live is not None else {}
+    old_members = old.get("members", {})
     members: dict[str, list] = {}
     for rel in articles:
         if rel in parsed:
             m = families.member(parsed[rel])
             members[rel] = [m.id, m.language, m.visibility, m.status, m.translation_of, parsed[rel].title]
-        elif rel in old.get("members", {}):
-            members[rel] = old["members"][rel]
-    ms = [families.Member(v[0], rel, *v[1:5]) for rel, v in members.items()]
-    groups = {key: [m.id for m in group] for key, group in families.families(ms).items() if len(group) > 1}
-    paths = {m.id: m.path for m in ms}
-    blobs = gitobjects.entries(repo, "HEAD", sorted({paths[i] for g in groups.values() for i in g})) \
-        if repo.is_git and repo.head() else {}
-    known = {tuple(k.split("\x1f")): v for k, v in old.get("pairs", {}).items()}
+        elif rel in old_members:
+            members[rel] = old_members[rel]
+    old_table = _read(live.path / "families.json") if live is not None and old_members else {}
+    if old_table and _same_groups(old_members, members, parsed):
+        groups = old_table["groups"]
+    else:
+        ms = [families.Member(v[0], rel, *v[1:5]) for rel, v in members.items()]
+        groups = {key: [m.id for m in group] for key, group in families.families(ms).items() if len(group) > 1}
+    paths = {v[0]: rel for rel, v in members.items()}
+    # pairs by blobs: a generation before family-pairs.json kept them in family-members.json
+    old_pairs = (_read(live.path / "family-pairs.json") if live is not None else {}) or {"pairs": old.get("pairs", {})}
+    known = {tuple(k.split(SEP)): v for k, v in old_pairs["pairs"].items()}
+    head = repo.head() if repo.is_git else None
+    blobs = _blobs(repo, head, sorted({paths[i] for g in groups.values() for i in g}), old_pairs.get("commit"),
+                   known) if head else {}
+    committed = any(blobs.values())
     pairs: dict[str, dict | None] = {}
     order: list[tuple[str, str]] = []                  # (pair key, translation id) of every pair
     asked: list[tuple[str, str, str]] = []             # (pair key, source, translation) to ask git about
     for key, ids in groups.items():
         for tid in ids[1:]:
             src, tr = paths[key], paths[tid]
-            blob_key = (src, _blob(blobs, src), tr, _blob(blobs, tr))
-            k = "\x1f".join(blob_key)
+            blob_key = (src, blobs.get(src, ""), tr, blobs.get(tr, ""))
+            k = SEP.join(blob_key)
             order.append((k, tid))
             if blob_key in known:
                 pairs[k] = known[blob_key]
             else:
                 pairs[k] = None                         # not committed yet (no blobs): nothing is behind
-                if blobs:
+                if committed:
                     asked.append((k, src, tr))
     if asked:
         # one set of git processes for every pair asked about; the log of their files alone
@@ -71,18 +90,64 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
                 b = history.behind(src, tr)
                 pairs[k] = b.to_dict() if b else None
     outdated = {tid: pairs[k] for k, tid in order if pairs[k]}
-    (gen.path / "family-members.json").write_text(json.dumps({"format": FORMAT, "members": members,
-                                                             "pairs": pairs}), "utf-8")
+    _write(gen, live, "family-members.json", {"format": FORMAT, "members": members},
+           same="pairs" not in old and list(members) == list(old_members) and members == old_members)
+    (gen.path / "family-pairs.json").write_text(json.dumps({"format": FORMAT, "commit": head, "pairs": pairs}),
+                                                "utf-8")
     titles = {v[0]: v[5] for v in members.values()}
     languages: dict[str, str] = {}
-    for m in ms:
-        languages.setdefault(m.id, m.language)
+    for v in members.values():
+        languages.setdefault(v[0], v[1])
     versions = {i: [paths[i][:-3], languages[i], titles.get(i, "")] for ids in groups.values() for i in ids}
     table = {"format": FORMAT, "groups": groups, "behind": outdated, "versions": versions}
-    (gen.path / "families.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
+    _write(gen, live, "families.json", table, ensure_ascii=False,
+           same=table == old_table and all(list(table[k]) == list(old_table[k]) for k in ("groups", "behind",
+                                                                                            "versions")))
     return table
 
 
-def _blob(entries: dict, path: str) -> str:
-    e = entries.get(path)
-    return e.object if e is not None else ""
+def _same_groups(old: dict[str, list], new: dict[str, list], parsed: dict[str, Article]) -> bool:
+    """Whether ``new`` members make the groups ``old`` made: every article that came, went or
+    was parsed either kept its id, language and source, or stands alone on both sides (it names
+    no source, no article names it, no other has its id)."""
+    facts = lambda v: (v[0], v[1], v[4]) if v is not None else None
+    touched = [(old.get(rel), new.get(rel)) for rel in [*parsed, *(old.keys() - new.keys()), *(new.keys() - old.keys())]
+               if facts(old.get(rel)) != facts(new.get(rel))]
+    if not touched:
+        return True
+    named = {v[4] for v in old.values() if v[4]} | {v[4] for v in new.values() if v[4]}
+    unique = len({v[0] for v in old.values()}) == len(old) and len({v[0] for v in new.values()}) == len(new)
+    return unique and all(v is None or (not v[4] and v[0] not in named) for pair in touched for v in pair)
+
+
+def _blobs(repo: ArticleRepo, head: str, paths: list[str], since: str | None, known) -> dict[str, str]:
+    """The blob of each of ``paths`` in commit ``head`` (``""``: not in it): those the live
+    pairs ``known`` name as they were at its commit ``since``, with the files changed since
+    then (one tree diff); the others from ``head``'s tree."""
+    at: dict[str, str] = {}
+    if since:
+        for src, src_blob, tr, tr_blob in known:
+            at[src], at[tr] = src_blob, tr_blob
+        diff = gitobjects.changed(repo, since, head) if since != head else {}
+        if diff is None:
+            at = {}
+        else:
+            at.update(diff)
+    found = gitobjects.entries(repo, head, [p for p in paths if p not in at])
+    return {p: at[p] if p in at else (found[p].object if p in found else "") for p in paths}
+
+
+def _write(gen: Generation, live: Generation | None, name: str, data: dict, same: bool, **kw) -> None:
+    """``data`` as ``name`` in ``gen``; linked to the live generation's file when ``same``
+    (generation files are never written again once published)."""
+    if same and live is not None:
+        try:
+            os.link(live.path / name, gen.path / name)
+            return
+        except OSError:
+            try:
+                shutil.copyfile(live.path / name, gen.path / name)
+                return
+            except OSError:
+                pass
+    (gen.path / name).write_text(json.dumps(data, **kw), "utf-8")

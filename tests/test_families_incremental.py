@@ -128,3 +128,25 @@ def test_the_log_of_named_files_answers_as_the_folder_s_log_and_refuses_other_fi
             with pytest.raises(ValueError):
                 narrow.history("alone.md")
     assert [b is not None for b in expected] == [True, False, False]
+
+
+def test_an_edit_outside_the_families_keeps_the_live_groups_and_files(tmp_path, asked, monkeypatch):
+    repo = make_repo(tmp_path / "articles", FILES)
+    g1, _ = _build(tmp_path, "g1", repo, None)
+    grouped: list = []
+    real = fam.families.families
+    monkeypatch.setattr(fam.families, "families", lambda ms: grouped.append(1) or real(ms))
+    _edit(repo, "alone.md", "A stale setting.", "A stale cable.")
+    (repo / "new.md").write_text(article("KB-0008", "Brand new"))
+    commit_all(repo, "Edit one, add one")
+    g2, _ = _build(tmp_path, "g2", repo, Generation(g1.path), ["alone.md", "new.md"])
+    assert grouped == [] and asked == [sorted(FILES)[1:]]               # only g1 asked git
+    for name in ("families.json", "family-members.json"):
+        same = (g2.path / name).stat().st_ino == (g1.path / name).stat().st_ino
+        assert same == (name == "families.json")                     # the new article's facts are added
+    _same_as_full(tmp_path, repo, g2, "full2")
+    (repo / "new-zh.md").write_text(translation("KB-0009", "全新", "KB-0008"))   # a new family
+    commit_all(repo, "Translate the new one")
+    g3, table = _build(tmp_path, "g3", repo, Generation(g2.path), ["new-zh.md"])
+    assert grouped and table["groups"]["KB-0008"] == ["KB-0008", "KB-0009"]
+    _same_as_full(tmp_path, repo, g3, "full3")
