@@ -63,10 +63,15 @@ class SharedRows:
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
         at = np.asarray(self.where[rows], dtype=np.int64)
-        out = np.empty((len(at), self.shape[1]), dtype=self.dtype)
-        in_base = at < len(self.base)
-        out[in_base] = self.base[at[in_base]]
-        out[~in_base] = self.tail[at[~in_base] - len(self.base)]
+        in_tail = np.flatnonzero(at >= len(self.base))
+        if not len(in_tail):
+            return self.base[at]
+        # one gather from the base (the tail's rows read base row 0 meanwhile), then the few
+        # tail rows: a shortlist of 10,000 rows is 20 MB, not to be copied twice
+        tail_at = at[in_tail] - len(self.base)
+        at[in_tail] = 0
+        out = self.base[at]
+        out[in_tail] = self.tail[tail_at]
         return out
 
     def __matmul__(self, v: np.ndarray) -> np.ndarray:
