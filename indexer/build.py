@@ -20,7 +20,7 @@ from typing import Callable
 
 from whoosh import index as whoosh_index
 
-from indexer import segments
+from indexer import segments, shared
 from indexer.changes import scan
 from indexer.families import build as build_families
 from indexer.files import build as build_files
@@ -235,8 +235,10 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         # files), so the live index's files are linked, not copied
         shutil.copytree(live.whoosh_dir, gen.whoosh_dir, copy_function=_link_or_copy)
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
-    impacts = impact.ImpactWriter(None if full or live is None else live.path / impact.DIR)
-    impacts.carry(kept_ids)
+    plan = None if full or live is None else shared.impact_plan(live.path / impact.DIR, kept_ids, len(parsed))
+    impacts = plan.writer if plan is not None else impact.ImpactWriter()
+    if plan is None and not (full or live is None):
+        shared.carry(impacts, live.path / impact.DIR, kept_ids)
     writer = compact(ix.writer(compound=False, codec=codec()))    # see schema(): files, not one compound file
     chunks = {}
     try:
@@ -252,7 +254,10 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         raise
     finally:
         ix.close()
-    impacts.write(gen.path / impact.DIR)
+    if plan is not None:
+        plan.write(gen.path / impact.DIR)
+    else:
+        impacts.write(gen.path / impact.DIR)
     return chunks
 
 

@@ -33,6 +33,8 @@ K1 = 1.2       # Whoosh's BM25F defaults, as the index was always scored
 B = 0.75
 _SEP = "\x1f"
 DIR = "impact"
+DELTA = "delta"        # in a shared generation: the impacts of the articles counted since (see ``shared``)
+DEAD = "dead.npy"      # ... and the shared rows no article uses any more
 
 
 def _key(field: int, term: str) -> str:
@@ -65,25 +67,27 @@ class ImpactWriter:
             self.keys.append(key)
         return c
 
-    def carry(self, ids: Iterable[str]) -> list[str]:
-        """Copy the counts of ``ids`` from the previous generation; returns ids it lacked."""
+    def carry(self, ids: Iterable[str], previous: Path | None = None) -> list[str]:
+        """Copy the counts of ``ids`` from the previous generation (or the impacts folder
+        ``previous``); returns ids it lacked."""
         wanted = set(ids)
+        prev = Path(previous) if previous is not None else self._prev
         if not wanted:
             return []
-        if self._prev is None or not (self._prev / "raw_ptr.npy").exists():
+        if prev is None or not (prev / "raw_ptr.npy").exists():
             return sorted(wanted)
-        old_ids = json.loads((self._prev / "ids.json").read_text("utf-8"))
-        old_keys = json.loads((self._prev / "vocab.json").read_text("utf-8"))
+        old_ids = json.loads((prev / "ids.json").read_text("utf-8"))
+        old_keys = json.loads((prev / "vocab.json").read_text("utf-8"))
         if not self.keys:       # the usual case: start from the previous vocabulary as it is
             self.keys = list(old_keys)
             self.vocab = dict(zip(old_keys, range(len(old_keys))))
             remap = np.arange(len(old_keys), dtype=np.int32)
         else:
             remap = np.array([self._col(k) for k in old_keys], dtype=np.int32)
-        ptr = np.load(self._prev / "raw_ptr.npy")
-        cols = np.load(self._prev / "raw_cols.npy", mmap_mode="r")
-        tf = np.load(self._prev / "raw_tf.npy", mmap_mode="r")
-        lengths = np.load(self._prev / "lengths.npy")
+        ptr = np.load(prev / "raw_ptr.npy")
+        cols = np.load(prev / "raw_cols.npy", mmap_mode="r")
+        tf = np.load(prev / "raw_tf.npy", mmap_mode="r")
+        lengths = np.load(prev / "lengths.npy")
         keep = np.array([d in wanted for d in old_ids], dtype=bool)
         if keep.any():
             rows = np.repeat(keep, np.diff(ptr))
@@ -122,7 +126,9 @@ class ImpactWriter:
         self._sizes.extend(other._sizes)
         self._lengths.extend(other._lengths)
 
-    def write(self, folder: Path) -> None:
+    def write(self, folder: Path, frozen: "Frozen | None" = None) -> None:
+        """Write the impacts into ``folder``, weighted with this writer's own statistics, or
+        with ``frozen`` ones (the shared rows' of a generation with a delta)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         n, v = len(self.ids), len(self.keys)
@@ -134,9 +140,12 @@ class ImpactWriter:
         field_of = np.array([FIELDS.index(k.split(_SEP, 1)[0]) for k in self.keys], dtype=np.int64)
         rows = np.repeat(np.arange(n, dtype=np.int32), sizes)
         df = np.bincount(cols, minlength=v).astype(np.float64)
-        idf = (np.log(max(n, 1) / (df + 1)) + 1).astype(np.float32)        # Whoosh's idf
-        avg = lengths.mean(axis=0) if n else np.ones(len(FIELDS), np.float32)
-        avg = np.where(avg > 0, avg, 1.0)
+        hashes = np.fromiter((_hash(k) for k in self.keys), dtype=np.uint64, count=v)
+        if frozen is None:
+            idf = (np.log(max(n, 1) / (df + 1)) + 1).astype(np.float32)        # Whoosh's idf
+            avg = _average(lengths)
+        else:
+            idf, avg = frozen.idf(hashes, df), frozen.avg
         f = field_of[cols] if len(cols) else np.zeros(0, np.int64)
         fl = lengths[rows, f] if len(cols) else np.zeros(0, np.float32)
         w = (idf[cols] * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avg[f]))).astype(np.float32)
@@ -154,11 +163,39 @@ class ImpactWriter:
         np.save(folder / "w.npy", by_col.data.astype(np.float32))
         np.save(folder / "idf.npy", idf)
         (folder / "vocab.json").write_text(json.dumps(self.keys, ensure_ascii=False), "utf-8")
-        hashes = np.fromiter((_hash(k) for k in self.keys), dtype=np.uint64, count=v)
         by_hash = np.argsort(hashes, kind="stable")
         np.save(folder / "vocab-hash.npy", hashes[by_hash])
         np.save(folder / "vocab-col.npy", by_hash.astype(np.int32))
         (folder / "ids.json").write_text(json.dumps(self.ids, ensure_ascii=False), "utf-8")
+
+
+def _average(lengths: np.ndarray) -> np.ndarray:
+    """Each field's average length (1 where it is empty), as the weights are computed with."""
+    avg = lengths.mean(axis=0) if len(lengths) else np.ones(len(FIELDS), np.float32)
+    return np.where(avg > 0, avg, 1.0)
+
+
+class Frozen:
+    """The statistics a generation's shared impacts were weighted with (their article count,
+    average field lengths, each column's idf), for weighting a delta the same way: a key the
+    shared rows know keeps its idf, a new one gets the idf of its own count among as many
+    articles."""
+
+    def __init__(self, folder: Path):
+        folder = Path(folder)
+        lengths = np.load(folder / "lengths.npy")
+        self.n, self.avg = len(lengths), _average(lengths)
+        self._hashes = np.load(folder / "vocab-hash.npy", mmap_mode="r")
+        self._cols = np.load(folder / "vocab-col.npy", mmap_mode="r")
+        self._idf = np.load(folder / "idf.npy", mmap_mode="r")
+
+    def idf(self, hashes: np.ndarray, df: np.ndarray) -> np.ndarray:
+        out = (np.log(max(self.n, 1) / (df + 1)) + 1).astype(np.float32)
+        if len(self._hashes) and len(hashes):
+            at = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
+            known = np.asarray(self._hashes[at]) == hashes
+            out[known] = np.asarray(self._idf)[np.asarray(self._cols[at[known]])]
+        return out
 
 
 class Impacts:
@@ -179,6 +216,38 @@ class Impacts:
         self.docs = np.load(folder / "docs.npy", mmap_mode="r")
         self.w = np.load(folder / "w.npy", mmap_mode="r")
         self.idf = np.load(folder / "idf.npy", mmap_mode="r")
+        self.delta: Impacts | None = None      # the articles counted since the shared rows (see ``shared``)
+        self._also: dict[int, int] = {}         # a shared column → the delta's column of the same key
+        self._cols = len(self.ptr) - 1
+        if (folder / DELTA).exists():
+            self._open_delta(folder, pos)
+
+    def _open_delta(self, folder: Path, pos: dict[str, int] | None) -> None:
+        d = self.delta = Impacts(folder / DELTA, pos)
+        self.to_snap[np.load(folder / DEAD)] = -1
+        self._shared = self.n
+        self.to_snap = np.concatenate([self.to_snap, d.to_snap])
+        self.n += d.n
+        if len(self.hashes) and len(d.hashes):
+            at = np.minimum(np.searchsorted(self.hashes, d.hashes), len(self.hashes) - 1)
+            found = np.asarray(self.hashes[at]) == np.asarray(d.hashes)
+            self._also = dict(zip(np.asarray(self.cols[at][found]).tolist(), np.asarray(d.cols[found]).tolist()))
+
+    def _slices(self, c: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(rows, impacts) of column ``c``: the shared rows' and, in a generation with a delta,
+        the delta's (its rows numbered after the shared ones)."""
+        if c >= self._cols:
+            d, out = c - self._cols, []
+        else:
+            a, b = int(self.ptr[c]), int(self.ptr[c + 1])
+            d, out = self._also.get(c), [(self.docs[a:b], self.w[a:b])]
+        if d is not None:
+            a, b = int(self.delta.ptr[d]), int(self.delta.ptr[d + 1])
+            out.append((np.asarray(self.delta.docs[a:b]) + self._shared, self.delta.w[a:b]))
+        return out
+
+    def idf_of(self, c: int) -> float:
+        return float(self.idf[c] if c < self._cols else self.delta.idf[c - self._cols])
 
     def column(self, field: str, term: str) -> int | None:
         return self.columns([(field, term)])[0]
@@ -186,9 +255,19 @@ class Impacts:
     def columns(self, keys: list[tuple[str, str]]) -> list[int | None]:
         """The column of each (field, term), None where no article holds it: one search of the
         mapped vocabulary for them all (a query has tens of terms in four fields)."""
-        if not keys or not len(self.hashes):
-            return [None] * len(keys)
+        if not keys:
+            return []
         h = np.fromiter((_hash(f"{f}{_SEP}{t}") for f, t in keys), dtype=np.uint64, count=len(keys))
+        out = self._find(h)
+        if self.delta is not None and None in out:
+            missing = [i for i, c in enumerate(out) if c is None]
+            for i, c in zip(missing, self.delta._find(h[missing])):
+                out[i] = None if c is None else self._cols + c
+        return out
+
+    def _find(self, h: np.ndarray) -> list[int | None]:
+        if not len(self.hashes):
+            return [None] * len(h)
         at = np.minimum(np.searchsorted(self.hashes, h), len(self.hashes) - 1)
         found = np.asarray(self.hashes[at]) == h
         cols = np.asarray(self.cols[at]).astype(np.int64)
@@ -199,7 +278,7 @@ class Impacts:
         """Whether one article ``allowed`` (a mask over snapshot positions) holds every column."""
         docs = None
         for c in columns:
-            here = np.asarray(self.docs[self.ptr[c]:self.ptr[c + 1]])
+            here = np.concatenate([np.asarray(rows) for rows, _ in self._slices(c)])
             docs = here if docs is None else np.intersect1d(docs, here, assume_unique=True)
         if docs is None or not len(docs):
             return False
@@ -216,12 +295,13 @@ class Impacts:
             return []
         scores = np.zeros(self.n, dtype=np.float64)
         if columns:
-            docs = np.concatenate([self.docs[self.ptr[c]:self.ptr[c + 1]] for c, _ in columns])
-            w = np.concatenate([self.w[self.ptr[c]:self.ptr[c + 1]] * np.float32(b) for c, b in columns])
+            parts = [(rows, w, b) for c, b in columns for rows, w in self._slices(c)]
+            docs = np.concatenate([rows for rows, _, _ in parts])
+            w = np.concatenate([w * np.float32(b) for _, w, b in parts])
             scores += np.bincount(docs, weights=w, minlength=self.n)
         for cols, boost in flat:
             if cols:
-                hit = np.concatenate([self.docs[self.ptr[c]:self.ptr[c + 1]] for c in cols])
+                hit = np.concatenate([rows for c in cols for rows, _ in self._slices(c)])
                 scores[np.unique(hit)] += boost
         ok = self.to_snap >= 0
         ok[ok] = allowed[self.to_snap[ok]]
@@ -241,10 +321,9 @@ class Impacts:
         if not columns or self.n == 0 or k < 1:
             return []
         scores = np.zeros(self.n, dtype=np.float32)
-        ptr = self.ptr
         for c in columns:
-            a, b = int(ptr[c]), int(ptr[c + 1])
-            np.add.at(scores, self.docs[a:b], self.w[a:b])
+            for rows, w in self._slices(c):
+                np.add.at(scores, rows, w)
         found = topk.largest(scores, k)
         return self._ranked(scores, found[scores[found] > 0])
 

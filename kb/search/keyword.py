@@ -50,7 +50,7 @@ class KeywordRanker:
         imp = snap.impacts
         keys = [(f, t) for f in FIELD_BOOSTS for t in terms]
         columns = [(c, FIELD_BOOSTS[f]) for (f, _), c in zip(keys, imp.columns(keys)) if c is not None]
-        bound = sum(b * float(imp.idf[c]) * (K1 + 1) for c, b in columns)
+        bound = sum(b * imp.idf_of(c) * (K1 + 1) for c, b in columns)
         flat = []
         for w in unknown:      # close spellings of words the index lacks: a flat, small score
             cols = {c for spelling in self.near(snap, w)[:FUZZY_EXPANSIONS] for t in self.terms(spelling)

@@ -146,7 +146,7 @@ class SimilarTickets:
         columns = [c for c in dict.fromkeys(imp.column("content", t.text) for t in self._analyzer(text))
                    if c is not None]
         found = imp.top_sum(columns, CANDIDATES)
-        bound = float(sum(imp.idf[c] for c in columns) * (impact.K1 + 1))
+        bound = float(sum(imp.idf_of(c) for c in columns) * (impact.K1 + 1))
         return Ranking("keyword", {cur.id(i): score for i, score in found}, "keyword", scale=bound or None)
 
     def _vectors(self, cur: _Loaded, text: str, language: str) -> list[Ranking]:
