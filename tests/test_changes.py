@@ -1,6 +1,8 @@
 """What `kb index` reads to decide what changed: in a git checkout only the files git names
 (commits since the live generation, `git status`), and every change still found: committed,
 uncommitted, untracked, deleted, reverted."""
+import datetime as dt
+
 from indexer.build import build
 from kb.core.generation import IndexStore
 from kb.core.repo import ArticleRepo
@@ -84,3 +86,19 @@ def test_many_paths_get_their_last_commits_from_one_walk(indexed, repo, monkeypa
     monkeypatch.setattr(repo_mod, "WHOLE_LOG", 1)
     assert r.last_commits(paths) == one_by_one and len(one_by_one) == len(paths)
     assert r.last_commits(paths)["printer-offline.md"] != r.last_commits(paths)["vpn-error-809.md"]
+
+
+def test_a_few_paths_get_the_same_last_commits_asked_one_by_one(indexed, repo, monkeypatch):
+    from kb.core import repo as repo_mod
+    write(repo, {"printer-offline.md": article("KB-0001", "Printer offline, again")})
+    commit_all(repo, "Second commit")
+    r = ArticleRepo(repo)
+    paths = sorted(r.files())[:5] + ["printer-offline.md", "no-such-file.md"]
+    monkeypatch.setattr(repo_mod, "FEW_PATHS", 0)
+    walked = r.last_commits(paths)
+    monkeypatch.setattr(repo_mod, "FEW_PATHS", 100)
+    asked = r.last_commits(paths)
+    assert asked == walked and "no-such-file.md" not in asked
+    assert asked["printer-offline.md"].commit == r.head()
+    for info in walked.values():        # a date as git wrote it, nothing after it
+        assert dt.datetime.fromisoformat(info.date).tzinfo is not None

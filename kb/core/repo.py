@@ -32,6 +32,7 @@ class CommitInfo:
 NETWORK_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=15"}
 FETCH_TIMEOUT = 120
 WHOLE_LOG = 2_000       # more paths than this: their last commits come from one walk of the folder's history
+FEW_PATHS = 8           # this many paths or fewer: each path's last commit asked for on its own
 
 
 def git(cwd: Path, *args: str, input: bytes | None = None, env: dict | None = None,
@@ -187,6 +188,10 @@ class ArticleRepo:
         spec = [self.repo_path(p) for p in relpaths] if relpaths is not None else [self.prefix or "."]
         if relpaths is not None and not relpaths:
             return {}
+        if relpaths is not None and len(relpaths) <= FEW_PATHS:
+            # git stops at a path's last commit: an edit's file costs one step, not a walk of
+            # the whole history (0.57 s for one file in 100k articles' history)
+            return {rel: got for rel, got in ((rel, self._last_commit(rel)) for rel in relpaths) if got}
         out: dict[str, CommitInfo] = {}
         wanted = None if relpaths is None else set(relpaths)
         # chunk the path list so a huge change set does not overflow the command line
@@ -195,7 +200,8 @@ class ArticleRepo:
                       "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI", "HEAD", "--", *spec[i:i + 500])
             for record in raw.decode("utf-8", "replace").split("\x1e")[1:]:
                 header, _, names = record.partition("\n")
-                commit, author, email, date = header.split("\x1f")
+                # with -z git ends the header with a NUL before its newline: not part of the date
+                commit, author, email, date = header.strip("\x00").split("\x1f")
                 info = CommitInfo(commit, author, email, date)
                 for name in names.split("\x00"):
                     name = name.strip("\n")
@@ -207,6 +213,11 @@ class ArticleRepo:
                     if rel not in out and (wanted is None or rel in wanted):
                         out[rel] = info
         return out
+
+    def _last_commit(self, relpath: str) -> CommitInfo | None:
+        raw = git(self.toplevel, "log", "-1", "--no-renames", "--format=%H%x1f%an%x1f%ae%x1f%aI", "HEAD", "--",
+                  self.repo_path(relpath)).decode("utf-8", "replace").strip()
+        return CommitInfo(*raw.split("\x1f")) if raw else None
 
     def file_time(self, relpath: str) -> str:
         ts = (self.root / relpath).stat().st_mtime
