@@ -186,19 +186,20 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         raise
     report.generation = gen.name
     stage.done("publish")
-    _save_query_graphs(pool)
-    stage.done("query graph")
+    _save_model_files(pool)
+    stage.done("model files")
     report.timings["total"] = stage.total()
     return report
 
 
-def _save_query_graphs(pool: EncoderPool) -> None:
-    """Export MiniLM's query graph (kb/core/querygraph.py) unless it is there already. Only a
-    speed-up: if it cannot be written, torch goes on encoding queries."""
+def _save_model_files(pool: EncoderPool) -> None:
+    """Export MiniLM's query graph (kb/core/querygraph.py) and keep USE3's tokenizer and weights
+    (kb/core/use3cache.py) unless they are there already. Only a speed-up: if they cannot be
+    written, torch goes on encoding queries and USE3 loads from its package."""
     try:
-        pool.save_query_graphs()
+        pool.save_model_files()
     except Exception as e:
-        logging.getLogger("kb").warning("MiniLM's query graph was not written (torch encodes queries): %s", e)
+        logging.getLogger("kb").warning("the encoders' files were not written (they load as before): %s", e)
 
 
 def _unchanged(report: BuildReport, live, manifest: dict, stage: Stages, failures: dict) -> BuildReport:

@@ -19,7 +19,7 @@ def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
     pool = EncoderPool(("minilm",), models=folder)
     assert pool.get("minilm")._graph is None           # nothing exported yet: torch
-    pool.save_query_graphs()
+    pool.save_model_files()
     assert querygraph.graph_file(folder, pool.get("minilm").fingerprint).exists()
     return folder
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kb.core import querygraph
+from kb.core import querygraph, use3cache
 from kb.core.errors import ModelUnavailable
 
 _blas = None
@@ -210,6 +210,18 @@ class USE3:
         except Exception as e:
             raise ModelUnavailable(f"use3: cannot load the multilingual encoder ({type(e).__name__}: {e})") from e
 
+    def attach(self, models: Path) -> None:
+        """Load from the tokenizer and weights kept in ``models`` (kb/core/use3cache.py) if they
+        are there and sound; the package loads its own otherwise."""
+        kept = use3cache.load(models, self.fingerprint, threads=1)
+        if kept is not None:
+            self._model = kept
+
+    def keep(self, models: Path) -> None:
+        """Keep the tokenizer and weights in ``models`` for the next process, unless they are there."""
+        if not all(f.exists() for f in use3cache.files(models, self.fingerprint)):
+            use3cache.save(models, self.fingerprint, self._model._tokenizer)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -324,9 +336,11 @@ class EncoderPool:
     def failures(self) -> dict[str, str]:
         return dict(self._failed)
 
-    def save_query_graphs(self) -> None:
-        """Export the query graph of every configured encoder that has one (MiniLM) and lacks it
-        in ``models``; an encoder is loaded for it only when the file is missing."""
+    def save_model_files(self) -> None:
+        """Write what makes the encoders load or encode faster into ``models``, unless it is
+        there: the query graph of every configured encoder that has one (MiniLM; an encoder is
+        loaded for it only when the file is missing), and what an encoder loaded in this process
+        keeps (USE3's tokenizer and weights)."""
         for name in self.names:
             factory = self._factories.get(name)
             if self.models is None or not hasattr(factory, "save_query_graph") or factory.fingerprint is None:
@@ -337,3 +351,6 @@ class EncoderPool:
             enc = self.get(name)
             if enc is not None:
                 enc.save_query_graph(self.models)
+        for enc in self.loaded():          # what makes the next load faster, kept by an encoder loaded here
+            if self.models is not None and hasattr(enc, "keep"):
+                enc.keep(self.models)

@@ -1,0 +1,49 @@
+"""USE3 kept ready to load (kb/core/use3cache.py): a build keeps its tokenizer and weights, the
+next process loads from them and gets the package's vectors, and damaged or foreign files are
+never used."""
+import pickle
+
+import numpy as np
+import pytest
+
+from kb.core import use3cache
+from kb.core.encoders import USE3, EncoderPool
+
+pytestmark = pytest.mark.models
+
+TEXTS = ["printer offline after the update", "打印机脱机无法打印", "VPN 连接错误 809", "", "Сброс пароля " * 40]
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    pool = EncoderPool(("use3",), models=folder)
+    want = pool.get("use3").encode(TEXTS)
+    assert not any(f.exists() for f in use3cache.files(folder, USE3.fingerprint))
+    pool.save_model_files()
+    assert all(f.exists() for f in use3cache.files(folder, USE3.fingerprint))
+    return folder, want
+
+
+def test_the_next_process_loads_from_the_kept_files_with_the_same_vectors(kept):
+    folder, want = kept
+    enc = EncoderPool(("use3",), models=folder).get("use3")
+    assert enc._model._sp is not None and enc._model._backend is not None    # loaded from the kept files
+    np.testing.assert_array_equal(enc.encode(TEXTS), want)
+
+
+def test_damaged_or_foreign_files_are_not_used(kept, tmp_path):
+    folder, want = kept
+    tok, weights = use3cache.files(folder, USE3.fingerprint)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / weights.name).write_bytes(weights.read_bytes())
+    (bad / tok.name).write_bytes(b"not a pickle")
+    assert use3cache.load(bad, USE3.fingerprint, 1) is None
+    other = pickle.loads(tok.read_bytes())
+    other["check"][0] = [1, 2, 3]
+    (bad / tok.name).write_bytes(pickle.dumps(other))
+    assert use3cache.load(bad, USE3.fingerprint, 1) is None
+    enc = EncoderPool(("use3",), models=bad).get("use3")
+    assert enc._model._sp is None                                             # the package loads its own
+    np.testing.assert_array_equal(enc.encode(TEXTS), want)
