@@ -1,0 +1,129 @@
+"""One edit at 100k articles, before and after a revision, in one run: an article is edited and
+committed, then `kb index` runs with each code on its own home of the same articles, turn about;
+English and Chinese articles alternate (a Chinese one loads jieba's dictionary). Then searches
+on the two homes' generations, turn about in one process with this checkout's code: the after
+home's generation shares its rows with earlier ones (kb/core/matrix.py, indexer/shared.py), the
+before home's is written whole.
+
+    .venv/bin/python bench/edit.py --before-code DIR --work DIR [--rounds 4] [--skip index,latency]
+
+``--work`` holds ``a100000`` (the generated articles, a git repository, bench/scale.py) and two
+index homes of them, ``before100000`` and ``after100000``, at the same commit; ``--before-code``
+is a checkout of the earlier revision. The homes must start from generations both codes read
+whole (a full build, or a copy of one made with ``cp -al`` and its own database files).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from results import load_bench, report
+
+scale = load_bench("scale")
+
+
+def _language(path: Path) -> str:
+    m = re.search(r"^language:\s*(\S+)", path.read_text("utf-8"), re.M)
+    return m.group(1) if m else "en"
+
+
+def edits(codes: dict[str, Path], work: Path, rounds: int) -> list[str]:
+    arts = work / "a100000"
+    files = sorted(arts.glob("*.md"))
+    for label, code in codes.items():       # both homes at the articles' HEAD first
+        scale.kb(code, work / f"{label}100000", arts, "index")
+    warm = files[59_000]                     # and one edit each, not counted: a code's first build
+    warm.write_text(warm.read_text("utf-8").replace("## ", "## Warm-up: ", 1), "utf-8")   # on the other's
+    scale.commit(arts, "Warm-up edit")                                                    # files redoes work
+    for label, code in codes.items():
+        scale.kb(code, work / f"{label}100000", arts, "index")
+    rows = ["| round | article | code | `kb index` wall time | the build's stages |", "|---|---|---|---|---|"]
+    took: dict[str, list[float]] = {label: [] for label in codes}
+    at = 60_000
+    for r in range(rounds):
+        want = "en" if r % 2 == 0 else "zh"
+        while _language(files[at]) != want:
+            at += 1
+        victim = files[at]
+        at += 97
+        victim.write_text(victim.read_text("utf-8").replace("## ", f"## Round {r}: ", 1), "utf-8")
+        scale.commit(arts, f"Edit round {r}")
+        order = list(codes.items()) if r % 2 == 0 else list(codes.items())[::-1]
+        for label, code in order:
+            wall, out = scale.kb(code, work / f"{label}100000", arts, "index")
+            line = next((x for x in out.splitlines() if x.startswith("indexed") and " articles " in x), "")
+            stages = line[line.find("in ", line.find("chunks")):] if line else ""
+            took[label].append(wall)
+            rows.append(f"| {r + 1} | {victim.name} ({want}) | {label} | {wall:.2f} s | {stages} |")
+            print(rows[-1], flush=True)
+    noop = {label: statistics.median(scale.kb(code, work / f"{label}100000", arts, "index")[0] for _ in range(3))
+            for label, code in codes.items()}
+    b, a = statistics.median(took["before"]), statistics.median(took["after"])
+    return rows + ["", f"Median of the {rounds} edits: before {b:.2f} s, after {a:.2f} s (after / before {a / b:.2f}); "
+                       f"nothing changed (median of 3): before {noop['before']:.2f} s, after {noop['after']:.2f} s."]
+
+
+def latency(work: Path) -> list[str]:
+    """Hybrid searches on both homes' live generations, pinned, turn about, in this process."""
+    from kb.core.config import Settings
+    from kb.core.generation import IndexStore
+    from kb.search.searcher import Searcher, SearchQuery
+    from kb.search.snapshot import Snapshot
+    arts = work / "a100000"
+    searchers = {}
+    for label in ("before", "after"):
+        home = work / f"{label}100000"
+        s = Searcher(Settings.load(env={}, home=home, articles=arts))
+        snap = Snapshot.load(IndexStore(home / "index").require_current())
+        s.warm(snap)
+        s.snapshot = (lambda snap=snap: snap)
+        kind = type(snap.vectors.get("use3")).__name__
+        searchers[f"{label} home ({'rows shared' if kind == 'SharedRows' else 'written whole'})"] = s
+    for s in searchers.values():
+        for q in scale.QUERIES:
+            s.search(SearchQuery(q, role="agent"))
+    gc.collect()
+    gc.freeze()
+    took: dict[str, list[float]] = {k: [] for k in searchers}
+    for rep in range(5):
+        for q in scale.QUERIES:
+            for name, s in (list(searchers.items()) if rep % 2 == 0 else list(searchers.items())[::-1]):
+                s._qcache.clear()
+                t = time.perf_counter()
+                s.search(SearchQuery(q, role="agent", mode="hybrid"))
+                took[name].append((time.perf_counter() - t) * 1000)
+    rows = ["| generation searched (this code) | hybrid p50 ms | hybrid p95 ms | searches |", "|---|---|---|---|"]
+    for name, v in took.items():
+        v = sorted(v)
+        rows.append(f"| {name} | {v[len(v) // 2]:.1f} | {v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]:.1f} | {len(v)} |")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--before-code", type=Path, required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--skip", default="")
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    lines: list[str] = []
+    if "index" not in skip:
+        lines += edits({"before": args.before_code.resolve(), "after": ROOT}, args.work, args.rounds) + [""]
+    if "latency" not in skip:
+        lines += latency(args.work)
+    report(lines, "One edit at 100k", f".venv/bin/python bench/edit.py --before-code DIR --work DIR --rounds "
+           f"{args.rounds} --skip {args.skip or '-'}", "before and after in one run, see the script's docstring",
+           args.write)
+
+
+if __name__ == "__main__":
+    main()
