@@ -105,7 +105,7 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
         return
     db = store.connect(settings)
     n = len(table.chunks)
-    hexes = table.chunks.hexes()
+    hexes = table.chunks.hexes(np.flatnonzero(table.src < 0))     # the rows to look up: new ones only
     try:
         for enc in encoders:
             same = live is not None and manifest and manifest.get("encoders", {}).get(enc.name) == enc.fingerprint \
@@ -113,7 +113,11 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
             src = table.src if same else np.full(n, -1, dtype=np.int64)
             readable = np.ones(n, dtype=bool) if enc.multilingual else ~np.asarray(table.chunks.zh)
             take, need = readable & (src >= 0), readable & (src < 0)
-            fresh = list(dict.fromkeys(h for h, wanted in zip(hexes, need) if wanted))
+            need_rows = np.flatnonzero(need)
+            missing = [i for i in need_rows.tolist() if i not in hexes]     # an encoder the live index lacks
+            if missing:
+                hexes.update(table.chunks.hexes(np.array(missing, dtype=np.int64)))
+            fresh = list(dict.fromkeys(hexes[i] for i in need_rows.tolist()))
             try:
                 new, embedded = embed_rows(db, enc, fresh, table.texts, None,
                                            lambda done, total, enc=enc: progress(f"embed {enc.name}", done, total))
@@ -123,8 +127,7 @@ def write_vectors(settings, gen, live, manifest, table: Table, encoders, report,
                 stage.done(f"vectors {enc.name}")
             old = matrices.load(live.path, enc.name) if same else None
             at = {h: i for i, h in enumerate(fresh)}
-            need_rows = np.flatnonzero(need)
-            fresh_rows = new[[at[hexes[i]] for i in need_rows]] if len(need_rows) else None
+            fresh_rows = new[[at[hexes[i]] for i in need_rows.tolist()]] if len(need_rows) else None
             zh = np.asarray(table.chunks.zh)
             before = projection.load(live.path, enc.name) if same and projection.needs_projection(n) else None
             if shared.write(gen.path, live.path if same else None, enc.name, n, enc.dim, old, before, src,

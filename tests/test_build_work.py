@@ -82,8 +82,8 @@ def test_an_english_only_encoder_embeds_no_chinese_chunk_and_search_still_reads_
     assert np.allclose(np.linalg.norm(minilm[~snap.row_zh], axis=1), 1, atol=1e-5)
     # the cache keeps its key (fingerprint, chunk hash) and holds nothing for the skipped rows
     rows = tables.Chunks(IndexStore(both.index_root).current().path).rows()
-    zh = [h for h, z in zip(rows.hexes(), rows.zh) if z]
-    en = [h for h, z in zip(rows.hexes(), rows.zh) if not z]
+    zh = [h for h, z in zip(rows.hexes().values(), rows.zh) if z]
+    en = [h for h, z in zip(rows.hexes().values(), rows.zh) if not z]
     db = store.connect(both)
     assert store.cached_vectors(db, "tiny-minilm:1", zh) == {}
     assert set(store.cached_vectors(db, "tiny-minilm:1", en)) == set(en)

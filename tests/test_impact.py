@@ -185,3 +185,18 @@ def test_largest_finds_the_k_largest(n, k):
     want = np.argpartition(values, n - k)[n - k:]
     assert sorted(got.tolist()) == sorted(want.tolist())
     assert len(largest(values, 0)) == 0 and sorted(largest(values, n + 5).tolist()) == list(range(n))
+
+
+def test_the_transpose_is_the_same_by_sort_and_by_scipy(tmp_path, monkeypatch):
+    from kb.core import impact
+    rng = np.random.default_rng(3)
+    w = impact.ImpactWriter()
+    for i in range(300):
+        words = [f"w{int(x)}" for x in rng.zipf(1.3, size=int(rng.integers(1, 60))) if x < 5000]
+        w.add(f"KB-{i}", {"content": words, "title": words[:3]})
+    monkeypatch.setattr(impact, "SMALL", 10**9)
+    w.write(tmp_path / "sorted")
+    monkeypatch.setattr(impact, "SMALL", 0)
+    w.write(tmp_path / "scipy")
+    for name in ("docs.npy", "w.npy", "ptr.npy"):
+        assert (tmp_path / "sorted" / name).read_bytes() == (tmp_path / "scipy" / name).read_bytes(), name

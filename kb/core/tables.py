@@ -55,10 +55,11 @@ class ChunkRows:
     def __len__(self) -> int:
         return len(self.article)
 
-    def hexes(self) -> list[str]:
-        """Each row's hash in hex (the embedding cache's key)."""
-        raw = np.ascontiguousarray(self.hash, dtype=np.uint8).tobytes().hex()
-        return [raw[i:i + 40] for i in range(0, len(raw), 40)]
+    def hexes(self, rows: np.ndarray | None = None) -> dict[int, str]:
+        """The hash in hex (the embedding cache's key) of each of ``rows`` (None: every row), by row."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
+        raw = np.ascontiguousarray(np.asarray(self.hash)[rows], dtype=np.uint8).tobytes().hex()
+        return {r: raw[i * 40:(i + 1) * 40] for i, r in enumerate(rows.tolist())}
 
     @classmethod
     def join(cls, parts: list[ChunkRows], article: np.ndarray, pick: np.ndarray) -> ChunkRows:
