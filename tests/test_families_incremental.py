@@ -32,9 +32,12 @@ def asked(monkeypatch):
     seen: list = []
 
     class Spy(Translations):
-        def __init__(self, repo, paths=None):
+        starts: list = []              # the commit each one reads the log after (None: the whole history)
+
+        def __init__(self, repo, paths=None, since=None):
             seen.append(None if paths is None else sorted(set(paths)))
-            super().__init__(repo, paths)
+            Spy.starts.append(since)
+            super().__init__(repo, paths, since=since)
 
     monkeypatch.setattr(fam, "Translations", Spy)
     return seen
@@ -150,3 +153,41 @@ def test_an_edit_outside_the_families_keeps_the_live_groups_and_files(tmp_path, 
     g3, table = _build(tmp_path, "g3", repo, Generation(g2.path), ["new-zh.md"])
     assert grouped and table["groups"]["KB-0008"] == ["KB-0008", "KB-0009"]
     _same_as_full(tmp_path, repo, g3, "full3")
+
+
+def test_a_pair_answered_before_is_answered_from_the_commits_since_as_a_full_build(tmp_path, asked):
+    repo = make_repo(tmp_path / "articles", FILES)
+    live, _ = _build(tmp_path, "g0", repo, None)
+    steps = [("printer.md", "A stale setting.", "A stale port.", "Explain the cause"),            # behind
+             ("printer.md", "A stale port.", "A stale port (check the cable).", "Say more"),       # further behind
+             ("printer-zh.md", "title:", "review_by: 2027-09-01\ntitle:", "Front matter only"),  # still behind
+             ("printer-zh.md", "配置错误。", "端口错误。", "Catch up"),                            # caught up
+             ("printer.md", "Restart", "Power-cycle",
+              "Reword\n\nTranslation-Impact: none"),                                              # needs no work
+             ("vpn.md", "A stale setting.", "A wrong proxy.", "VPN cause"),                        # vpn behind
+             ("printer.md", "Power-cycle", "Restart", "Back"),                                     # behind again
+             [("vpn.md", "A wrong proxy.", "A wrong PAC file.", "VPN cause, again"),               # two commits:
+              ("vpn-zh.md", "配置错误。", "代理错误。", "VPN caught up")]]                         # caught up
+    for i, step in enumerate(steps, 1):
+        fam.Translations.starts.clear()
+        for path, old, new, message in step if isinstance(step, list) else [step]:
+            _edit(repo, path, old, new, message)
+        edited = sorted({e[0] for e in (step if isinstance(step, list) else [step])})
+        gen, table = _build(tmp_path, f"g{i}", repo, Generation(live.path), edited)
+        assert fam.Translations.starts and all(fam.Translations.starts), i     # only the commits since
+        full = _same_as_full(tmp_path, repo, gen, f"full{i}")
+        assert table["behind"] == full["behind"], i
+        live = gen
+    assert list(table["behind"]) == ["KB-0002"] and table["behind"]["KB-0002"]["commits"] == 1
+
+
+def test_a_rewritten_history_is_read_whole(tmp_path, asked):
+    repo = make_repo(tmp_path / "articles", FILES)
+    _edit(repo, "printer.md", "A stale setting.", "A stale port.", "Explain the cause")
+    live, _ = _build(tmp_path, "g0", repo, None)
+    git(repo, "reset", "-q", "--hard", "HEAD~1")                    # the live commit is gone from HEAD's history
+    _edit(repo, "printer.md", "A stale setting.", "A stale cable.", "Another cause")
+    fam.Translations.starts.clear()
+    gen, table = _build(tmp_path, "g1", repo, Generation(live.path), ["printer.md"])
+    assert fam.Translations.starts == [None]
+    assert table["behind"] == _same_as_full(tmp_path, repo, gen, "full")["behind"] and "KB-0002" in table["behind"]

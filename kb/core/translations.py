@@ -121,11 +121,14 @@ class Translations:
     its first commit added, 1.3 s at 100,000 articles, where the log of a few paths costs
     git's walk alone, 0.3 s). In a linear history a commit is reachable from another exactly
     when the log lists it later, so the answers are the same as asking git per pair, which is
-    what a history with merges still does. ``paths``: the only files asked about (None: any)."""
+    what a history with merges still does. ``paths``: the only files asked about (None: any);
+    ``since``: a commit of HEAD's history whose answers are known, and only the commits after
+    it are read (``behind_after``)."""
 
-    def __init__(self, repo: ArticleRepo, paths: list[str] | None = None):
+    def __init__(self, repo: ArticleRepo, paths: list[str] | None = None, since: str | None = None):
         self.repo = repo
         self.paths = frozenset(paths) if paths is not None else None
+        self.since = since                      # only the commits after it are read (``behind_after``)
         self.blobs = _Blobs(repo)
         self.linear = not git(repo.toplevel, "rev-list", "--min-parents=2", "--max-count=1", "HEAD").strip()
         self._log: dict[str, list[Change]] | None = None
@@ -144,7 +147,7 @@ class Translations:
         log: dict[str, list[Change]] = {}
         if not where:
             return log
-        for i, (c, files) in enumerate(_log(self.repo, "HEAD", "--", *where)):
+        for i, (c, files) in enumerate(_log(self.repo, f"{self.since}..HEAD" if self.since else "HEAD", "--", *where)):
             self._order[c.commit] = i
             for name, (old, new) in files.items():
                 if name.startswith(prefix):
@@ -183,10 +186,33 @@ class Translations:
 
     def behind(self, source: str, translation: str) -> Behind | None:
         """Whether the translation at path ``translation`` is behind the source at path ``source``."""
+        return self.behind_and_last(source, translation)[0]
+
+    def behind_and_last(self, source: str, translation: str) -> tuple[Behind | None, str | None]:
+        """``behind``, and the translation's last content commit (None: never committed)."""
         last = next((c.commit for c in self.history(translation) if self.changed(c, translation)), None)
         if last is None:
-            return None                           # the translation was never committed
+            return None, None                     # the translation was never committed
+        return self._behind(source, last, None), last
+
+    def behind_after(self, source: str, translation: str, before: Behind | None,
+                     last: str | None) -> tuple[Behind | None, str | None]:
+        """``behind_and_last`` from the answer at commit ``since`` (``before``, with ``last``, the
+        translation's last content commit then), reading only the commits after it: what a
+        whole history gives, in a linear one. A history with merges is read whole."""
+        if self.since is None or not self.linear:
+            return self.behind_and_last(source, translation)
+        caught = next((c.commit for c in self.history(translation) if self.changed(c, translation)), None)
+        if caught is not None:                    # the translation changed since: only what came after counts
+            return self._behind(source, caught, None), caught
+        if last is None:
+            return None, None
+        return self._behind(source, last, before), last   # every source change since counts
+
+    def _behind(self, source: str, last: str, before: Behind | None) -> Behind | None:
         changes = self.content_changes(source, last)
+        if before is not None:
+            return Behind(before.since, before.commit, before.commits + len(changes), before.base)
         if not changes:
             return None
         first, when = changes[-1]
