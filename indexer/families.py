@@ -63,7 +63,9 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
     paths = {v[0]: rel for rel, v in members.items()}
     # pairs by blobs: a generation before family-pairs.json kept them in family-members.json
     old_pairs = (_read(live.path / "family-pairs.json") if live is not None else {}) or {"pairs": old.get("pairs", {})}
-    known = {tuple(k.split(SEP)): v for k, v in old_pairs["pairs"].items()}
+    # answers kept without their translations' last commits (an older generation) are worked out
+    # again once, as a first build does, so that every later edit reads only the commits since
+    known = {tuple(k.split(SEP)): v for k, v in old_pairs["pairs"].items()} if "last" in old_pairs else {}
     head = repo.head() if repo.is_git else None
     blobs = _blobs(repo, head, sorted({paths[i] for g in groups.values() for i in g}), old_pairs.get("commit"),
                    known) if head else {}

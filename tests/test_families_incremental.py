@@ -191,3 +191,18 @@ def test_a_rewritten_history_is_read_whole(tmp_path, asked):
     gen, table = _build(tmp_path, "g1", repo, Generation(live.path), ["printer.md"])
     assert fam.Translations.starts == [None]
     assert table["behind"] == _same_as_full(tmp_path, repo, gen, "full")["behind"] and "KB-0002" in table["behind"]
+
+
+def test_answers_kept_without_last_commits_are_worked_out_again_once(tmp_path, asked):
+    repo = make_repo(tmp_path / "articles", FILES)
+    g1, _ = _build(tmp_path, "g1", repo, None)
+    kept = json.loads((g1.path / "family-pairs.json").read_text())
+    del kept["last"]                                           # as a generation before them kept them
+    (g1.path / "family-pairs.json").write_text(json.dumps(kept))
+    _edit(repo, "vpn.md", "A stale setting.", "An expired certificate.", "Explain the cause")
+    asked.clear()
+    fam.Translations.starts.clear()
+    g2, table = _build(tmp_path, "g2", repo, Generation(g1.path), ["vpn.md"])
+    assert asked == [sorted(FILES)[1:]] and fam.Translations.starts == [None]    # every pair, whole history
+    assert len(json.loads((g2.path / "family-pairs.json").read_text())["last"]) == 3
+    assert table["behind"] == _same_as_full(tmp_path, repo, g2, "full")["behind"]
