@@ -236,7 +236,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         # files), so the live index's files are linked, not copied
         shutil.copytree(live.whoosh_dir, gen.whoosh_dir, copy_function=_link_or_copy)
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
-    plan = None if full or live is None else shared.impact_plan(live.path / impact.DIR, kept_ids, len(parsed))
+    plan = None if full or live is None else shared.impact_plan(live.path / impact.DIR, kept_ids, len(parsed), gen.path)
     impacts = plan.writer if plan is not None else impact.ImpactWriter()
     if plan is None and not (full or live is None):
         shared.carry(impacts, live.path / impact.DIR, kept_ids)

@@ -78,6 +78,15 @@ SHARED_FROM = 10_000        # articles from which the impacts are shared (below,
 IMPACT_SHARE = 1 / 32       # delta and dead articles beyond this share of them: written whole again
 
 
+def _links(src: Path, probe: Path) -> bool:
+    try:
+        os.link(src, probe)
+    except OSError:
+        return False
+    probe.unlink()
+    return True
+
+
 def _ids(folder: Path) -> list[str]:
     return json.loads((Path(folder) / "ids.json").read_text("utf-8")) if (Path(folder) / "ids.json").exists() else []
 
@@ -109,11 +118,12 @@ class ImpactPlan:
         self.writer.write(folder / impact.DELTA, impact.Frozen(self.live))
 
 
-def impact_plan(live: Path, kept: list[str], added: int) -> ImpactPlan | None:
+def impact_plan(live: Path, kept: list[str], added: int, gen: Path) -> ImpactPlan | None:
     """The plan of a build keeping the articles ``kept`` and counting ``added`` anew, on the
-    live impacts folder ``live``; None when the impacts are to be written whole."""
+    live impacts folder ``live``, into generation folder ``gen``; None when the impacts are to
+    be written whole (also where the file system cannot link)."""
     shared_ids = _ids(live)
-    if len(shared_ids) < SHARED_FROM:
+    if len(shared_ids) < SHARED_FROM or not _links(live / "ids.json", Path(gen) / ".link-check"):
         return None
     keep = set(kept)
     delta = _ids(live / impact.DELTA)

@@ -109,3 +109,15 @@ def test_past_their_share_the_impacts_are_written_whole_and_equal_a_clean_build(
         assert got[key].keys() == want[key].keys(), key
         assert np.allclose([got[key][d] for d in sorted(got[key])], [want[key][d] for d in sorted(want[key])],
                            rtol=1e-5), key
+
+
+def test_where_files_cannot_be_linked_the_impacts_are_written_whole(sharing, tmp_path, monkeypatch):
+    def refuse(src, dst):
+        raise OSError(1, "Operation not permitted")
+    monkeypatch.setattr(shared.os, "link", refuse)
+    _edit(sharing.articles, 1)
+    commit_all(sharing.articles, "Edit")
+    build(sharing)
+    assert not (_impacts(sharing) / impact.DELTA).exists()
+    got, want = _ranks(sharing), _clean(sharing.articles, tmp_path, "clean")
+    assert {k: v.keys() for k, v in got.items()} == {k: v.keys() for k, v in want.items()}

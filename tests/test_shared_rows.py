@@ -142,3 +142,17 @@ def test_one_file_again_once_the_tail_and_unused_rows_pass_their_share(shared_kb
     assert _results(shared_kb) == want                   # neither edit touched what these queries find
     build(shared_kb, pool=pool(), full=True)
     np.testing.assert_array_equal(np.load(gen / "vec-tiny.npy"), np.load(store.current().path / "vec-tiny.npy"))
+
+
+def test_where_files_cannot_be_linked_one_file_is_written(shared_kb, repo, monkeypatch):
+    def refuse(src, dst):
+        raise OSError(1, "Operation not permitted")
+    want = _results(shared_kb)
+    monkeypatch.setattr(os, "link", refuse)
+    _edit(repo, [("gen-03.md", "Unplug it first.")])
+    build(shared_kb, pool=pool())
+    gen = IndexStore(shared_kb.index_root).current().path
+    single, base, tail, where = matrices.files(gen, "tiny")
+    assert single.exists() and not base.exists() and not tail.exists() and not where.exists()
+    assert not projection.shared_files(gen, "tiny")[0].exists() and projection.load(gen, "tiny").tail is None
+    assert _results(shared_kb) == want
