@@ -3,9 +3,11 @@ committed, then `kb index` runs with each code on its own home of the same artic
 English and Chinese articles alternate (a Chinese one loads jieba's dictionary). Then searches
 on the two homes' generations, turn about in one process with this checkout's code: the after
 home's generation shares its rows with earlier ones (kb/core/matrix.py, indexer/shared.py), the
-before home's is written whole.
+before home's is written whole. Last, the after home's keyword scores (shared impacts weighted
+with the statistics of their last whole write, and a delta) against the same articles' impacts
+written whole.
 
-    .venv/bin/python bench/edit.py --before-code DIR --work DIR [--rounds 4] [--skip index,latency]
+    .venv/bin/python bench/edit.py --before-code DIR --work DIR [--rounds 4] [--skip index,latency,scores]
 
 ``--work`` holds ``a100000`` (the generated articles, a git repository, bench/scale.py) and two
 index homes of them, ``before100000`` and ``after100000``, at the same commit; ``--before-code``
@@ -16,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import re
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -106,6 +111,42 @@ def latency(work: Path) -> list[str]:
     return rows
 
 
+def scores(work: Path) -> list[str]:
+    """Keyword scores of the after home's generation, shared impacts and their delta, against the
+    same articles' impacts written whole (each article carried from where it is counted)."""
+    import numpy as np
+
+    from indexer import shared
+    from kb.core import impact
+    from kb.core.generation import IndexStore
+    from kb.search.keyword import FIELD_BOOSTS, KeywordRanker
+    folder = IndexStore(work / "after100000" / "index").require_current().path / impact.DIR
+    if not (folder / impact.DELTA).exists():
+        return ["The after home's impacts are written whole: nothing to compare."]
+    delta = json.loads((folder / impact.DELTA / "ids.json").read_text("utf-8"))
+    dead = set(np.load(folder / impact.DEAD).tolist())
+    ids = [d for i, d in enumerate(json.loads((folder / "ids.json").read_text("utf-8"))) if i not in dead] + delta
+    whole = impact.ImpactWriter()
+    shared.carry(whole, folder, ids)
+    tmp = Path(tempfile.mkdtemp(dir=work))
+    whole.write(tmp / "whole")
+    pos = {d: i for i, d in enumerate(ids)}
+    a, b = impact.Impacts(folder, pos), impact.Impacts(tmp / "whole", pos)
+    ranker, allowed = KeywordRanker(), np.ones(len(ids), dtype=bool)
+    worst, same = 0.0, 0
+    for q in scale.QUERIES:
+        keys = [(f, t) for f in FIELD_BOOSTS for t in ranker.terms(q)]
+        got = [dict(i.top([(c, FIELD_BOOSTS[f]) for (f, _), c in zip(keys, i.columns(keys)) if c is not None],
+                          allowed, 100)) for i in (a, b)]
+        worst = max([worst] + [abs(got[0][d] - got[1][d]) / got[1][d] for d in set(got[0]) & set(got[1])])
+        same += [sorted(g, key=g.get, reverse=True)[:10] for g in got][0] == sorted(got[1], key=got[1].get,
+                                                                                   reverse=True)[:10]
+    shutil.rmtree(tmp)
+    return [f"Keyword scores with {len(delta)} articles in the delta and {len(dead)} dead rows, against the same "
+            f"{len(ids):,} articles' impacts written whole, over {len(scale.QUERIES)} queries: largest relative "
+            f"difference {worst:.1e}, the same top 10 in {same}."]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--before-code", type=Path, required=True)
@@ -119,7 +160,9 @@ def main() -> None:
     if "index" not in skip:
         lines += edits({"before": args.before_code.resolve(), "after": ROOT}, args.work, args.rounds) + [""]
     if "latency" not in skip:
-        lines += latency(args.work)
+        lines += latency(args.work) + [""]
+    if "scores" not in skip:
+        lines += scores(args.work)
     report(lines, "One edit at 100k", f".venv/bin/python bench/edit.py --before-code DIR --work DIR --rounds "
            f"{args.rounds} --skip {args.skip or '-'}", "before and after in one run, see the script's docstring",
            args.write)
