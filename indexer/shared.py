@@ -46,8 +46,9 @@ def write(gen: Path, live: Path, encoder: str, n: int, dim: int, old, before: Pr
     at = np.full(n, -1, dtype=np.int64)
     taken = np.flatnonzero(src >= 0)
     at[taken] = base_at[src[taken]]
-    outside = np.flatnonzero(at < 0)
-    if len(outside) + len(base) - (n - len(outside)) > matrices.COMPACT_SHARE * n:
+    outside = np.flatnonzero(at < 0)                  # rows the new tail holds
+    unused = len(base) - (n - len(outside))           # rows of the base no chunk uses any more
+    if len(outside) + unused > matrices.COMPACT_SHARE * n:
         return False
     zh = np.asarray(zh, dtype=bool)
     tail_rows = np.concatenate([outside[~zh[outside]], outside[zh[outside]]])

@@ -15,6 +15,12 @@ On disk, in the generation's ``impact/`` folder:
   ``vocab-col.npy`` the columns by a 64-bit hash of their key, sorted. The query side maps them
   all read-only, so server workers share one copy in the page cache and hold no dictionary of
   the vocabulary (a million Chinese bigrams and tickets' words cost each worker ~150 MB as one).
+
+After an incremental build of a large knowledge base (indexer/shared.py) those files are hard
+links to an earlier generation's, and beside them ``delta/`` holds the same files for the
+articles counted since (weighted with the shared files' statistics, ``Frozen``) and ``dead.npy``
+the shared rows no article uses any more. ``Impacts`` reads both as one: a column is the shared
+one and the delta's of the same key, the delta's rows numbered after the shared ones.
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ K1 = 1.2       # Whoosh's BM25F defaults, as the index was always scored
 B = 0.75
 _SEP = "\x1f"
 DIR = "impact"
-DELTA = "delta"        # in a shared generation: the impacts of the articles counted since (see ``shared``)
+DELTA = "delta"        # in a shared generation: the impacts of the articles counted since (indexer/shared.py)
 DEAD = "dead.npy"      # ... and the shared rows no article uses any more
 
 
@@ -229,7 +235,8 @@ class Impacts:
         self.docs = np.load(folder / "docs.npy", mmap_mode="r")
         self.w = np.load(folder / "w.npy", mmap_mode="r")
         self.idf = np.load(folder / "idf.npy", mmap_mode="r")
-        self.delta: Impacts | None = None      # the articles counted since the shared rows (see ``shared``)
+        self._shared = self.n                   # rows before the delta's
+        self.delta: Impacts | None = None      # the articles counted since the shared rows (indexer/shared.py)
         self._also: dict[int, int] = {}         # a shared column → the delta's column of the same key
         self._cols = len(self.ptr) - 1
         if (folder / DELTA).exists():
@@ -238,7 +245,6 @@ class Impacts:
     def _open_delta(self, folder: Path, pos: dict[str, int] | None) -> None:
         d = self.delta = Impacts(folder / DELTA, pos)
         self.to_snap[np.load(folder / DEAD)] = -1
-        self._shared = self.n
         self.to_snap = np.concatenate([self.to_snap, d.to_snap])
         self.n += d.n
         if len(self.hashes) and len(d.hashes):
