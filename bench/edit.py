@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from results import load_bench, report
+from results import load_bench, pct, report
 
 scale = load_bench("scale")
 
@@ -106,8 +106,7 @@ def latency(work: Path) -> list[str]:
                 took[name].append((time.perf_counter() - t) * 1000)
     rows = ["| generation searched (this code) | hybrid p50 ms | hybrid p95 ms | searches |", "|---|---|---|---|"]
     for name, v in took.items():
-        v = sorted(v)
-        rows.append(f"| {name} | {v[len(v) // 2]:.1f} | {v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]:.1f} | {len(v)} |")
+        rows.append(f"| {name} | {pct(v, 50):.1f} | {pct(v, 95):.1f} | {len(v)} |")
     return rows
 
 

@@ -59,8 +59,8 @@ def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarra
             qp = projection.basis.T @ qv
             if projection.centroids is None:
                 pieces = projection.pieces(group)
-                rough = np.concatenate([rows @ qp for rows, _ in pieces])
-                ids = np.concatenate([np.asarray(i) for _, i in pieces])
+                rough = _rough(pieces, qp)
+                ids = np.asarray(pieces[0][1]) if len(pieces) == 1 else np.concatenate([i for _, i in pieces])
                 if projection.tail is not None:                # a shared base: rows no chunk uses are never read
                     rough, ids = rough[ids >= 0], ids[ids >= 0]
             else:                                              # the rows of the nearest cells
@@ -76,6 +76,12 @@ def scores(matrix: np.ndarray, qv: np.ndarray, weight: np.ndarray, ok: np.ndarra
             best = np.sort(ids[pick[np.isfinite(rough[pick])]])   # the cells may hold few allowed rows
             out[best] = (matrix[best] @ qv) * weight[best]
     return out
+
+
+def _rough(pieces: list[tuple[np.ndarray, np.ndarray]], qp: np.ndarray) -> np.ndarray:
+    """The projected pass over a projection's pieces: one product, not copied when there is
+    one piece (a generation written whole)."""
+    return pieces[0][0] @ qp if len(pieces) == 1 else np.concatenate([rows @ qp for rows, _ in pieces])
 
 
 class FileRows:
@@ -136,7 +142,7 @@ def part_scores(part, qv: np.ndarray, allowed: np.ndarray) -> np.ndarray:
             best = np.sort(ids[ok])
         else:
             qp = part.projection.basis.T @ qv
-            rough = np.concatenate([rows @ qp for rows, _ in part.projection.pieces(part.group)])
+            rough = _rough(part.projection.pieces(part.group), qp)
             rough *= part.group_weight
             rough[~ok] = -np.inf                               # filters apply before the cut
             pick = topk.largest(rough, shortlist)
