@@ -236,10 +236,9 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         # files), so the live index's files are linked, not copied
         shutil.copytree(live.whoosh_dir, gen.whoosh_dir, copy_function=_link_or_copy)
         ix = whoosh_index.open_dir(str(gen.whoosh_dir))
-    plan = None if full or live is None else shared.impact_plan(live.path / impact.DIR, kept_ids, len(parsed), gen.path)
-    impacts = plan.writer if plan is not None else impact.ImpactWriter()
-    if plan is None and not (full or live is None):
-        shared.carry(impacts, live.path / impact.DIR, kept_ids)
+    plan = shared.impact_plan(None if full or live is None else live.path / impact.DIR, kept_ids, len(parsed),
+                              gen.path)
+    impacts = plan.writer
     writer = compact(ix.writer(compound=False, codec=codec()))    # see schema(): files, not one compound file
     chunks = {}
     try:
@@ -255,10 +254,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
         raise
     finally:
         ix.close()
-    if plan is not None:
-        plan.write(gen.path / impact.DIR)
-    else:
-        impacts.write(gen.path / impact.DIR)
+    plan.write(gen.path / impact.DIR)
     return chunks
 
 

@@ -103,13 +103,17 @@ def carry(writer: impact.ImpactWriter, live: Path, kept: list[str]) -> None:
 
 @dataclass
 class ImpactPlan:
-    """A delta to count the new and changed articles into (``writer``), on the shared impacts
-    of ``live``, whose rows ``dead`` no article uses any more."""
-    live: Path
+    """How a build writes its impacts: whole, from ``writer`` (``dead`` None), or as a delta
+    counted in ``writer`` on the shared impacts of ``live``, whose rows ``dead`` no article
+    uses any more. The build adds the articles it parses to ``writer``."""
     writer: impact.ImpactWriter
-    dead: np.ndarray
+    live: Path | None = None
+    dead: np.ndarray | None = None
 
     def write(self, folder: Path) -> None:
+        if self.dead is None:
+            self.writer.write(folder)
+            return
         folder = Path(folder)
         folder.mkdir(parents=True)
         for f in self.live.iterdir():
@@ -119,22 +123,24 @@ class ImpactPlan:
         self.writer.write(folder / impact.DELTA, impact.Frozen(self.live))
 
 
-def impact_plan(live: Path, kept: list[str], added: int, gen: Path) -> ImpactPlan | None:
+def impact_plan(live: Path | None, kept: list[str], added: int, gen: Path) -> ImpactPlan:
     """The plan of a build keeping the articles ``kept`` and counting ``added`` anew, on the
-    live impacts folder ``live``, into generation folder ``gen``; None when the impacts are to
-    be written whole (also where the file system cannot link)."""
+    live impacts folder ``live`` (None: a full build), into generation folder ``gen``: a delta
+    when the live impacts may be shared, else whole, the kept articles carried over."""
+    if live is None:
+        return ImpactPlan(impact.ImpactWriter())
     shared_ids = _ids(live)
-    if len(shared_ids) < SHARED_FROM or not _links(live / "ids.json", Path(gen) / ".link-check"):
-        return None
-    keep = set(kept)
-    delta = _ids(live / impact.DELTA)
-    alive = np.fromiter((i in keep for i in shared_ids), dtype=bool, count=len(shared_ids))
-    if (live / impact.DEAD).exists():
-        alive[np.load(live / impact.DEAD)] = False
-    dead = np.flatnonzero(~alive)
-    carried = [i for i in delta if i in keep]
-    if len(dead) + len(carried) + added > IMPACT_SHARE * (len(kept) + added):
-        return None
-    writer = impact.ImpactWriter()
-    writer.carry(carried, live / impact.DELTA)
-    return ImpactPlan(live, writer, dead)
+    if len(shared_ids) >= SHARED_FROM and _links(live / "ids.json", Path(gen) / ".link-check"):
+        keep = set(kept)
+        alive = np.fromiter((i in keep for i in shared_ids), dtype=bool, count=len(shared_ids))
+        if (live / impact.DEAD).exists():
+            alive[np.load(live / impact.DEAD)] = False
+        dead = np.flatnonzero(~alive)
+        carried = [i for i in _ids(live / impact.DELTA) if i in keep]
+        if len(dead) + len(carried) + added <= IMPACT_SHARE * (len(kept) + added):
+            writer = impact.ImpactWriter()
+            writer.carry(carried, live / impact.DELTA)
+            return ImpactPlan(writer, live, dead)
+    writer = impact.ImpactWriter()           # written whole (also where the file system cannot link)
+    carry(writer, live, kept)
+    return ImpactPlan(writer)
