@@ -113,7 +113,7 @@ class QueryGraph:
         self._tokenizer, self._max = tokenizer, max_length
 
     def encode(self, text: str) -> np.ndarray:
-        if hasattr(self._tokenizer, "encode_batch"):          # tokenizers, set up by Standalone
+        if hasattr(self._tokenizer, "encode_batch"):          # a tokenizers.Tokenizer (``standalone``)
             e = self._tokenizer.encode(text)
             feed = dict(zip(INPUTS, (np.array([x], dtype=np.int64) for x in (e.ids, e.attention_mask, e.type_ids))))
         else:
