@@ -160,7 +160,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         report.file_problems = [str(e) for e in sorted(problems, key=lambda e: (e.path, e.line))]
         files_path(gen).write_text(file_table.to_json(), "utf-8")
         stage.done("files")
-        build_families(gen, live, repo, live_ids, parsed)
+        build_families(gen, live, repo, live_ids, parsed, report.removed)
         stage.done("families")
         write_vectors(settings, gen, None if full else live, None if full else manifest, table, encoders,
                       report, progress, stage)

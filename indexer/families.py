@@ -1,14 +1,15 @@
 """The families of a generation: which articles are versions of one article (a source and its
 translations, kb.core.families) and which translations are behind their source
 (kb.core.translations), written as ``families.json`` beside the index for search and the
-pages. ``family-members.json`` keeps every article's family facts for the next incremental
-build, so unchanged articles are not parsed again; ``family-pairs.json`` keeps each pair's
-answer by the blobs of its two files and the commit they were read at, so a pair whose files
-kept their blobs keeps its answer without asking git again.
+pages. ``family-members.jsonl`` keeps every article's family facts for the next incremental
+build, so unchanged articles are not parsed again (indexer/members.py); ``family-pairs.json``
+keeps each pair's answer by the blobs of its two files and the commit they were read at, so a
+pair whose files kept their blobs keeps its answer without asking git again.
 
 An edit costs what it changed: when no article that came, went or was parsed is, or was, in a
-family by its id, language or link, the live groups stand; the blobs of the families' files are
-the live ones updated by one tree diff since the live commit; only the pairs whose blobs
+family by its id, language or link, the live groups and versions stand (with the titles of
+the parsed ones), and the members file is the live one with the touched lines spliced in; the
+blobs of the families' files are the live ones updated by one tree diff since the live commit; only the pairs whose blobs
 changed are asked about, from the log of their own files since the live commit (each pair's
 answer there and its translation's last content commit are kept in ``family-pairs.json``); and
 a file whose content is the live one's is linked, not written again.
@@ -26,6 +27,7 @@ from kb.core.generation import Generation
 from kb.core.errors import RepoError
 from kb.core.repo import ArticleRepo, git
 from kb.core.translations import Behind, Translations
+from indexer.members import NAME as MEMBERS, Members, facts, splice, write_all
 
 FORMAT = 2
 # up to this many pairs to ask git about, the log of their files alone (0.3 s at 100,000 articles,
@@ -43,26 +45,35 @@ def _read(path: Path) -> dict:
 
 
 def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles: dict[str, str],
-          parsed: dict[str, Article]) -> dict:
-    """Write the family files of ``gen`` for its articles (path → id); returns the families table."""
-    old = _read(live.path / "family-members.json") if live is not None else {}
-    old_members = old.get("members", {})
-    members: dict[str, list] = {}
-    for rel in articles:
-        if rel in parsed:
-            m = families.member(parsed[rel])
-            members[rel] = [m.id, m.language, m.visibility, m.status, m.translation_of, parsed[rel].title]
-        elif rel in old_members:
-            members[rel] = old_members[rel]
-    old_table = _read(live.path / "families.json") if live is not None and old_members else {}
-    if old_table and _same_groups(old_members, members, parsed):
+          parsed: dict[str, Article], removed: list[str] | None = None) -> dict:
+    """Write the family files of ``gen`` for its articles (path → id), of which ``parsed`` were
+    parsed anew (``removed``: the live articles that went, when the caller knows); returns the
+    families table."""
+    old = Members.read(live.path) if live is not None else None
+    fresh = {rel: facts(parsed[rel]) for rel in parsed if rel in articles}
+    touched = {**{rel: None for rel in (old.gone(articles, fresh, removed) if old else ())}, **fresh}
+    unique = len(set(articles.values())) == len(articles)
+    old_table = _read(live.path / "families.json") if live is not None and old is not None else {}
+    members = None
+    if old_table and _same_groups(old, touched, unique):
         groups = old_table["groups"]
+        versions = {i: list(v) for i, v in old_table["versions"].items()}
+        for rel, v in fresh.items():
+            if v[0] in versions:
+                versions[v[0]] = [rel[:-3], v[1], v[5]]
+        in_groups = {i for ids in groups.values() for i in ids}
+        paths = {i: rel for rel, i in articles.items() if i in in_groups}
     else:
+        members = _members(articles, fresh, old)
         ms = [families.Member(v[0], rel, *v[1:5]) for rel, v in members.items()]
         groups = {key: [m.id for m in group] for key, group in families.families(ms).items() if len(group) > 1}
-    paths = {v[0]: rel for rel, v in members.items()}
-    # pairs by blobs: a generation before family-pairs.json kept them in family-members.json
-    old_pairs = (_read(live.path / "family-pairs.json") if live is not None else {}) or {"pairs": old.get("pairs", {})}
+        paths = {v[0]: rel for rel, v in members.items()}
+        titles = {v[0]: v[5] for v in members.values()}
+        languages: dict[str, str] = {}
+        for v in members.values():
+            languages.setdefault(v[0], v[1])
+        versions = {i: [paths[i][:-3], languages[i], titles.get(i, "")] for ids in groups.values() for i in ids}
+    old_pairs = _read(live.path / "family-pairs.json") if live is not None else {}
     # answers kept without their translations' last commits (an older generation) are worked out
     # again once, as a first build does, so that every later edit reads only the commits since
     known = {tuple(k.split(SEP)): v for k, v in old_pairs["pairs"].items()} if "last" in old_pairs else {}
@@ -90,20 +101,23 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
     if asked:
         _ask(repo, asked, pairs, last, old_pairs, head)
     outdated = {tid: pairs[k] for k, tid in order if pairs[k]}
-    _write(gen, live, "family-members.json", {"format": FORMAT, "members": members},
-           same="pairs" not in old and list(members) == list(old_members) and members == old_members)
+    spliced = old is not None and old.whole is None and (splice(gen.path / MEMBERS, old, touched, unique)
+                                                         or _keep(gen, live, MEMBERS))
+    if not spliced:
+        write_all(gen.path / MEMBERS, members if members is not None else _members(articles, fresh, old))
     (gen.path / "family-pairs.json").write_text(json.dumps({"format": FORMAT, "commit": head, "pairs": pairs,
                                                             "last": last}), "utf-8")
-    titles = {v[0]: v[5] for v in members.values()}
-    languages: dict[str, str] = {}
-    for v in members.values():
-        languages.setdefault(v[0], v[1])
-    versions = {i: [paths[i][:-3], languages[i], titles.get(i, "")] for ids in groups.values() for i in ids}
     table = {"format": FORMAT, "groups": groups, "behind": outdated, "versions": versions}
-    _write(gen, live, "families.json", table, ensure_ascii=False,
-           same=table == old_table and all(list(table[k]) == list(old_table[k]) for k in ("groups", "behind",
-                                                                                            "versions")))
+    same = table == old_table and all(list(table[k]) == list(old_table[k]) for k in ("groups", "behind", "versions"))
+    if not (same and _keep(gen, live, "families.json")):
+        (gen.path / "families.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
     return table
+
+
+def _members(articles: dict[str, str], fresh: dict[str, list], old: Members | None) -> dict[str, list]:
+    """Every article's facts: parsed anew (``fresh``) or kept from the live generation."""
+    kept = old.all() if old is not None else {}
+    return {rel: fresh[rel] if rel in fresh else kept[rel] for rel in articles if rel in fresh or rel in kept}
 
 
 def _ask(repo: ArticleRepo, asked: list[tuple[str, str, str]], pairs: dict, last: dict, old_pairs: dict,
@@ -144,18 +158,18 @@ def _in_history(repo: ArticleRepo, commit: str) -> bool:
         return False
 
 
-def _same_groups(old: dict[str, list], new: dict[str, list], parsed: dict[str, Article]) -> bool:
-    """Whether ``new`` members make the groups ``old`` made: every article that came, went or
-    was parsed either kept its id, language and source, or stands alone on both sides (it names
-    no source, no article names it, no other has its id)."""
-    facts = lambda v: (v[0], v[1], v[4]) if v is not None else None
-    touched = [(old.get(rel), new.get(rel)) for rel in [*parsed, *(old.keys() - new.keys()), *(new.keys() - old.keys())]
-               if facts(old.get(rel)) != facts(new.get(rel))]
-    if not touched:
+def _same_groups(old: Members, touched: dict[str, list | None], unique: bool) -> bool:
+    """Whether the members make the groups ``old`` made, ``touched`` (path → facts, None: gone)
+    being the articles that came, went or were parsed: every one either kept its id, language
+    and source, or stands alone on both sides (it names no source, no article names it, no other
+    has its id; ``unique``: the new ids are unique)."""
+    key = lambda v: (v[0], v[1], v[4]) if v is not None else None
+    changed = [(was, v) for rel, v in touched.items() if key(was := old.get(rel)) != key(v)]
+    if not changed:
         return True
-    named = {v[4] for v in old.values() if v[4]} | {v[4] for v in new.values() if v[4]}
-    unique = len({v[0] for v in old.values()}) == len(old) and len({v[0] for v in new.values()}) == len(new)
-    return unique and all(v is None or (not v[4] and v[0] not in named) for pair in touched for v in pair)
+    named = set(old.named) | {v[4] for _, v in changed if v is not None and v[4]}
+    return old.unique and unique and all(v is None or (not v[4] and v[0] not in named) for pair in changed
+                                         for v in pair)
 
 
 def _blobs(repo: ArticleRepo, head: str, paths: list[str], since: str | None, known) -> dict[str, str]:
@@ -175,17 +189,17 @@ def _blobs(repo: ArticleRepo, head: str, paths: list[str], since: str | None, kn
     return {p: at[p] if p in at else (found[p].object if p in found else "") for p in paths}
 
 
-def _write(gen: Generation, live: Generation | None, name: str, data: dict, same: bool, **kw) -> None:
-    """``data`` as ``name`` in ``gen``; linked to the live generation's file when ``same``
-    (generation files are never written again once published)."""
-    if same and live is not None:
+def _keep(gen: Generation, live: Generation | None, name: str) -> bool:
+    """The live generation's file ``name`` linked (or copied) into ``gen``, as it is unchanged
+    (generation files are never written again once published); False if it cannot be."""
+    if live is None:
+        return False
+    try:
+        os.link(live.path / name, gen.path / name)
+        return True
+    except OSError:
         try:
-            os.link(live.path / name, gen.path / name)
-            return
+            shutil.copyfile(live.path / name, gen.path / name)
+            return True
         except OSError:
-            try:
-                shutil.copyfile(live.path / name, gen.path / name)
-                return
-            except OSError:
-                pass
-    (gen.path / name).write_text(json.dumps(data, **kw), "utf-8")
+            return False

@@ -144,7 +144,7 @@ def test_an_edit_outside_the_families_keeps_the_live_groups_and_files(tmp_path, 
     commit_all(repo, "Edit one, add one")
     g2, _ = _build(tmp_path, "g2", repo, Generation(g1.path), ["alone.md", "new.md"])
     assert grouped == [] and asked == [sorted(FILES)[1:]]               # only g1 asked git
-    for name in ("families.json", "family-members.json"):
+    for name in ("families.json", "family-members.jsonl"):
         same = (g2.path / name).stat().st_ino == (g1.path / name).stat().st_ino
         assert same == (name == "families.json")                     # the new article's facts are added
     _same_as_full(tmp_path, repo, g2, "full2")
