@@ -24,6 +24,7 @@ from indexer import segments, shared
 from indexer.changes import scan
 from indexer.families import build as build_families
 from indexer.files import build as build_files
+from indexer.members import kept as family_members_kept
 from indexer.postings import compact
 from indexer.stages import Stages
 from indexer.table import assemble, write_vectors
@@ -81,8 +82,9 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
             or manifest.get("chunking") != CHUNKING_VERSION
             or manifest.get("format") != INDEX_FORMAT
             or manifest.get("articles_root") != str(repo.root)
-            or manifest.get("encoders", {}) != fingerprints):
-        full = True  # a new analyzer, folder or encoder fingerprint: reprocess everything
+            or manifest.get("encoders", {}) != fingerprints
+            or not family_members_kept(live.path)):
+        full = True  # a new analyzer, folder or encoder fingerprint, lost family facts: reprocess everything
     report.full = full
 
     old_paths, old_hashes = tables.record(live.path) if not full else ([], [])

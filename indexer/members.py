@@ -54,10 +54,10 @@ class Members:
         try:
             raw = (folder / NAME).read_bytes()
             end = raw.index(b"\n") + 1
-            head = json.loads(raw[:end])
-            if head.get("format") == FORMAT:
+            head = _head(raw[:end])
+            if head is not None:
                 return cls(Counter(head["named"]), bool(head["unique"]), int(head["rows"]), raw[end:])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
             pass
         try:
             before = json.loads((folder / BEFORE).read_text("utf-8"))
@@ -116,6 +116,29 @@ class Members:
             rows = json.loads(b"[" + self.data.rstrip(b"\n").replace(b"\n", b",") + b"]") if self.data else []
             self.whole = {r[0]: r[1:] for r in rows}
         return self.whole
+
+
+def kept(folder: Path) -> bool:
+    """Whether a generation folder keeps its articles' facts in a form ``Members.read`` reads
+    (its header is checked; a build without them must parse every article again)."""
+    try:
+        with open(folder / NAME, "rb") as f:
+            if _head(f.readline()) is not None:
+                return True
+    except OSError:
+        pass
+    return (folder / BEFORE).exists()
+
+
+def _head(line: bytes) -> dict | None:
+    try:
+        head = json.loads(line)
+        if head.get("format") == FORMAT and isinstance(head["named"], dict) and int(head["rows"]) >= 0:
+            bool(head["unique"])
+            return head
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
 
 
 def _unique(rows: dict[str, list]) -> bool:

@@ -105,3 +105,20 @@ def test_a_damaged_members_file_is_not_read(tmp_path):
     assert members.Members.read(tmp_path) is None
     (tmp_path / members.NAME).write_text("not json\n")
     assert members.Members.read(tmp_path) is None
+
+
+def test_a_live_generation_without_its_members_file_makes_the_next_build_full(tmp_path):
+    from indexer.build import build
+    from kb.core.config import Settings
+    from kb.core.generation import IndexStore
+
+    repo = make_repo(tmp_path / "articles", FILES)
+    s = Settings.load(env={}, home=tmp_path / "state", articles=repo, semantic=False, encoders=())
+    assert build(s).ok
+    (IndexStore(s.index_root).current().path / members.NAME).unlink()
+    (repo / "alone.md").write_text(FILES["alone.md"].replace("No translation", "Still no translation"))
+    commit_all(repo, "Retitle")
+    report = build(s)
+    assert report.full and report.ok
+    table = json.loads((IndexStore(s.index_root).current().path / "families.json").read_text("utf-8"))
+    assert table["groups"] == {"KB-0001": ["KB-0001", "KB-0002"]}
