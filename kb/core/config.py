@@ -263,3 +263,8 @@ class Settings:
     @property
     def index_root(self) -> Path:
         return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        """What kb keeps to load its models faster (query graph, USE3's files, jieba's dictionary)."""
+        return self.home / "models"

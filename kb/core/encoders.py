@@ -278,7 +278,7 @@ class EncoderPool:
     @classmethod
     def configured(cls, settings) -> EncoderPool:
         """The encoders ``settings`` name (none with semantic search off), with the KB's models folder."""
-        return cls(settings.encoders if settings.semantic else (), models=Path(settings.home) / "models")
+        return cls(settings.encoders if settings.semantic else (), models=settings.models_dir)
 
     def get(self, name: str) -> Encoder | None:
         if name in self._loaded:

@@ -10,6 +10,8 @@ import html
 import logging
 import re
 import threading
+from contextlib import contextmanager
+from pathlib import Path
 
 from whoosh.analysis import LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
 from whoosh.analysis import STOP_WORDS
@@ -29,11 +31,15 @@ STOPLIST = frozenset(STOP_WORDS) | ZH_STOP | frozenset("abcdefghijklmnopqrstuvwx
 
 _jieba = None
 _jieba_lock = threading.Lock()
+_by_word = None             # within ``dictionary_from``: a tokenizer reading the dictionary word by word
 
 
 def _jieba_module():
-    """jieba, initialised once per process (its dictionary takes ~0.5 s to load)."""
+    """jieba, initialised once per process (its dictionary takes 0.7-0.9 s to load); within
+    ``dictionary_from``, until then, a tokenizer that reads it a word at a time."""
     global _jieba
+    if _jieba is None and _by_word is not None:
+        return _by_word
     if _jieba is None:
         with _jieba_lock:
             if _jieba is None:
@@ -43,6 +49,45 @@ def _jieba_module():
                 jieba.initialize()
                 _jieba = jieba
     return _jieba
+
+
+@contextmanager
+def dictionary_from(models: Path | None):
+    """Within the block, Chinese is segmented with jieba's dictionary read a word at a time
+    from ``models`` (kb/core/jiebadict.py: the same words, for a few texts without loading the
+    whole), unless it is loaded whole already or ``models`` is None. Yields whether the table
+    was there: if not, the whole dictionary loads when first needed and ``keep_dictionary``
+    can keep it for the next process."""
+    global _by_word
+    if models is None or _jieba is not None:
+        yield True
+        return
+    from kb.core import jiebadict
+    _by_word = jiebadict.tokenizer(models)
+    try:
+        yield _by_word is not None
+    finally:
+        _by_word = None
+
+
+def keep_dictionary(models: Path) -> bool:
+    """Keep jieba's whole dictionary in ``models`` for ``dictionary_from``, if this process
+    loaded it; False if it did not."""
+    if _jieba is None:
+        return False
+    from kb.core import jiebadict
+    jiebadict.save(models, _jieba.dt.FREQ, _jieba.dt.total)
+    return True
+
+
+def cjk_count(texts, limit: int) -> int:
+    """How many Chinese characters ``texts`` hold, counted up to just past ``limit``."""
+    n = 0
+    for t in texts:
+        n += len(CJK_RE.findall(t))
+        if n > limit:
+            break
+    return n
 
 
 CJK_BIGRAMS = True
