@@ -115,9 +115,12 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
                 kept.add(rel)
         if i % 200 == 0:
             progress("parse", i, len(to_parse))
-    taken = {old_ids[old_pos[rel]]: rel for rel in kept} if parsed else {}
+    live_owner = dict(zip(old_ids, old_paths)) if parsed else {}     # id → its path in the live index
+    taken: dict[str, str] = {}             # id → the kept or accepted article that has it, for the ids seen
     for rel in sorted(parsed):
         a = parsed[rel]
+        if a.id not in taken and live_owner.get(a.id) in kept:
+            taken[a.id] = live_owner[a.id]
         if a.id in taken and taken[a.id] != rel:
             fm = raw[rel].decode("utf-8", "replace").split("\n---", 1)[0].split("\n")[1:]
             report.errors.append(ArticleError(str(Path(settings.articles) / rel), _key_line(fm, "id"),

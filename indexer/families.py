@@ -61,8 +61,9 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
         for rel, v in fresh.items():
             if v[0] in versions:
                 versions[v[0]] = [rel[:-3], v[1], v[5]]
-        in_groups = {i for ids in groups.values() for i in ids}
-        paths = {i: rel for rel, i in articles.items() if i in in_groups}
+        paths = {i: f"{v[0]}.md" for i, v in versions.items()}     # every article's path ends in .md
+        if any(articles.get(rel) != i for i, rel in paths.items()):
+            paths = {i: rel for rel, i in articles.items() if i in versions}
     else:
         members = _members(articles, fresh, old)
         ms = [families.Member(v[0], rel, *v[1:5]) for rel, v in members.items()]

@@ -31,8 +31,9 @@ def index(ctx, articles, full):
             raise DatabaseError(f"another node has been building for {EMBED_WAIT} s: try again later")
         report = build(s, full=full, pool=pool, progress=common.progress_bar("index"))
         r = ticket_index.update(s, full=full, pool=pool, progress=common.progress_bar("index"))
-    for e in [*report.errors, *report.file_problems]:
-        click.echo(str(e), err=True)
+    problems = [*report.errors, *report.file_problems]
+    if problems:
+        click.echo("\n".join(map(str, problems)), err=True)       # one write: there may be thousands
     kind = "full build" if report.full else "incremental"
     click.echo(f"indexed {report.articles} articles ({kind}: {len(report.added)} added, "
                f"{len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged), "
