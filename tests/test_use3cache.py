@@ -1,6 +1,6 @@
-"""USE3 kept ready to load (kb/core/use3cache.py): a build keeps its tokenizer and weights, the
-next process loads from them and gets the package's vectors, and damaged or foreign files are
-never used."""
+"""USE3 kept ready to load (kb/core/use3cache.py): a build keeps its tokenizer and backend, the
+next process loads from them, its weights mapped from the file, and gets the package's
+vectors; damaged or foreign files are never used."""
 import pickle
 
 import numpy as np
@@ -29,15 +29,17 @@ def test_the_next_process_loads_from_the_kept_files_with_the_same_vectors(kept):
     folder, want = kept
     enc = EncoderPool(("use3",), models=folder).get("use3")
     assert enc._model._sp is not None and enc._model._backend is not None    # loaded from the kept files
+    table = enc._model._backend.table
+    assert not table.flags.writeable and not table.flags.owndata            # a view of the mapped file
     np.testing.assert_array_equal(enc.encode(TEXTS), want)
 
 
 def test_damaged_or_foreign_files_are_not_used(kept, tmp_path):
     folder, want = kept
-    tok, weights = use3cache.files(folder, USE3.fingerprint)
+    tok, backend = use3cache.files(folder, USE3.fingerprint)
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / weights.name).write_bytes(weights.read_bytes())
+    (bad / backend.name).write_bytes(backend.read_bytes())
     (bad / tok.name).write_bytes(b"not a pickle")
     assert use3cache.load(bad, USE3.fingerprint, 1) is None
     other = pickle.loads(tok.read_bytes())
@@ -47,3 +49,18 @@ def test_damaged_or_foreign_files_are_not_used(kept, tmp_path):
     enc = EncoderPool(("use3",), models=bad).get("use3")
     assert enc._model._sp is None                                             # the package loads its own
     np.testing.assert_array_equal(enc.encode(TEXTS), want)
+
+
+def test_a_backend_whose_weights_changed_is_not_used(kept, tmp_path):
+    folder, want = kept
+    tok, backend = use3cache.files(folder, USE3.fingerprint)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / tok.name).write_bytes(tok.read_bytes())
+    data = bytearray(backend.read_bytes())
+    data[-4096:] = bytes(255 - b for b in data[-4096:])                        # the last array's bytes
+    (bad / backend.name).write_bytes(bytes(data))
+    assert use3cache.load(bad, USE3.fingerprint, 1) is None
+    (bad / backend.name).write_bytes(backend.read_bytes()[:1000])              # cut short
+    assert use3cache.load(bad, USE3.fingerprint, 1) is None
+    assert use3cache.load(folder, USE3.fingerprint, 1) is not None

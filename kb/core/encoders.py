@@ -211,16 +211,16 @@ class USE3:
             raise ModelUnavailable(f"use3: cannot load the multilingual encoder ({type(e).__name__}: {e})") from e
 
     def attach(self, models: Path) -> None:
-        """Load from the tokenizer and weights kept in ``models`` (kb/core/use3cache.py) if they
-        are there and sound; the package loads its own otherwise."""
+        """Load from the tokenizer and backend kept in ``models`` (kb/core/use3cache.py) if
+        they are there and sound; the package loads its own otherwise."""
         kept = use3cache.load(models, self.fingerprint, threads=1)
         if kept is not None:
             self._model = kept
 
     def keep(self, models: Path) -> None:
-        """Keep the tokenizer and weights in ``models`` for the next process, unless they are there."""
+        """Keep the tokenizer and backend in ``models`` for the next process, unless they are there."""
         if not all(f.exists() for f in use3cache.files(models, self.fingerprint)):
-            use3cache.save(models, self.fingerprint, self._model._tokenizer)
+            use3cache.save(models, self.fingerprint, self._model)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
