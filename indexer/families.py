@@ -6,9 +6,12 @@ build, so unchanged articles are not parsed again (indexer/members.py); ``family
 keeps each pair's answer by the blobs of its two files and the commit they were read at, so a
 pair whose files kept their blobs keeps its answer without asking git again.
 
-An edit costs what it changed: when no article that came, went or was parsed is, or was, in a
-family by its id, language or link, the live groups and versions stand (with the titles of
-the parsed ones), and the members file is the live one with the touched lines spliced in; the
+An edit costs what it changed. When no article it touched is in a family, before or after, and
+no file changed in a commit since the live pairs were answered is a family's, the live
+families and pairs files are linked as they are, decided from the members' lines alone. Else,
+when no article that came, went or was parsed is, or was, in a family by its id, language or
+link, the live groups and versions stand (with the titles of the parsed ones); the members file
+is the live one with the touched lines spliced in; the
 blobs of the families' files are the live ones updated by one tree diff since the live commit; only the pairs whose blobs
 changed are asked about, from the log of their own files since the live commit (each pair's
 answer there and its translation's last content commit are kept in ``family-pairs.json``); and
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -33,6 +37,7 @@ FORMAT = 2
 # up to this many pairs to ask git about, the log of their files alone (0.3 s at 100,000 articles,
 # 800 files); above it, the log of the whole folder (1.3 s there, as many pairs as asked)
 FEW_PAIRS = 256
+FEW = 32      # up to this many articles touched or files changed since the pairs, the live files may stand
 SEP = "\x1f"
 
 
@@ -45,14 +50,17 @@ def _read(path: Path) -> dict:
 
 
 def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles: dict[str, str],
-          parsed: dict[str, Article], removed: list[str] | None = None) -> dict:
+          parsed: dict[str, Article], removed: list[str] | None = None) -> None:
     """Write the family files of ``gen`` for its articles (path → id), of which ``parsed`` were
-    parsed anew (``removed``: the live articles that went, when the caller knows); returns the
-    families table."""
+    parsed anew (``removed``: the live articles that went, when the caller knows)."""
     old = Members.read(live.path) if live is not None else None
     fresh = {rel: facts(parsed[rel]) for rel in parsed if rel in articles}
     touched = {**{rel: None for rel in (old.gone(articles, fresh, removed) if old else ())}, **fresh}
     unique = len(set(articles.values())) == len(articles)
+    if old is not None and _apart(repo, live, old, touched, unique) and _keep(gen, live, "families.json") \
+            and _keep(gen, live, "family-pairs.json"):
+        _write_members(gen, live, old, touched, unique, lambda: _members(articles, fresh, old))
+        return
     old_table = _read(live.path / "families.json") if live is not None and old is not None else {}
     members = None
     if old_table and _same_groups(old, touched, unique):
@@ -102,17 +110,56 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
     if asked:
         _ask(repo, asked, pairs, last, old_pairs, head)
     outdated = {tid: pairs[k] for k, tid in order if pairs[k]}
-    spliced = old is not None and old.whole is None and (splice(gen.path / MEMBERS, old, touched, unique)
-                                                         or _keep(gen, live, MEMBERS))
-    if not spliced:
-        write_all(gen.path / MEMBERS, members if members is not None else _members(articles, fresh, old))
+    _write_members(gen, live, old, touched, unique,
+                   lambda: members if members is not None else _members(articles, fresh, old))
     (gen.path / "family-pairs.json").write_text(json.dumps({"format": FORMAT, "commit": head, "pairs": pairs,
                                                             "last": last}), "utf-8")
     table = {"format": FORMAT, "groups": groups, "behind": outdated, "versions": versions}
     same = table == old_table and all(list(table[k]) == list(old_table[k]) for k in ("groups", "behind", "versions"))
     if not (same and _keep(gen, live, "families.json")):
         (gen.path / "families.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
-    return table
+
+
+def _apart(repo: ArticleRepo, live: Generation, old: Members, touched: dict[str, list | None],
+           unique: bool) -> bool:
+    """Whether the live family files stand as they are: the groups stand, no article that came,
+    went or was parsed is in a family before or after, and no file changed in a commit since
+    the live pairs were answered is a family's (a pair's answer depends on its two files'
+    history alone). Decided from the members' lines of those few articles, without reading the
+    families or their pairs."""
+    if len(touched) > FEW or not (live.path / "families.json").exists() or not _same_groups(old, touched, unique):
+        return False
+    alone = lambda v: v is None or (not v[4] and v[0] not in old.named)
+    if not all(alone(v) and alone(old.get(rel)) for rel, v in touched.items()):
+        return False
+    try:
+        commit = _pairs_commit((live.path / "family-pairs.json").read_bytes())
+    except OSError:
+        return False
+    head = repo.head() if repo.is_git else None
+    if not commit or not head:
+        return False
+    since = gitobjects.changed(repo, commit, head) if commit != head else {}
+    return since is not None and len(since) <= FEW and all(
+        alone(touched[rel] if rel in touched else old.get(rel)) for rel in since)
+
+
+def _pairs_commit(data: bytes) -> str | None:
+    """The commit a pairs file was answered at, from its opening (the file is written with its
+    format, then its commit, then the pairs), if it keeps the translations' last commits (a
+    quote inside a JSON string is escaped, so only the key itself reads ``, "last": {``)."""
+    m = re.match(rb'\{"format": (\d+), "commit": "([0-9a-f]{40,64})", "pairs": ', data)
+    return m.group(2).decode() if m and int(m.group(1)) == FORMAT and b', "last": {' in data else None
+
+
+def _write_members(gen: Generation, live: Generation | None, old: Members | None, touched: dict, unique: bool,
+                   every) -> None:
+    """The members file of ``gen``: the live one spliced with ``touched``, or linked when it
+    stays the same; written whole from ``every()`` when the live one is of an older form."""
+    spliced = old is not None and old.whole is None and (splice(gen.path / MEMBERS, old, touched, unique)
+                                                         or _keep(gen, live, MEMBERS))
+    if not spliced:
+        write_all(gen.path / MEMBERS, every())
 
 
 def _members(articles: dict[str, str], fresh: dict[str, list], old: Members | None) -> dict[str, list]:

@@ -58,8 +58,8 @@ def _build(tmp_path: Path, name: str, repo: Path, live: Generation | None, edite
     ids = {rel: parsed[rel].id if rel in parsed else parse_article(rel, (repo / rel).read_bytes()).id for rel in files}
     gen = Generation(tmp_path / name)
     gen.path.mkdir()
-    table = fam.build(gen, live, ArticleRepo(repo), ids, parsed)
-    return gen, table
+    fam.build(gen, live, ArticleRepo(repo), ids, parsed)
+    return gen, json.loads((gen.path / "families.json").read_text("utf-8"))
 
 
 def _same_as_full(tmp_path: Path, repo: Path, gen: Generation, name: str) -> dict:
@@ -179,6 +179,25 @@ def test_a_pair_answered_before_is_answered_from_the_commits_since_as_a_full_bui
         assert table["behind"] == full["behind"], i
         live = gen
     assert list(table["behind"]) == ["KB-0002"] and table["behind"]["KB-0002"]["commits"] == 1
+
+
+def test_the_live_files_stand_only_while_no_family_file_changed_since_their_pairs(tmp_path, asked):
+    repo = make_repo(tmp_path / "articles", FILES)
+    g1, _ = _build(tmp_path, "g1", repo, None)
+    _edit(repo, "alone.md", "A stale setting.", "A stale cable.", "Edit the lone article")
+    g2, _ = _build(tmp_path, "g2", repo, Generation(g1.path), ["alone.md"])
+    for name in ("families.json", "family-pairs.json"):                  # nothing of a family changed
+        assert (g2.path / name).stat().st_ino == (g1.path / name).stat().st_ino
+    _edit(repo, "vpn.md", "A stale setting.", "An expired certificate.")   # not committed yet
+    g3, table = _build(tmp_path, "g3", repo, Generation(g2.path), ["vpn.md"])
+    assert table["behind"] == {}                                          # blobs are read from commits
+    commit_all(repo, "Explain the cause")
+    asked.clear()
+    # the build reads nothing (the file is as it was indexed), but the commit since the pairs'
+    # changed the source of a family: its pair is asked about again
+    g4, table = _build(tmp_path, "g4", repo, Generation(g3.path), [])
+    assert asked == [["vpn-zh.md", "vpn.md"]] and list(table["behind"]) == ["KB-0004"]
+    _same_as_full(tmp_path, repo, g4, "full4")
 
 
 def test_a_rewritten_history_is_read_whole(tmp_path, asked):

@@ -31,7 +31,8 @@ def _build(tmp_path: Path, name: str, repo: Path, live: Generation | None, edite
     ids = {rel: parsed[rel].id if rel in parsed else parse_article(rel, (repo / rel).read_bytes()).id for rel in files}
     gen = Generation(tmp_path / name)
     gen.path.mkdir()
-    return gen, fam.build(gen, live, ArticleRepo(repo), ids, parsed, removed)
+    fam.build(gen, live, ArticleRepo(repo), ids, parsed, removed)
+    return gen, json.loads((gen.path / "families.json").read_text("utf-8"))
 
 
 def _rows(gen: Generation) -> tuple[list, dict]:
