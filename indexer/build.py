@@ -20,7 +20,7 @@ from typing import Callable
 
 from whoosh import index as whoosh_index
 
-from indexer import segments, shared
+from indexer import merging, segments, shared
 from indexer.changes import scan
 from indexer.families import build as build_families
 from indexer.files import build as build_files
@@ -267,7 +267,7 @@ def _write_keyword(gen, live, full, parsed, drop, kept_ids, progress, procs: int
             chunks[rel] = segments.add_article(writer, impacts, parsed[rel], with_texts)
             if i % 200 == 0:
                 tick(i, len(parsed))
-        writer.commit(optimize=full)
+        writer.commit(optimize=True) if full else writer.commit(mergetype=merging.tiered)
     except BaseException:
         writer.cancel()
         raise

@@ -39,6 +39,8 @@ FORMAT = 2
 FEW_PAIRS = 256
 FEW = 32      # up to this many articles touched or files changed since the pairs, the live files may stand
 SEP = "\x1f"
+# how a pairs file opens (it is written with its format, then its commit, then the pairs)
+_OPENING = re.compile(rb'\{"format": (\d+), "commit": "([0-9a-f]{40,64})", "pairs": ')
 
 
 def _read(path: Path) -> dict:
@@ -57,8 +59,9 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
     fresh = {rel: facts(parsed[rel]) for rel in parsed if rel in articles}
     touched = {**{rel: None for rel in (old.gone(articles, fresh, removed) if old else ())}, **fresh}
     unique = len(set(articles.values())) == len(articles)
-    if old is not None and _apart(repo, live, old, touched, unique) and _keep(gen, live, "families.json") \
-            and _keep(gen, live, "family-pairs.json"):
+    pairs_now = _apart(repo, live, old, touched, unique) if old is not None else None
+    if pairs_now is not None and _keep(gen, live, "families.json"):
+        (gen.path / "family-pairs.json").write_bytes(pairs_now)
         _write_members(gen, live, old, touched, unique, lambda: _members(articles, fresh, old))
         return
     old_table = _read(live.path / "families.json") if live is not None and old is not None else {}
@@ -121,35 +124,33 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
 
 
 def _apart(repo: ArticleRepo, live: Generation, old: Members, touched: dict[str, list | None],
-           unique: bool) -> bool:
-    """Whether the live family files stand as they are: the groups stand, no article that came,
-    went or was parsed is in a family before or after, and no file changed in a commit since
-    the live pairs were answered is a family's (a pair's answer depends on its two files'
-    history alone). Decided from the members' lines of those few articles, without reading the
-    families or their pairs."""
+           unique: bool) -> bytes | None:
+    """The live pairs file as answered at HEAD, if the live family files stand as they are:
+    the groups stand, no article that came, went or was parsed is in a family before or after,
+    and no file changed in a commit since the live pairs were answered is a family's (a pair's
+    answer, and its translation's last content commit, depend on its two files' history alone:
+    they are the same at HEAD, which the file then names, so that the next build reads only the
+    commits after it). Decided from the members' lines of those few articles and one tree diff,
+    without reading the families or their pairs; None when they may not stand."""
     if len(touched) > FEW or not (live.path / "families.json").exists() or not _same_groups(old, touched, unique):
-        return False
+        return None
     alone = lambda v: v is None or (not v[4] and v[0] not in old.named)
     if not all(alone(v) and alone(old.get(rel)) for rel, v in touched.items()):
-        return False
+        return None
     try:
-        commit = _pairs_commit((live.path / "family-pairs.json").read_bytes())
+        data = (live.path / "family-pairs.json").read_bytes()
     except OSError:
-        return False
+        return None
+    m = _OPENING.match(data)
     head = repo.head() if repo.is_git else None
-    if not commit or not head:
-        return False
+    if not m or int(m.group(1)) != FORMAT or b', "last": {' not in data or not head:
+        return None          # (a quote inside a JSON string is escaped: only the key reads `, "last": {`)
+    commit = m.group(2).decode()
     since = gitobjects.changed(repo, commit, head) if commit != head else {}
-    return since is not None and len(since) <= FEW and all(
-        alone(touched[rel] if rel in touched else old.get(rel)) for rel in since)
-
-
-def _pairs_commit(data: bytes) -> str | None:
-    """The commit a pairs file was answered at, from its opening (the file is written with its
-    format, then its commit, then the pairs), if it keeps the translations' last commits (a
-    quote inside a JSON string is escaped, so only the key itself reads ``, "last": {``)."""
-    m = re.match(rb'\{"format": (\d+), "commit": "([0-9a-f]{40,64})", "pairs": ', data)
-    return m.group(2).decode() if m and int(m.group(1)) == FORMAT and b', "last": {' in data else None
+    if since is None or len(since) > FEW or not all(alone(touched[rel] if rel in touched else old.get(rel))
+                                                     for rel in since):
+        return None
+    return data[:m.start(2)] + head.encode() + data[m.end(2):]
 
 
 def _write_members(gen: Generation, live: Generation | None, old: Members | None, touched: dict, unique: bool,

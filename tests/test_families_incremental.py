@@ -186,8 +186,9 @@ def test_the_live_files_stand_only_while_no_family_file_changed_since_their_pair
     g1, _ = _build(tmp_path, "g1", repo, None)
     _edit(repo, "alone.md", "A stale setting.", "A stale cable.", "Edit the lone article")
     g2, _ = _build(tmp_path, "g2", repo, Generation(g1.path), ["alone.md"])
-    for name in ("families.json", "family-pairs.json"):                  # nothing of a family changed
-        assert (g2.path / name).stat().st_ino == (g1.path / name).stat().st_ino
+    assert (g2.path / "families.json").stat().st_ino == (g1.path / "families.json").stat().st_ino
+    before, after = (json.loads((g / "family-pairs.json").read_text()) for g in (g1.path, g2.path))
+    assert after == {**before, "commit": git(repo, "rev-parse", "HEAD").strip()}   # answered the same at HEAD
     _edit(repo, "vpn.md", "A stale setting.", "An expired certificate.")   # not committed yet
     g3, table = _build(tmp_path, "g3", repo, Generation(g2.path), ["vpn.md"])
     assert table["behind"] == {}                                          # blobs are read from commits
