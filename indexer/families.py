@@ -67,14 +67,14 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
     old_table = _read(live.path / "families.json") if live is not None and old is not None else {}
     members = None
     if old_table and _same_groups(old, touched, unique):
-        groups = old_table["groups"]
-        versions = {i: list(v) for i, v in old_table["versions"].items()}
+        groups, versions = old_table["groups"], old_table["versions"]
         for rel, v in fresh.items():
-            if v[0] in versions:
+            if v[0] in versions and versions[v[0]] != [rel[:-3], v[1], v[5]]:
+                versions = dict(versions) if versions is old_table["versions"] else versions
                 versions[v[0]] = [rel[:-3], v[1], v[5]]
-        paths = {i: f"{v[0]}.md" for i, v in versions.items()}     # every article's path ends in .md
-        if any(articles.get(rel) != i for i, rel in paths.items()):
-            paths = {i: rel for rel, i in articles.items() if i in versions}
+        # the groups' members kept their paths (a renamed one is gone and added: the groups
+        # would not stand), and every article's path ends in .md (kb.core.repo.list_markdown)
+        paths = {i: f"{v[0]}.md" for i, v in versions.items()}
     else:
         members = _members(articles, fresh, old)
         ms = [families.Member(v[0], rel, *v[1:5]) for rel, v in members.items()]
@@ -118,7 +118,10 @@ def build(gen: Generation, live: Generation | None, repo: ArticleRepo, articles:
     (gen.path / "family-pairs.json").write_text(json.dumps({"format": FORMAT, "commit": head, "pairs": pairs,
                                                             "last": last}), "utf-8")
     table = {"format": FORMAT, "groups": groups, "behind": outdated, "versions": versions}
-    same = table == old_table and all(list(table[k]) == list(old_table[k]) for k in ("groups", "behind", "versions"))
+    # the groups and versions that stood are the live ones: only the answers need comparing
+    stood = groups is old_table.get("groups") and versions is old_table.get("versions")
+    same = (outdated == old_table.get("behind") if stood else table == old_table) and \
+        all(list(table[k]) == list(old_table[k]) for k in ("groups", "behind", "versions"))
     if not (same and _keep(gen, live, "families.json")):
         (gen.path / "families.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
 
