@@ -9,6 +9,7 @@ copy of them in memory.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,12 @@ class Table:
         tables.write(folder, self.paths, self.hashes, self.facets, self.chunks)
 
 
+def _position(paths: list[str], rel: str) -> int | None:
+    """Where ``rel`` is in the sorted ``paths``, or None."""
+    i = bisect.bisect_left(paths, rel)
+    return i if i < len(paths) and paths[i] == rel else None
+
+
 def _facets(a: Article) -> tuple:
     return (a.visibility, a.status, a.language, a.product, sorted({t.lower() for t in a.tags}))
 
@@ -48,8 +55,6 @@ def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old
     """The tables of the articles ``kept`` (from the live generation at ``live``) and ``parsed``,
     in path order. ``chunked``: the chunk rows of parsed articles already made (by the keyword
     build's workers); ``with_texts``: keep the new chunks' texts (for embedding)."""
-    order = sorted(kept | set(parsed))
-    old_pos = {rel: i for i, rel in enumerate(old_paths)}
     n_old = len(old_paths)
     if live is not None and n_old:
         old_facets, old_chunks = tables.FacetRows.read(tables.Articles(live)), tables.Chunks(live)
@@ -57,20 +62,24 @@ def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old
     else:
         old_facets, old_rows = tables.FacetRows.of([]), tables.chunk_rows([], [], [], [])
         old_ptr = np.zeros(n_old + 1, dtype=np.int64)
-    ids, paths, hashes, facets, pick = [], [], [], [], []
+    where = {rel: _position(old_paths, rel) for rel in parsed}
+    if len(kept) + len(parsed) == n_old and None not in where.values():
+        # the same articles (an edit): the live order and rows, the parsed ones' put in their place
+        paths, ids, hashes, pick = list(old_paths), list(old_ids), list(old_hashes), list(range(n_old))
+        slots = sorted((i, rel) for rel, i in where.items())
+    else:
+        paths = sorted(kept | set(parsed))
+        old_pos = {rel: i for i, rel in enumerate(old_paths)}
+        pick = [old_pos.get(rel, -1) if rel not in parsed else -1 for rel in paths]
+        ids = [old_ids[p] if p >= 0 else "" for p in pick]
+        hashes = [old_hashes[p] if p >= 0 else "" for p in pick]
+        slots = [(i, rel) for i, rel in enumerate(paths) if rel in parsed]
+    facets: list[tuple] = []
     fresh_labels, fresh_zh, fresh_hash, fresh_len = [], [], [], []
     texts: dict[str, str] = {}
-    for rel in order:
-        paths.append(rel)
-        a = parsed.get(rel)
-        if a is None:
-            p = old_pos[rel]
-            ids.append(old_ids[p])
-            hashes.append(old_hashes[p])
-            pick.append(p)
-            continue
-        ids.append(a.id)
-        hashes.append(a.content_hash)
+    for i, rel in slots:
+        a = parsed[rel]
+        ids[i], hashes[i] = a.id, a.content_hash
         facets.append(_facets(a))
         got = (chunked or {}).get(rel) or ArticleChunks.of(a, with_texts=with_texts)
         if with_texts:
@@ -78,12 +87,12 @@ def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old
         fresh_labels += got.labels
         fresh_zh += got.zh
         fresh_hash += got.hashes
-        pick.append(n_old + len(fresh_len))
+        pick[i] = n_old + len(fresh_len)
         fresh_len.append(len(got.hashes))
     fresh = tables.chunk_rows([0] * len(fresh_labels), fresh_labels, fresh_zh, fresh_hash)
     ptr = np.concatenate([old_ptr, old_ptr[-1] + np.cumsum(fresh_len, dtype=np.int64)])
     rows, new_ptr = tables.runs(ptr, np.array(pick, dtype=np.int64))
-    article = np.repeat(np.arange(len(order), dtype=np.int32), np.diff(new_ptr))
+    article = np.repeat(np.arange(len(paths), dtype=np.int32), np.diff(new_ptr))
     chunks = tables.ChunkRows.join([old_rows, fresh], article, rows)
     src = np.where(rows < len(old_rows), rows, -1)
     # the kept articles' facets gathered from the live arrays, the parsed ones' made anew

@@ -141,12 +141,13 @@ def _remap(tables: list[list[str]], codes: list[np.ndarray], pick: np.ndarray) -
     offsets = np.cumsum([0] + [len(t) for t in tables])
     flat = np.concatenate([np.asarray(c, dtype=np.int64) + off for c, off in zip(codes, offsets)]
                           + [np.zeros(0, np.int64)])[pick]
-    used, inverse = np.unique(flat, return_inverse=True)
+    used = np.flatnonzero(np.bincount(flat, minlength=int(offsets[-1])))    # codes are small: no sort
     combined = [v for t in tables for v in t]
     table = sorted({combined[u] for u in used.tolist()})
     at = {v: i for i, v in enumerate(table)}
-    lut = np.array([at[combined[u]] for u in used.tolist()], dtype=np.int32)
-    return table, lut[inverse.reshape(-1)] if len(used) else np.zeros(0, np.int32)
+    lut = np.zeros(int(offsets[-1]), dtype=np.int32)
+    lut[used] = [at[combined[u]] for u in used.tolist()]
+    return table, lut[flat]
 
 
 def write(folder: Path, paths: list[str], hashes: list[str], facets: list[tuple] | FacetRows,
