@@ -102,3 +102,20 @@ def test_a_few_paths_get_the_same_last_commits_asked_one_by_one(indexed, repo, m
     assert asked["printer-offline.md"].commit == r.head()
     for info in walked.values():        # a date as git wrote it, nothing after it
         assert dt.datetime.fromisoformat(info.date).tzinfo is not None
+
+
+def test_a_status_asked_for_ahead_is_taken_once_and_only_while_fresh(indexed, repo, monkeypatch):
+    import kb.core.repo as repo_module
+    r = ArticleRepo(repo)
+    head = r.head()
+    r.status_ahead()                               # as `kb index` asks while it imports the indexer
+    repo_module._ahead[(r.toplevel, r.prefix)][1].result()     # git has answered
+    write(repo, {"late.md": article("KB-0200", "Written after the status was asked for")})
+    assert r.changed_since(head) == (set(), set())          # the answer of the moment it was asked
+    assert r.changed_since(head) == (set(), {"late.md"})    # taken once: then git is asked again
+    r.status_ahead()
+    (repo / "later.md").write_text(article("KB-0201", "Later still"))
+    monkeypatch.setattr(repo_module, "AHEAD_FOR", 0.0)     # an answer too old is not taken
+    assert r.changed_since(head) == (set(), {"late.md", "later.md"})
+    report = build(indexed)
+    assert sorted(report.added) == ["late.md", "later.md"]

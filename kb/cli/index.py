@@ -6,10 +6,7 @@ from pathlib import Path
 
 import click
 
-from indexer import tickets as ticket_index
-from indexer.build import build
 from kb.cli import common
-from kb.core.encoders import EncoderPool
 
 
 @click.command()
@@ -23,12 +20,18 @@ def index(ctx, articles, full):
     from kb.core.store import SharedLock
     from kb.service.refresh import EMBED_WAIT
     from kb.service.state import RefreshState
+    from kb.core.repo import ArticleRepo
     s = common.settings(ctx, articles=articles)
-    pool = EncoderPool.configured(s)    # loaded once for articles and tickets
     # never beside this node's refresher, nor beside another node embedding into the shared cache
     with RefreshState(s.home).lock(wait=None), SharedLock(s, "embed", wait=EMBED_WAIT) as held:
         if not held:
             raise DatabaseError(f"another node has been building for {EMBED_WAIT} s: try again later")
+        if not full and Path(s.articles).is_dir():
+            ArticleRepo(s.articles).status_ahead()      # git reads the folder while the indexer is imported
+        from indexer import tickets as ticket_index
+        from indexer.build import build
+        from kb.core.encoders import EncoderPool
+        pool = EncoderPool.configured(s)    # loaded once for articles and tickets
         report = build(s, full=full, pool=pool, progress=common.progress_bar("index"))
         r = ticket_index.update(s, full=full, pool=pool, progress=common.progress_bar("index"))
     problems = [*report.errors, *report.file_problems]
