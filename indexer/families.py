@@ -7,15 +7,15 @@ keeps each pair's answer by the blobs of its two files and the commit they were 
 pair whose files kept their blobs keeps its answer without asking git again.
 
 An edit costs what it changed. When no article it touched is in a family, before or after, and
-no file changed in a commit since the live pairs were answered is a family's, the live
-families and pairs files are linked as they are, decided from the members' lines alone. Else,
-when no article that came, went or was parsed is, or was, in a family by its id, language or
-link, the live groups and versions stand (with the titles of the parsed ones); the members file
-is the live one with the touched lines spliced in; the
-blobs of the families' files are the live ones updated by one tree diff since the live commit; only the pairs whose blobs
-changed are asked about, from the log of their own files since the live commit (each pair's
-answer there and its translation's last content commit are kept in ``family-pairs.json``); and
-a file whose content is the live one's is linked, not written again.
+no file changed in a commit since the live pairs were answered is a family's, the live families
+file is linked and the pairs file copied with HEAD as its commit, decided from the members'
+lines alone. Else, when no article that came, went or was parsed is, or was, in a family by its
+id, language or link, the live groups and versions stand (with the titles of the parsed ones);
+the members file is the live one with the touched lines spliced in; the blobs of the families'
+files are the live ones updated by one tree diff since the live commit; only the pairs whose
+blobs changed are asked about, from the log of their own files since the live commit (each
+pair's answer there and its translation's last content commit are kept in
+``family-pairs.json``); and a file whose content is the live one's is linked, not written again.
 """
 from __future__ import annotations
 
