@@ -2,6 +2,8 @@
 
 Uses the tiny deterministic encoder; the real models are tested in test_models.py.
 """
+import threading
+
 import numpy as np
 import pytest
 
@@ -205,3 +207,37 @@ def test_explain_timings_name_every_stage_loading_included_and_add_up(vsettings)
     assert list(res.timings) == ["load_index_ms", "filter_ms", "keyword_ms", "load_tiny_ms", "encode_tiny_ms",
                                  "vector_tiny_ms", "boost_ms", "fuse_ms", "families_ms", "snippets_ms"]
     assert res.took_ms == pytest.approx(sum(res.timings.values()), abs=0.01)
+
+
+class OtherTiny(TinyEncoder):
+    """A second encoder: the same words hashed with another salt, English only."""
+    name, fingerprint, multilingual = "tiny2", "tiny2:1", False
+
+    def encode(self, texts):
+        return super().encode([" ".join(f"{w}x" for w in t.split()) for t in texts])
+
+
+def test_two_encoders_side_by_side_rank_as_one_after_the_other(vsettings, monkeypatch):
+    two = vsettings.replace(encoders=("tiny", "tiny2"))
+    pools = lambda: EncoderPool(("tiny", "tiny2"), factories={"tiny": TinyEncoder, "tiny2": OtherTiny})
+    weights = FusionConfig(weights={lang: {"keyword": 1.0, "tiny": 1.0, "tiny2": 0.5} for lang in ("en", "zh")})
+    build(two, pool=pools())
+    threads: list[str] = []
+    real = Searcher._encoder_ranking
+
+    def spy(self, *a):
+        threads.append(threading.current_thread().name)
+        return real(self, *a)
+    monkeypatch.setattr(Searcher, "_encoder_ranking", spy)
+    got = {}
+    for side_by_side in (False, True):
+        s = Searcher(two, pool=pools(), fusion=weights)
+        if not side_by_side:
+            assert s._thread_free.acquire(blocking=False)   # as while another search has the thread
+        res = s.search(SearchQuery("printer router", role="agent"))
+        got[side_by_side] = [(h.id, h.score, h.explanation) for h in res.results]
+        assert res.took_ms == pytest.approx(sum(res.timings.values()), abs=0.01)
+        assert {"encode_tiny_ms", "vector_tiny_ms", "encode_tiny2_ms", "vector_tiny2_ms"} <= set(res.timings)
+    assert got[True] == got[False] and got[True]
+    on_thread = [t.startswith("kb-vectors") for t in threads]
+    assert on_thread[:2] == [False, False] and sorted(on_thread[2:]) == [False, True]   # the second one beside
