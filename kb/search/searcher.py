@@ -17,6 +17,7 @@ import numpy as np
 from kb.core import matrix as matrices
 from kb.core.config import Settings
 from kb.search import vecscan
+from kb.search.clock import Clock
 from kb.search.families import Families
 from kb.search.files import Files
 from kb.core.encoders import EncoderPool
@@ -149,7 +150,7 @@ class Searcher:
     # --- public API ----------------------------------------------------------------------
     def search(self, q: SearchQuery) -> SearchResult:
         q.validate()
-        clock = _Clock()
+        clock = Clock()
         snap = self.snapshot()
         clock.lap("load_index_ms")                # a new generation is loaded here, else ~0
         language = "zh" if has_cjk(q.text) else "en"
@@ -281,7 +282,7 @@ class Searcher:
         return Listing(snap, snap.allowed(role, None, None, (), None))
 
     # --- vector side ---------------------------------------------------------------------
-    def _encoders(self, snap: Snapshot, language: str, clock: "_Clock"):
+    def _encoders(self, snap: Snapshot, language: str, clock: Clock):
         """The encoders a query in ``language`` needs that can run (loaded now if they were not
         yet), and why the others cannot."""
         usable, missing = [], []
@@ -302,7 +303,7 @@ class Searcher:
             missing.append("semantic search is switched off (KB_SEMANTIC=0 or KB_ENCODERS=none)")
         return usable, missing
 
-    def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, clock: "_Clock"):
+    def _vectors(self, snap: Snapshot, q: SearchQuery, mask: np.ndarray, language: str, clock: Clock):
         out: list[Ranking] = []
         usable, missing = self._encoders(snap, language, clock)
         if q.semantic_text is not None and not q.semantic_text.strip():
@@ -399,29 +400,3 @@ class Listing:
     def __iter__(self):
         snap, mask = self._snap, self._mask
         return (f for f in snap.searcher().all_stored_fields() if mask[snap.pos[f["id"]]])
-
-
-class _Clock:
-    """The stages of one search in milliseconds, each timed from the end of the one before,
-    so that they add up to the whole (``took_ms``)."""
-
-    def __init__(self):
-        self.ms: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def add(self, laps: dict[str, float]) -> None:
-        """Stages timed elsewhere (on threads side by side), then the clock goes on from now:
-        the wall time they took together is shared out among them in proportion."""
-        now = time.perf_counter()
-        wall, summed = (now - self._last) * 1000, sum(laps.values()) or 1.0
-        for stage, ms in laps.items():
-            self.ms[stage] = round(self.ms.get(stage, 0.0) + wall * ms / summed, 3)
-        self._last = now
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.ms[stage] = round(self.ms.get(stage, 0.0) + (now - self._last) * 1000, 3)
-        self._last = now
-
-    def total(self) -> float:
-        return round(sum(self.ms.values()), 3)
