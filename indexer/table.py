@@ -62,8 +62,11 @@ def assemble(live: Path | None, old_paths: list[str], old_hashes: list[str], old
     else:
         old_facets, old_rows = tables.FacetRows.of([]), tables.chunk_rows([], [], [], [])
         old_ptr = np.zeros(n_old + 1, dtype=np.int64)
-    where = {rel: _position(old_paths, rel) for rel in parsed}
-    if len(kept) + len(parsed) == n_old and None not in where.values():
+    # the parsed articles' places are looked up only when the count says the articles may be the
+    # same (a full build parses them all)
+    same = len(kept) + len(parsed) == n_old
+    where = {rel: _position(old_paths, rel) for rel in parsed} if same else {}
+    if same and None not in where.values():
         # the same articles (an edit): the live order and rows, the parsed ones' put in their place
         paths, ids, hashes, pick = list(old_paths), list(old_ids), list(old_hashes), list(range(n_old))
         slots = sorted((i, rel) for rel, i in where.items())
