@@ -34,13 +34,19 @@ def test_the_next_process_loads_from_the_kept_files_with_the_same_vectors(kept):
     np.testing.assert_array_equal(enc.encode(TEXTS), want)
 
 
+def _beside(folder, tmp_path, **contents):
+    """A models folder holding the kept files ``tok`` and ``backend``, or the bytes given for them."""
+    files = dict(zip(("tok", "backend"), use3cache.files(folder, USE3.fingerprint)))
+    bad = tmp_path / "bad"
+    bad.mkdir(exist_ok=True)
+    for key, f in files.items():
+        (bad / f.name).write_bytes(contents.get(key, f.read_bytes()))
+    return bad, files["tok"], files["backend"]
+
+
 def test_damaged_or_foreign_files_are_not_used(kept, tmp_path):
     folder, want = kept
-    tok, backend = use3cache.files(folder, USE3.fingerprint)
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / backend.name).write_bytes(backend.read_bytes())
-    (bad / tok.name).write_bytes(b"not a pickle")
+    bad, tok, _ = _beside(folder, tmp_path, tok=b"not a pickle")
     assert use3cache.load(bad, USE3.fingerprint, 1) is None
     other = pickle.loads(tok.read_bytes())
     other["check"][0] = [1, 2, 3]
@@ -53,14 +59,11 @@ def test_damaged_or_foreign_files_are_not_used(kept, tmp_path):
 
 def test_a_backend_whose_weights_changed_is_not_used(kept, tmp_path):
     folder, want = kept
-    tok, backend = use3cache.files(folder, USE3.fingerprint)
-    bad = tmp_path / "bad"
-    bad.mkdir()
-    (bad / tok.name).write_bytes(tok.read_bytes())
+    backend = use3cache.files(folder, USE3.fingerprint)[1]
     data = bytearray(backend.read_bytes())
     data[-4096:] = bytes(255 - b for b in data[-4096:])                        # the last array's bytes
-    (bad / backend.name).write_bytes(bytes(data))
+    bad, _, _ = _beside(folder, tmp_path, backend=bytes(data))
     assert use3cache.load(bad, USE3.fingerprint, 1) is None
-    (bad / backend.name).write_bytes(backend.read_bytes()[:1000])              # cut short
+    _beside(folder, tmp_path, backend=backend.read_bytes()[:1000])              # cut short
     assert use3cache.load(bad, USE3.fingerprint, 1) is None
     assert use3cache.load(folder, USE3.fingerprint, 1) is not None
