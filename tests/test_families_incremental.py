@@ -15,6 +15,8 @@ from kb.core.generation import Generation
 from kb.core.repo import ArticleRepo
 from kb.core.translations import Translations
 from tests.conftest import article, commit_all, git, make_repo
+from tests.translations_support import families_same_as_full as _same_as_full
+from tests.translations_support import families_stage as _build
 from tests.translations_support import translation
 
 FILES = {"printer.md": article("KB-0001", "Printer offline"),
@@ -48,24 +50,6 @@ def _edit(repo: Path, path: str, old: str, new: str, message: str | None = None)
     f.write_text(f.read_text().replace(old, new, 1))
     if message:
         commit_all(repo, message)
-
-
-def _build(tmp_path: Path, name: str, repo: Path, live: Generation | None, edited: list[str] | None = None):
-    """The families stage into a new generation folder: of every article (a full build), or of
-    ``edited`` parsed anew beside the live generation's."""
-    files = sorted(p.name for p in repo.glob("*.md"))
-    parsed = {rel: parse_article(rel, (repo / rel).read_bytes()) for rel in (files if edited is None else edited)}
-    ids = {rel: parsed[rel].id if rel in parsed else parse_article(rel, (repo / rel).read_bytes()).id for rel in files}
-    gen = Generation(tmp_path / name)
-    gen.path.mkdir()
-    fam.build(gen, live, ArticleRepo(repo), ids, parsed)
-    return gen, json.loads((gen.path / "families.json").read_text("utf-8"))
-
-
-def _same_as_full(tmp_path: Path, repo: Path, gen: Generation, name: str) -> dict:
-    full, table = _build(tmp_path, name, repo, None)
-    assert (gen.path / "families.json").read_text("utf-8") == (full.path / "families.json").read_text("utf-8")
-    return table
 
 
 def test_an_edit_asks_git_about_its_own_pair_and_answers_as_a_full_build(tmp_path, asked):

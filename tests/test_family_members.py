@@ -15,7 +15,8 @@ from kb.core.articles import parse_article
 from kb.core.generation import Generation
 from kb.core.repo import ArticleRepo
 from tests.conftest import article, commit_all, make_repo
-from tests.translations_support import translation
+from tests.translations_support import families_same_as_full, translation
+from tests.translations_support import families_stage as _build
 
 FILES = {"printer.md": article("KB-0001", "Printer offline"),
          "printer-zh.md": translation("KB-0002", "打印机脱机", "KB-0001"),
@@ -24,26 +25,14 @@ FILES = {"printer.md": article("KB-0001", "Printer offline"),
          "alone.md": article("KB-0005", "No translation")}
 
 
-def _build(tmp_path: Path, name: str, repo: Path, live: Generation | None, edited: list[str] | None = None,
-           removed: list[str] | None = None):
-    files = sorted(p.name for p in repo.glob("*.md"))
-    parsed = {rel: parse_article(rel, (repo / rel).read_bytes()) for rel in (files if edited is None else edited)}
-    ids = {rel: parsed[rel].id if rel in parsed else parse_article(rel, (repo / rel).read_bytes()).id for rel in files}
-    gen = Generation(tmp_path / name)
-    gen.path.mkdir()
-    fam.build(gen, live, ArticleRepo(repo), ids, parsed, removed)
-    return gen, json.loads((gen.path / "families.json").read_text("utf-8"))
-
-
 def _rows(gen: Generation) -> tuple[list, dict]:
     lines = (gen.path / members.NAME).read_text("utf-8").splitlines()
     return sorted(lines[1:]), json.loads(lines[0])
 
 
 def _as_full(tmp_path: Path, repo: Path, gen: Generation, name: str) -> None:
-    full, _ = _build(tmp_path, name, repo, None)
-    assert _rows(gen) == _rows(full)
-    assert (gen.path / "families.json").read_text("utf-8") == (full.path / "families.json").read_text("utf-8")
+    families_same_as_full(tmp_path, repo, gen, name)
+    assert _rows(gen) == _rows(Generation(tmp_path / name))
 
 
 @pytest.fixture

@@ -3,9 +3,16 @@ its Chinese translation, an English-only one, staff accounts, in a real git repo
 real index and database."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import indexer.families as fam
 from indexer.build import build
 from kb.accounts.users import add_user
+from kb.core.articles import parse_article
 from kb.core.config import Settings
+from kb.core.generation import Generation
+from kb.core.repo import ArticleRepo
 from kb.core.store import connect
 from tests.conftest import article, make_repo
 
@@ -30,3 +37,24 @@ def bilingual(tmp_path, database_url) -> Settings:
     add_user(db, "bob", "bob-password-22", "engineer", "Bob Engineer")
     db.close()
     return s
+
+
+def families_stage(tmp_path: Path, name: str, repo: Path, live: Generation | None, edited: list[str] | None = None,
+                   removed: list[str] | None = None):
+    """The families stage into a new generation folder ``name``: of every article (a full
+    build), or of ``edited`` parsed anew beside the live generation's (``removed``: what the
+    build would say went). Returns the generation and its families table."""
+    files = sorted(p.name for p in repo.glob("*.md"))
+    parsed = {rel: parse_article(rel, (repo / rel).read_bytes()) for rel in (files if edited is None else edited)}
+    ids = {rel: parsed[rel].id if rel in parsed else parse_article(rel, (repo / rel).read_bytes()).id for rel in files}
+    gen = Generation(tmp_path / name)
+    gen.path.mkdir()
+    fam.build(gen, live, ArticleRepo(repo), ids, parsed, removed)
+    return gen, json.loads((gen.path / "families.json").read_text("utf-8"))
+
+
+def families_same_as_full(tmp_path: Path, repo: Path, gen: Generation, name: str) -> dict:
+    """``gen``'s families file is what a full families stage writes; returns that table."""
+    full, table = families_stage(tmp_path, name, repo, None)
+    assert (gen.path / "families.json").read_text("utf-8") == (full.path / "families.json").read_text("utf-8")
+    return table
