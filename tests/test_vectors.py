@@ -11,6 +11,7 @@ from indexer.build import build
 from indexer.vectors import chunk_article
 from kb.core.articles import parse_article
 from kb.core.encoders import EncoderPool
+from kb.search import beside
 from kb.search.fusion import FusionConfig, Ranking, fuse
 from kb.core.generation import IndexStore
 from kb.search.searcher import Searcher, SearchQuery
@@ -233,8 +234,10 @@ def test_two_encoders_side_by_side_rank_as_one_after_the_other(vsettings, monkey
     for side_by_side in (False, True):
         s = Searcher(two, pool=pools(), fusion=weights)
         if not side_by_side:
-            assert s._thread_free.acquire(blocking=False)   # as while another search has the thread
+            assert beside.take() is not None               # as while another search has the thread
         res = s.search(SearchQuery("printer router", role="agent"))
+        if not side_by_side:
+            beside.give_back()
         got[side_by_side] = [(h.id, h.score, h.explanation) for h in res.results]
         assert res.took_ms == pytest.approx(sum(res.timings.values()), abs=0.01)
         assert {"encode_tiny_ms", "vector_tiny_ms", "encode_tiny2_ms", "vector_tiny2_ms"} <= set(res.timings)

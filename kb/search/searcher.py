@@ -6,17 +6,15 @@ related articles) gets results that already respect the role.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from kb.core import matrix as matrices
 from kb.core.config import Settings
-from kb.search import vecscan
+from kb.search import beside, vecscan
 from kb.search.clock import Clock
 from kb.search.families import Families
 from kb.search.files import Files
@@ -111,9 +109,6 @@ class Searcher:
         self._files: Files | None = None  # the live generation's files table, read on first use
         self._families: Families | None = None
         self.keyword = KeywordRanker()
-        self._thread: ThreadPoolExecutor | None = None     # for a second encoder (``_beside``)
-        self._thread_free = threading.Semaphore(1)
-        self._pool_pid = -1
 
     # --- the live generation -------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -312,15 +307,15 @@ class Searcher:
         # scans of a large index are most of a hybrid search, and numpy and ONNX Runtime let go
         # of the GIL for them (hybrid p50 / p95 at 100k articles 50 / 60-69 ms in turn, 37 / 42
         # ms side by side; at 10k 14.7 / 19.4 and 10.9 / 13.1 ms). When another search of this
-        # process has the thread, this one runs them in turn.
+        # process has the thread, this one runs them in turn (kb/search/beside.py).
         runs = [lambda u=u: self._encoder_ranking(snap, q, mask, language, *u) for u in usable]
-        beside = self._beside() if len(runs) > 1 and self._thread_free.acquire(blocking=False) else None
+        thread = beside.take() if len(runs) > 1 else None
         try:
-            later = [beside.submit(run) for run in runs[1:]] if beside else []
-            done = [runs[0]()] + [f.result() for f in later] if beside else [run() for run in runs]
+            later = [thread.submit(run) for run in runs[1:]] if thread else []
+            done = [runs[0]()] + [f.result() for f in later] if thread else [run() for run in runs]
         finally:
-            if beside:
-                self._thread_free.release()
+            if thread:
+                beside.give_back()
         out += [ranking for ranking, _ in done]
         clock.add({stage: ms for _, laps in done for stage, ms in laps.items()})
         by_name = {r.name: r for r in out}
@@ -358,13 +353,6 @@ class Searcher:
                 sections[snap.ids[i]] = snap.section_of(int(rows[np.argmax(sims[rows])]))
         return Ranking(name, scores, "vector", sections), {
             f"encode_{name}_ms": (encoded - start) * 1000, f"vector_{name}_ms": (time.perf_counter() - encoded) * 1000}
-
-    def _beside(self) -> ThreadPoolExecutor:
-        """This process's thread for a second encoder (made again in a forked worker)."""
-        if self._pool_pid != os.getpid():
-            self._thread, self._pool_pid = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-vectors"), \
-                os.getpid()
-        return self._thread
 
     def _query_vector(self, enc, text: str) -> np.ndarray:
         key = (enc.fingerprint, text)
