@@ -137,7 +137,8 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
     report.unchanged = len(kept)
     stage.done("parse")
     unsettled = sorted(found.dirty | broken)
-    if not full and not parsed and not report.removed and manifest.get("commit") == repo.head() \
+    head = repo.head()                     # the commit this build is of: its files and its manifest
+    if not full and not parsed and not report.removed and manifest.get("commit") == head \
             and manifest.get("errors") == [str(e) for e in report.errors] \
             and manifest.get("unsettled", []) == unsettled:
         return _unchanged(report, live, manifest, stage, pool.failures())
@@ -167,7 +168,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
         report.articles, report.chunks = len(table.ids), len(table.chunks)
         live_ids = dict(zip(table.paths, table.ids))
         stage.done("chunks")
-        file_table, problems = build_files(repo, repo.head(), live_ids, parsed, FileTable.load(live),
+        file_table, problems = build_files(repo, head, live_ids, parsed, FileTable.load(live),
                                            settings.file_types, settings.file_max_bytes, Path(settings.articles))
         report.file_problems = [str(e) for e in sorted(problems, key=lambda e: (e.path, e.line))]
         files_path(gen).write_text(file_table.to_json(), "utf-8")
@@ -182,7 +183,7 @@ def build(settings: Settings, *, full: bool = False, pool: EncoderPool | None = 
             "chunking": CHUNKING_VERSION,
             "format": INDEX_FORMAT,
             "articles_root": str(repo.root),
-            "commit": repo.head(),
+            "commit": head,
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "articles": table.ids,             # article ids, in the order of every table
             "chunks": len(table.chunks),
